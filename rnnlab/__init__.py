@@ -1,0 +1,1 @@
+"""rnnlab: see why a recurrent network forgets."""
