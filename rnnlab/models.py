@@ -1,0 +1,468 @@
+"""Recurrent layers and the lecture's sequence classifier.
+
+SimpleRNN, the lecture's recurrence, with one weight matrix A and one intercept b:
+
+    h_t = φ(A · [h_{t-1}; x_t] + b),      h_{-1} = h0 or 0
+
+    A : (hidden, hidden + input), columns ordered [A_h | A_x]
+    b : (hidden,)
+
+so that A·[h; x] = A_h·h + A_x·x. LSTM and GRU keep the same layout, one A per layer with the gates stacked
+along its rows (PyTorch's gate order), so that every layer here exposes `A`, `A_h`, `A_x` and `b`.
+
+Every layer takes float inputs (batch, T, input) and returns all states (batch, T, hidden). The forward pass runs
+through PyTorch's fused kernels; `loop` is the explicit recurrence, written as the equation reads, and is the
+oracle the fast path is tested against.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NONLINEARITIES = ("tanh", "relu", "linear")
+INITS = ("keras", "torch", "orthogonal", "identity")
+CELLS = ("simple_rnn", "lstm", "gru")
+HEADS = ("last", "flatten")
+
+
+def _check_size(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+def _check_inputs(x, input_size, h0, hidden_size):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape (batch, T, {input_size}), got {type(x).__name__}")
+    if x.dim() != 3 or x.shape[2] != input_size:
+        raise ValueError(f"x must have shape (batch, T, {input_size}), got {tuple(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x must hold at least one sequence of at least one step, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a float tensor, got {x.dtype}")
+    if h0 is not None and tuple(h0.shape) != (x.shape[0], hidden_size):
+        raise ValueError(f"h0 must have shape (batch, hidden) = {(x.shape[0], hidden_size)}, got {tuple(h0.shape)}")
+
+
+def glorot_uniform_(w):
+    """Keras' glorot_uniform for a weight stored as (fan_out, fan_in): U(-√(6/(fan_in+fan_out)), +)."""
+    limit = math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+    return nn.init.uniform_(w, -limit, limit)
+
+
+def spectral_radius(m):
+    """ρ(M) = max |λ_i(M)|, computed in float64."""
+    return torch.linalg.eigvals(m.detach().double()).abs().max().item()
+
+
+class _Recurrent(nn.Module):
+    """What SimpleRNN, LSTM and GRU share: A = [A_h | A_x] with `gates` blocks of rows, and b."""
+
+    gates = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None):
+        super().__init__()
+        _check_size("input_size", input_size)
+        _check_size("hidden_size", hidden_size)
+        _check_choice("init", init, INITS)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        if spectral_radius is not None:
+            if isinstance(spectral_radius, bool) or not isinstance(spectral_radius, (int, float)):
+                raise TypeError(f"spectral_radius must be a number or None, got {spectral_radius!r}")
+            if not (math.isfinite(spectral_radius) and spectral_radius > 0):
+                raise ValueError(f"spectral_radius must be a finite number > 0, got {spectral_radius}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.init, self.spectral_radius = init, spectral_radius
+        g, h = self.gates, hidden_size
+        self.A = nn.Parameter(torch.empty(g * h, h + input_size))
+        self.b = nn.Parameter(torch.empty(g * h)) if bias else None
+        self.reset_parameters()
+
+    @property
+    def A_h(self):
+        """The recurrent block of A, (gates·hidden, hidden)."""
+        return self.A[:, : self.hidden_size]
+
+    @property
+    def A_x(self):
+        """The input block of A, (gates·hidden, input)."""
+        return self.A[:, self.hidden_size :]
+
+    @torch.no_grad()
+    def reset_parameters(self):
+        h = self.hidden_size
+        A_h, A_x = torch.empty(self.gates * h, h), torch.empty(self.gates * h, self.input_size)
+        if self.init == "torch":  # nn.RNN / nn.LSTM / nn.GRU: every weight and bias U(-1/√h, 1/√h)
+            k = 1.0 / math.sqrt(h)
+            A_h.uniform_(-k, k), A_x.uniform_(-k, k)
+            if self.b is not None:
+                self.b.uniform_(-k, k)
+        else:
+            for gate in range(self.gates):
+                rows = slice(gate * h, (gate + 1) * h)
+                if self.init == "identity":  # IRNN (Le, Jaitly & Hinton, 2015): A_h = I, A_x ~ N(0, 0.001²)
+                    A_h[rows] = torch.eye(h)
+                    A_x[rows].normal_(0.0, 1e-3)
+                elif self.init == "orthogonal":
+                    nn.init.orthogonal_(A_h[rows]), nn.init.orthogonal_(A_x[rows])
+                else:  # keras: orthogonal recurrent_kernel, glorot_uniform kernel over all gates at once
+                    nn.init.orthogonal_(A_h[rows])
+            if self.init == "keras":
+                glorot_uniform_(A_x)
+            if self.b is not None:
+                self.b.zero_()
+                self._keras_bias()
+        if self.spectral_radius is not None:  # each gate's (hidden, hidden) block of A_h gets that radius
+            for gate in range(self.gates):
+                block = A_h[gate * h : (gate + 1) * h]
+                rho = spectral_radius(block)
+                if rho == 0:
+                    raise ValueError("spectral_radius cannot be set: the recurrent block A_h is all zeros")
+                block *= self.spectral_radius / rho
+        self.A.copy_(torch.cat([A_h, A_x], dim=1))
+
+    def _keras_bias(self):
+        pass
+
+    def _h0(self, x, h0):
+        if h0 is None:
+            return x.new_zeros(x.shape[0], self.hidden_size)
+        return h0.to(x.dtype)
+
+    def extra_repr(self):
+        s = f"input_size={self.input_size}, hidden_size={self.hidden_size}, init={self.init!r}"
+        if self.spectral_radius is not None:
+            s += f", spectral_radius={self.spectral_radius}"
+        return s + ("" if self.b is not None else ", bias=False")
+
+
+class SimpleRNN(_Recurrent):
+    r"""The lecture's SimpleRNN (Keras `SimpleRNN`, PyTorch `nn.RNN` with one bias).
+
+        h_t = φ(A · [h_{t-1}; x_t] + b) = φ(A_h·h_{t-1} + A_x·x_t + b),   t = 0 … T-1,   h_{-1} = h0 or 0
+
+    Args:
+        input_size: shape(x_t).
+        hidden_size: shape(h_t).
+        nonlinearity: φ, one of "tanh" (the lecture's), "relu", "linear".
+        bias: whether to add b.
+        init: "keras" (glorot_uniform A_x, orthogonal A_h, b = 0: the lecture's defaults), "torch" (PyTorch's
+            U(-1/√h, 1/√h) everywhere), "orthogonal" (A_h and A_x orthogonal, b = 0) or "identity" (IRNN:
+            A_h = I, A_x ~ N(0, 0.001²), b = 0).
+        spectral_radius: if given, A_h is rescaled so that max|λ(A_h)| equals it.
+
+    Parameters:
+        A: (hidden_size, hidden_size + input_size), columns [A_h | A_x].
+        b: (hidden_size,) or None.
+
+    Shapes: forward(x (batch, T, input_size), h0 (batch, hidden_size) or None) -> (batch, T, hidden_size).
+    """
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True, init="keras", spectral_radius=None):
+        _check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias=bias, init=init, spectral_radius=spectral_radius)
+
+    def phi(self, z):
+        """φ(z), the elementwise nonlinearity."""
+        return {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda v: v}[self.nonlinearity](z)
+
+    def phi_prime(self, z):
+        """φ'(z), used to carry Jacobians along the recurrence."""
+        if self.nonlinearity == "tanh":
+            return 1 - torch.tanh(z) ** 2
+        if self.nonlinearity == "relu":
+            return (z > 0).to(z.dtype)
+        return torch.ones_like(z)
+
+    def forward(self, x, h0=None):
+        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        h0 = self._h0(x, h0)
+        if self.nonlinearity == "linear":
+            return self._linear(x, h0)
+        weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
+        run = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
+        states, _ = run(x, h0.unsqueeze(0), weights, self.b is not None, 1, 0.0, self.training, False, True)
+        return states
+
+    def _linear(self, x, h0):
+        # φ = identity: the input drive A_x·x_t + b for all t in one matmul, then only A_h inside the loop.
+        u = F.linear(x, self.A_x, self.b)
+        h, states = h0, []
+        for t in range(x.shape[1]):
+            h = u[:, t] + h @ self.A_h.T
+            states.append(h)
+        return torch.stack(states, dim=1)
+
+    def loop(self, x, h0=None):
+        """The explicit recurrence h_t = φ(A·[h_{t-1}; x_t] + b), step by step: the oracle for `forward`."""
+        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        h, states = self._h0(x, h0), []
+        for t in range(x.shape[1]):
+            z = torch.cat([h, x[:, t]], dim=1) @ self.A.T
+            h = self.phi(z + self.b if self.b is not None else z)
+            states.append(h)
+        return torch.stack(states, dim=1)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+    # Weight interchange. PyTorch's nn.RNN has two intercepts (b_ih + b_hh); Keras' SimpleRNN has one.
+    @classmethod
+    def from_torch(cls, rnn):
+        """A SimpleRNN with the weights of a one-layer, unidirectional, batch-first-agnostic `nn.RNN`."""
+        if not isinstance(rnn, nn.RNN) or rnn.num_layers != 1 or rnn.bidirectional or rnn.proj_size:
+            raise ValueError("from_torch takes a one-layer, unidirectional torch.nn.RNN")
+        model = cls(rnn.input_size, rnn.hidden_size, nonlinearity=rnn.nonlinearity, bias=rnn.bias)
+        model = model.to(rnn.weight_hh_l0.dtype)
+        with torch.no_grad():
+            model.A.copy_(torch.cat([rnn.weight_hh_l0, rnn.weight_ih_l0], dim=1))
+            if rnn.bias:
+                model.b.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
+        return model
+
+    def to_torch(self):
+        """An equivalent `nn.RNN(batch_first=True)`: weight_ih = A_x, weight_hh = A_h, bias_ih = b, bias_hh = 0."""
+        if self.nonlinearity == "linear":
+            raise ValueError("nonlinearity='linear' has no torch.nn.RNN equivalent (it allows 'tanh' or 'relu')")
+        rnn = nn.RNN(self.input_size, self.hidden_size, nonlinearity=self.nonlinearity,
+                     bias=self.b is not None, batch_first=True).to(self.A.dtype)
+        with torch.no_grad():
+            rnn.weight_ih_l0.copy_(self.A_x), rnn.weight_hh_l0.copy_(self.A_h)
+            if self.b is not None:
+                rnn.bias_ih_l0.copy_(self.b), rnn.bias_hh_l0.zero_()
+        return rnn
+
+    @classmethod
+    def from_keras(cls, kernel, recurrent_kernel, bias=None, nonlinearity="tanh"):
+        """From Keras' SimpleRNN weights: kernel (input, hidden), recurrent_kernel (hidden, hidden), bias (hidden,).
+
+        Keras computes h_t = φ(x_t·kernel + h_{t-1}·recurrent_kernel + bias), so A = [recurrent_kernelᵀ | kernelᵀ].
+        """
+        kernel, recurrent_kernel = torch.as_tensor(kernel), torch.as_tensor(recurrent_kernel)
+        if kernel.dim() != 2 or tuple(recurrent_kernel.shape) != (kernel.shape[1],) * 2:
+            raise ValueError(f"kernel must be (input, hidden) and recurrent_kernel (hidden, hidden), got "
+                             f"{tuple(kernel.shape)} and {tuple(recurrent_kernel.shape)}")
+        model = cls(kernel.shape[0], kernel.shape[1], nonlinearity=nonlinearity, bias=bias is not None)
+        model = model.to(kernel.dtype)
+        with torch.no_grad():
+            model.A.copy_(torch.cat([recurrent_kernel.T, kernel.T], dim=1))
+            if bias is not None:
+                model.b.copy_(torch.as_tensor(bias))
+        return model
+
+    def to_keras(self):
+        """[kernel (input, hidden), recurrent_kernel (hidden, hidden), bias (hidden,)] as NumPy arrays, the order
+        of Keras' `layer.get_weights()` / `layer.set_weights()`."""
+        weights = [self.A_x.detach().T.numpy().copy(), self.A_h.detach().T.numpy().copy()]
+        return weights + ([self.b.detach().numpy().copy()] if self.b is not None else [])
+
+
+class LSTM(_Recurrent):
+    r"""LSTM with the same layout: A = [A_h | A_x] of shape (4·hidden, hidden + input), gates stacked as i, f, g, o.
+
+        [i; f; g; o] = A·[h_{t-1}; x_t] + b
+        c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g),    h_t = σ(o) ⊙ tanh(c_t)
+
+    One intercept b (4·hidden,), as Keras counts it; init "keras" also sets the forget-gate bias to 1
+    (Keras' unit_forget_bias). forward returns the states h_t, (batch, T, hidden).
+    """
+
+    gates = 4
+
+    def _keras_bias(self):
+        if self.init == "keras":
+            self.b[self.hidden_size : 2 * self.hidden_size] = 1.0
+
+    def forward(self, x, h0=None, c0=None):
+        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        h0 = self._h0(x, h0)
+        c0 = torch.zeros_like(h0) if c0 is None else c0.to(x.dtype)
+        weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
+        states, _, _ = torch._VF.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), weights, self.b is not None,
+                                      1, 0.0, self.training, False, True)
+        return states
+
+    def cell(self, x_t, h, c):
+        """One step of the recurrence: (h_{t-1}, c_{t-1}, x_t) -> (h_t, c_t)."""
+        z = torch.cat([h, x_t], dim=1) @ self.A.T
+        if self.b is not None:
+            z = z + self.b
+        i, f, g, o = z.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def loop(self, x, h0=None, c0=None):
+        """The explicit recurrence, step by step: the oracle for `forward`."""
+        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        h = self._h0(x, h0)
+        c = torch.zeros_like(h) if c0 is None else c0.to(x.dtype)
+        states = []
+        for t in range(x.shape[1]):
+            h, c = self.cell(x[:, t], h, c)
+            states.append(h)
+        return torch.stack(states, dim=1)
+
+
+class GRU(_Recurrent):
+    r"""GRU with the same layout: A = [A_h | A_x] of shape (3·hidden, hidden + input), gates stacked as r, z, n.
+
+        [r; z] = σ(A_{rz}·[h_{t-1}; x_t] + b_{rz} + b_h,{rz})
+        n = tanh(A_{n,x}·x_t + b_n + r ⊙ (A_{n,h}·h_{t-1} + b_h,n))
+        h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+
+    This is PyTorch's GRU and Keras' GRU with reset_after=True (its default), which both keep two intercepts:
+    b (3·hidden,) on the input side and b_h (3·hidden,) on the recurrent side.
+    """
+
+    gates = 3
+
+    def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None):
+        super().__init__(input_size, hidden_size, bias=bias, init=init, spectral_radius=spectral_radius)
+        if bias:
+            self.b_h = nn.Parameter(torch.zeros(3 * hidden_size))
+            if init == "torch":
+                with torch.no_grad():
+                    self.b_h.uniform_(-1 / math.sqrt(hidden_size), 1 / math.sqrt(hidden_size))
+        else:
+            self.b_h = None
+
+    def forward(self, x, h0=None):
+        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        h0 = self._h0(x, h0)
+        weights = [self.A_x, self.A_h] + ([self.b, self.b_h] if self.b is not None else [])
+        states, _ = torch._VF.gru(x, h0.unsqueeze(0), weights, self.b is not None, 1, 0.0, self.training,
+                                  False, True)
+        return states
+
+    def cell(self, x_t, h):
+        """One step of the recurrence: (h_{t-1}, x_t) -> h_t."""
+        gx, gh = x_t @ self.A_x.T, h @ self.A_h.T
+        if self.b is not None:
+            gx, gh = gx + self.b, gh + self.b_h
+        rx, zx, nx = gx.chunk(3, dim=1)
+        rh, zh, nh = gh.chunk(3, dim=1)
+        r, z = torch.sigmoid(rx + rh), torch.sigmoid(zx + zh)
+        n = torch.tanh(nx + r * nh)
+        return (1 - z) * n + z * h
+
+    def loop(self, x, h0=None):
+        """The explicit recurrence, step by step: the oracle for `forward`."""
+        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        h, states = self._h0(x, h0), []
+        for t in range(x.shape[1]):
+            h = self.cell(x[:, t], h)
+            states.append(h)
+        return torch.stack(states, dim=1)
+
+
+LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+
+
+class SequenceClassifier(nn.Module):
+    r"""The lecture's model: [Embedding] → recurrent layer → [Flatten] → Dense.
+
+        e_t = E[token_t]            (vocab_size given; else x_t are the raw float inputs)
+        h_t = rnn(e_0 … e_t)        all states, (batch, T, hidden)
+        y   = W·h_{T-1} + c         head="last"   (Keras return_sequences=False)
+        y   = W·[h_0; …; h_{T-1}] + c  head="flatten" (needs seq_len)
+
+    num_classes=1: one logit, sigmoid and binary cross-entropy (the lecture's Dense(1, activation="sigmoid"));
+    num_classes≥2: softmax and cross-entropy; regression=True: one real output and mean squared error.
+    Embedding init is Keras' U(-0.05, 0.05); Dense init is glorot_uniform with zero bias.
+    """
+
+    def __init__(self, vocab_size=None, input_size=None, embedding_dim=32, hidden_size=32, cell="simple_rnn",
+                 head="last", seq_len=None, num_classes=1, regression=False, **cell_options):
+        super().__init__()
+        if (vocab_size is None) == (input_size is None):
+            raise ValueError("give exactly one of vocab_size (token ids in) or input_size (float vectors in), got "
+                             f"vocab_size={vocab_size!r}, input_size={input_size!r}")
+        _check_choice("cell", cell, CELLS)
+        _check_choice("head", head, HEADS)
+        _check_size("num_classes", num_classes)
+        if head == "flatten":
+            if seq_len is None:
+                raise ValueError("head='flatten' needs seq_len (the number of states it flattens), got None")
+            _check_size("seq_len", seq_len)
+        if regression and num_classes != 1:
+            raise ValueError(f"regression=True has one output: num_classes must be 1, got {num_classes}")
+        if cell != "simple_rnn" and "nonlinearity" in cell_options:
+            raise ValueError(f"nonlinearity applies to cell='simple_rnn' only, got cell={cell!r}")
+        self.vocab_size, self.cell, self.head, self.seq_len = vocab_size, cell, head, seq_len
+        self.num_classes, self.regression = num_classes, regression
+        if vocab_size is not None:
+            _check_size("vocab_size", vocab_size)
+            _check_size("embedding_dim", embedding_dim)
+            self.embedding = nn.Embedding(vocab_size, embedding_dim)
+            nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+            input_size = embedding_dim
+        else:
+            _check_size("input_size", input_size)
+            self.embedding = None
+        self.input_size = input_size
+        self.rnn = LAYERS[cell](input_size, hidden_size, **cell_options)
+        features = hidden_size * (seq_len if head == "flatten" else 1)
+        self.dense = nn.Linear(features, num_classes)
+        with torch.no_grad():
+            glorot_uniform_(self.dense.weight), self.dense.bias.zero_()
+
+    @property
+    def hidden_size(self):
+        return self.rnn.hidden_size
+
+    def embed(self, x):
+        """The float inputs x_t the recurrent layer reads: E[token_t] for token ids, x itself otherwise."""
+        if self.embedding is None:
+            return x
+        if not isinstance(x, torch.Tensor) or x.dtype not in (torch.int64, torch.int32) or x.dim() != 2:
+            raise TypeError(f"x must be token ids, an int64 tensor of shape (batch, T), got "
+                            f"{getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}), "
+                             f"got values in [{int(x.min())}, {int(x.max())}]")
+        return self.embedding(x)
+
+    def states(self, x):
+        """All states h_t, (batch, T, hidden)."""
+        return self.rnn(self.embed(x))
+
+    def head_output(self, states):
+        """The Dense layer on h_{T-1} or on all states flattened: (batch,) for one output, else (batch, classes)."""
+        if self.head == "flatten":
+            if states.shape[1] != self.seq_len:
+                raise ValueError(f"head='flatten' was built for seq_len={self.seq_len}, got sequences of "
+                                 f"length {states.shape[1]}")
+            features = states.reshape(states.shape[0], -1)
+        else:
+            features = states[:, -1]
+        out = self.dense(features)
+        return out.squeeze(-1) if self.num_classes == 1 else out
+
+    def forward(self, x):
+        """Logits (or the regression output): (batch,) when num_classes=1, else (batch, num_classes)."""
+        return self.head_output(self.states(x))
+
+    def loss(self, output, y):
+        """The training loss, mean over the batch: BCE on the logit, cross-entropy, or MSE for regression."""
+        if self.regression:
+            return F.mse_loss(output, y.to(output.dtype))
+        if self.num_classes == 1:
+            return F.binary_cross_entropy_with_logits(output, y.to(output.dtype))
+        return F.cross_entropy(output, y.long())
+
+    def predict(self, output):
+        """Predicted labels (or values for regression) from the forward output."""
+        if self.regression:
+            return output
+        if self.num_classes == 1:
+            return (output > 0).long()
+        return output.argmax(dim=-1)
