@@ -1,0 +1,260 @@
+"""Train and evaluate a SequenceClassifier, Keras `fit`-style, deterministically.
+
+One step on a minibatch B:
+
+    L(θ) = model.loss(model(x_B), y_B)          (mean over B: cross-entropy, BCE or MSE)
+    g = ∇_θ L,   g ← g·min(1, clip/‖g‖₂)        (clip: max global gradient norm, optional)
+    θ ← optimizer(θ, g)
+
+The trainer knows only `model(x)`, `model.loss(output, y)` and `model.predict(output)`. Shuffling draws from a
+torch.Generator seeded by `seed`, so the same model, data and seed give the same history and weights.
+
+History reports per epoch, like Keras: `loss` and `accuracy` are averages over the epoch's minibatches (weighted by
+their size) as the weights moved, `val_loss` and `val_accuracy` are measured after the epoch. Accuracy is None
+for regression models (there are no classes to be right about) and val_* are None without validation data.
+"""
+import copy
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or ±inf; `epoch` and `step` (both from 1) say where."""
+
+    def __init__(self, epoch, step, loss):
+        self.epoch, self.step, self.loss = epoch, step, loss
+        super().__init__(f"training diverged: the loss became {loss} at epoch {epoch}, step {step} "
+                         "(try a smaller lr, gradient clipping, or a smaller spectral_radius)")
+
+
+@dataclass
+class History:
+    """Per-epoch curves of one `fit`, as lists with one entry per epoch trained."""
+
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    best_epoch: int | None = None  # set by early stopping: the epoch (from 1) whose weights were restored
+
+    @property
+    def epochs(self):
+        return len(self.loss)
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown History keys {unknown}; allowed: {sorted(known)}")
+        return cls(**{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.items()})
+
+
+def _as_tensors(data, name, model):
+    """(x, y) of NumPy arrays or tensors → tensors; floats take the model's dtype so float64 data just works."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be an (x, y) pair of arrays or tensors, got {type(data).__name__}")
+    dtype = next(model.parameters()).dtype
+    out = []
+    for part, v in zip("xy", data):
+        if isinstance(v, np.ndarray):
+            v = torch.from_numpy(v)
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"{name}'s {part} must be a NumPy array or torch.Tensor, got {type(v).__name__}")
+        out.append(v.to(dtype) if v.is_floating_point() else v)
+    x, y = out
+    if x.dim() == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one example, got x of shape {tuple(x.shape)}")
+    if y.shape[:1] != x.shape[:1]:
+        raise ValueError(f"{name}'s x and y must hold the same number of examples, got {x.shape[0]} and "
+                         f"{y.shape[0] if y.dim() else 'a scalar'}")
+    return x, y
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
+def make_optimizer(name, params, lr):
+    """torch optimizer by name. "rmsprop" is Keras' RMSprop: ρ = 0.9 (torch's alpha) and ε = 1e-7 (torch's
+    defaults are 0.99 and 1e-8). Torch adds ε outside the square root, Keras inside; with ε = 1e-7 this differs
+    only for gradients of ~1e-7. "adam" and "sgd" (no momentum) keep torch's defaults."""
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}")
+
+
+def _accuracy_hits(model, output, y):
+    """How many predictions equal the labels, or None for a regression model."""
+    if getattr(model, "regression", False):
+        return None
+    pred = model.predict(output)
+    return int((pred == y.to(pred.dtype)).sum())
+
+
+@torch.no_grad()
+def evaluate(model, data, batch_size=256):
+    """Mean loss and accuracy of `model` on data = (x, y), in eval mode and without gradients.
+
+    Returns {"loss": float, "accuracy": float or None (regression), "n": number of examples}.
+    """
+    _check_batch_size(batch_size)
+    x, y = _as_tensors(data, "data", model)
+    was_training = model.training
+    model.eval()
+    total, hits = 0.0, 0
+    try:
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            out = model(xb)
+            total += float(model.loss(out, yb)) * len(xb)
+            h = _accuracy_hits(model, out, yb)
+            hits = None if h is None else hits + h
+    finally:
+        model.train(was_training)
+    n = len(x)
+    return {"loss": total / n, "accuracy": None if hits is None else hits / n, "n": n}
+
+
+def _progress_reporter(progress, total_steps, epochs):
+    """(update(step, message), close()) for a tqdm bar, a callable(fraction, message), or nothing."""
+    if progress is None or progress is False:
+        return (lambda step, msg: None), (lambda: None)
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_steps, unit="step", disable=not sys.stderr.isatty(), leave=False)
+
+        def update(step, msg):
+            bar.update(step - bar.n)
+            bar.set_description(msg, refresh=False)
+
+        return update, bar.close
+    if callable(progress):
+        # A dashboard redraws on every call: report about a hundred times, not on every step.
+        every = max(1, total_steps // 100)
+
+        def update(step, msg):
+            if step % every == 0 or step == total_steps:
+                progress(step / total_steps, msg)
+
+        return update, (lambda: None)
+    raise TypeError(f"progress must be True, False, None or a callable(fraction, message), got {progress!r}")
+
+
+def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr=1e-3, clip=None,
+        early_stopping=None, seed=0, progress=True):
+    """Train `model` on train = (x, y) and return its History.
+
+    Args:
+        model: a SequenceClassifier (anything with forward, loss(output, y), predict(output) and parameters).
+        train, val: (x, y) pairs of NumPy arrays or tensors; val is evaluated after every epoch.
+        epochs, batch_size: the budget; the last minibatch of an epoch may be smaller.
+        optimizer: "rmsprop" (Keras' defaults, see make_optimizer), "adam" or "sgd"; lr its learning rate.
+        clip: if given, the global gradient norm ‖g‖₂ is clipped to it before each step.
+        early_stopping: patience in epochs: stop once val_loss has not improved for that many epochs, and
+            restore the weights of the best epoch (needs val).
+        seed: seeds the shuffling; the same seed, data and initial weights give the same history and weights.
+        progress: True for a tqdm bar on a terminal (silent when stderr is not a TTY), False/None for none,
+            or a callable(fraction in [0, 1], message) to drive e.g. a dashboard's progress bar.
+
+    Raises TrainingDiverged (a ValueError) as soon as a minibatch loss is not finite, before the step is taken.
+    """
+    for name, value in (("epochs", epochs), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    _check_batch_size(batch_size)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {optimizer!r}")
+    for name, value in (("lr", lr), ("clip", clip)):
+        if value is None and name == "clip":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number{' or None' if name == 'clip' else ''}, got {value!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    if early_stopping is not None:
+        if isinstance(early_stopping, bool) or not isinstance(early_stopping, int):
+            raise TypeError(f"early_stopping must be a patience in epochs (int) or None, got {early_stopping!r}")
+        if early_stopping < 1:
+            raise ValueError(f"early_stopping must be >= 1 epoch, got {early_stopping}")
+        if val is None:
+            raise ValueError("early_stopping watches val_loss: give val=(x, y)")
+    x, y = _as_tensors(train, "train", model)
+    val = None if val is None else _as_tensors(val, "val", model)
+
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    gen = torch.Generator().manual_seed(seed)
+    n = len(x)
+    steps_per_epoch = math.ceil(n / batch_size)
+    update, close = _progress_reporter(progress, epochs * steps_per_epoch, epochs)
+    history = History()
+    best_loss, best_state, since_best = math.inf, None, 0
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=gen)
+            total, hits = 0.0, 0
+            for step in range(1, steps_per_epoch + 1):
+                idx = order[(step - 1) * batch_size : step * batch_size]
+                xb, yb = x[idx], y[idx]
+                out = model(xb)
+                loss = model.loss(out, yb)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(epoch, step, float(loss))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                opt.step()
+                total += float(loss) * len(idx)
+                h = _accuracy_hits(model, out, yb)
+                hits = None if h is None else hits + h
+                update((epoch - 1) * steps_per_epoch + step,
+                       f"epoch {epoch}/{epochs} · loss {total / min(n, step * batch_size):.4f}")
+            history.loss.append(total / n)
+            history.accuracy.append(None if hits is None else hits / n)
+            if val is not None:
+                v = evaluate(model, val)
+                history.val_loss.append(v["loss"])
+                history.val_accuracy.append(v["accuracy"])
+            else:
+                history.val_loss.append(None)
+                history.val_accuracy.append(None)
+            history.seconds.append(time.perf_counter() - start)
+            if early_stopping is not None:
+                if history.val_loss[-1] < best_loss:
+                    best_loss, since_best, history.best_epoch = history.val_loss[-1], 0, epoch
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    since_best += 1
+                    if since_best >= early_stopping:
+                        break
+    finally:
+        close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
