@@ -134,7 +134,7 @@ def evaluate(model, data, batch_size=256):
     return {"loss": total / n, "accuracy": None if hits is None else hits / n, "n": n}
 
 
-def _progress_reporter(progress, total_steps, epochs):
+def _progress_reporter(progress, total_steps):
     """(update(step, message), close()) for a tqdm bar, a callable(fraction, message), or nothing."""
     if progress is None or progress is False:
         return (lambda step, msg: None), (lambda: None)
@@ -209,7 +209,7 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
     gen = torch.Generator().manual_seed(seed)
     n = len(x)
     steps_per_epoch = math.ceil(n / batch_size)
-    update, close = _progress_reporter(progress, epochs * steps_per_epoch, epochs)
+    update, close = _progress_reporter(progress, epochs * steps_per_epoch)
     history = History()
     best_loss, best_state, since_best = math.inf, None, 0
     try:
@@ -230,7 +230,7 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                 if clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 opt.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
                 h = _accuracy_hits(model, out, yb)
                 hits = None if h is None else hits + h
                 update((epoch - 1) * steps_per_epoch + step,
