@@ -181,3 +181,37 @@ def test_classifier_rejects_bad_configurations_and_tokens():
     flat = SequenceClassifier(vocab_size=10, head="flatten", seq_len=5)
     with pytest.raises(ValueError, match="seq_len=5"):
         flat(torch.zeros(1, 6, dtype=torch.long))
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "linear"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_hand_written_bptt_equals_autograd_through_the_explicit_loop(nonlinearity, bias):
+    """Oracle: autograd through `loop`, float64, a loss that reads every state (as the Flatten head does)."""
+    torch.manual_seed(0)
+    model = SimpleRNN(3, 5, nonlinearity=nonlinearity, bias=bias, init="torch").double()
+    x, h0 = rand(4, 40, 3).requires_grad_(), rand(4, 5, seed=1).requires_grad_()
+    weights = rand(4, 40, 5, seed=2)
+    inputs = [x, h0] + list(model.parameters())
+    fast = torch.autograd.grad((model(x, h0) * weights).sum(), inputs)
+    slow = torch.autograd.grad((model.loop(x, h0) * weights).sum(), inputs)
+    for got, want in zip(fast, slow):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)
+
+
+def test_hand_written_bptt_passes_gradcheck_against_finite_differences():
+    from rnnlab.models import _SimpleRNNBPTT
+    torch.manual_seed(0)
+    args = (rand(2, 6, 3).requires_grad_(), rand(2, 4, seed=1).requires_grad_(),
+            (0.5 * rand(4, 7, seed=2)).requires_grad_(), rand(4, seed=3).requires_grad_())
+    assert torch.autograd.gradcheck(lambda *a: _SimpleRNNBPTT.apply(*a, "tanh"), args)
+
+
+def test_flush_denormals_restores_the_callers_setting():
+    from rnnlab.models import flush_denormals
+    tiny = torch.tensor([1e-39])
+    for before in (False, True):
+        torch.set_flush_denormal(before)
+        with flush_denormals():
+            assert (tiny * 1.0).item() == 0.0
+        assert ((tiny * 1.0).item() == 0.0) == before
+    torch.set_flush_denormal(False)
