@@ -1,0 +1,497 @@
+"""Figures of what a recurrent network remembers, as plotly Figures.
+
+Every function returns a `plotly.graph_objects.Figure`: a notebook shows it with `fig.show()`, the dashboard with
+`st.plotly_chart(fig)`, and both see the same figure. Figures that compare configurations take a dict
+name → data and colour each name with `color_for(name, names)`, so that a configuration keeps its colour from figure
+to figure; pass the same `names` (all configurations) to every figure to keep the colours when a figure shows only
+some of them.
+
+Curves that decay (‖∂h_t/∂x_0‖, ‖∂L/∂h_t‖, ‖h′_t − h_t‖) are drawn on a log y axis, where an exponential is a
+straight line: log ‖∂h_t/∂x_0‖ ≈ log a − λ·t. A log axis cannot show 0, inf or nan (a gradient that underflowed,
+a perturbation that overflowed): such points leave a gap in the line and get an ✕ at the bottom (0, nan) or top
+(inf) of the axis, with their exact value in the hover.
+
+The inputs are the return types of rnnlab.memory, rnnlab.train and rnnlab.params, read by attribute (duck typing),
+so plain arrays and hand-made objects work too. `figure_data(fig)` gives the numbers behind any of these figures as
+CSV text, `figure_html(fig)` a standalone HTML page that works offline.
+"""
+import csv
+import html
+import io
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Tableau 10 (d3's category10, matplotlib's default cycle): distinct on white, and familiar.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+REFERENCE = "#444444"  # chance level, unit circle: references, not configurations
+TEMPLATE = "plotly_white"
+FIT_DASH, BOUND_DASH, CHANCE_DASH = "dash", "dot", "dash"
+_REQUIRED = object()
+
+
+def color_for(name, names):
+    """The colour of configuration `name`: PALETTE[i], i its position among `names` (wrapping after 10)."""
+    names = list(dict.fromkeys(names))
+    if name not in names:
+        raise ValueError(f"name must be one of names {names!r}, got {name!r}")
+    return PALETTE[names.index(name) % len(PALETTE)]
+
+
+# ---------------------------------------------------------------------------------------------- shared helpers
+
+def _rgba(color, alpha):
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _array(value, argument, ndim=1):
+    """A non-empty float64 array of `ndim` dimensions from an array, list or (detached) torch tensor."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if np.iscomplexobj(value):
+        raise TypeError(f"{argument} must hold real numbers, got complex values")
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{argument} must be an array of real numbers, got {type(value).__name__}") from None
+    if a.ndim != ndim or a.size == 0:
+        raise ValueError(f"{argument} must be a non-empty {ndim}-D array, got shape {a.shape}")
+    return a
+
+
+def _get(obj, key, argument, default=_REQUIRED):
+    """obj.key, or obj[key] for a dict."""
+    value = obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
+    if value is _REQUIRED:
+        raise TypeError(f"{argument} must have {key!r} ({type(obj).__name__} has none)")
+    return value
+
+
+def _as_named(value, argument, default_name):
+    """A dict name → item from a dict, or from one item (named default_name)."""
+    if isinstance(value, Mapping):
+        if not value:
+            raise ValueError(f"{argument} must name at least one configuration, got an empty dict")
+        return dict(value)
+    return {default_name: value}
+
+
+def _check_keys(extra, known, argument):
+    unknown = [k for k in extra if k not in known]
+    if unknown:
+        raise ValueError(f"{argument} has names {unknown!r} that are not among the curves {list(known)!r}")
+
+
+def _names(items, names):
+    if names is None:
+        return list(items)
+    names = list(names)
+    _check_keys(items, names, "names")
+    return names
+
+
+def _text(tokens):
+    # Plotly reads labels as HTML: IMDB's "<br />" tokens must show as text, not break the line.
+    return [html.escape(str(t)) for t in tokens]
+
+
+def _layout(fig, title, x_label, y_label, log_y=False):
+    fig.update_layout(title=title, template=TEMPLATE, hovermode="closest")
+    fig.update_xaxes(title_text=x_label)
+    fig.update_yaxes(title_text=y_label, type="log" if log_y else "linear")
+    if log_y:
+        fig.update_yaxes(exponentformat="power")
+    return fig
+
+
+def _mark_off_log_scale(fig, x_name):
+    """Add an ✕ for each point a log axis cannot draw (≤ 0, inf, nan): at a tenth of the smallest drawable value
+    (≤ 0, nan) or ten times the largest (inf), in the trace's colour, the exact value in the hover."""
+    traces = list(fig.data)
+    ys = [np.asarray(t.y, dtype=np.float64) for t in traces]
+    drawable = np.concatenate([y[np.isfinite(y) & (y > 0)] for y in ys])
+    low, high = (drawable.min() / 10, drawable.max() * 10) if drawable.size else (0.1, 10.0)
+    for trace, y in zip(traces, ys):
+        off = ~(np.isfinite(y) & (y > 0))
+        if off.any():
+            fig.add_trace(go.Scatter(
+                x=np.asarray(trace.x)[off], y=np.where(y[off] == np.inf, high, low), mode="markers",
+                name=f"{trace.name} (off the log scale)", legendgroup=trace.legendgroup, showlegend=False,
+                marker=dict(symbol="x", size=9, color=trace.line.color),
+                text=[f"value {v:.6g}, which a log axis cannot show" for v in y[off]],
+                hovertemplate=f"<b>{trace.name}</b><br>{x_name} = %{{x}}<br>%{{text}}<extra></extra>"))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- decay curves
+
+def influence_figure(curves, fits=None, bounds=None, title="Influence of x_0 on h_t, ‖∂h_t/∂x_0‖_F, over time",
+                     y_label="‖∂h_t/∂x_0‖_F (log scale)", x_label="time step t", names=None, log_y=True):
+    """Curves c_t against t, one colour per configuration, on a log y axis: an exponential decay c_t ≈ a·e^(−λt)
+    is a straight line. A fitted decay (DecayFit: predict(t) on [start, stop)) is dashed in the curve's colour,
+    the bound ‖∂h_t/∂x_0‖ ≤ σ_max(A_h)^t·‖∂h_0/∂x_0‖ dotted.
+
+    curves: dict name → (T,) array (or one array); fits: dict name → DecayFit; bounds: dict name → (T,) array.
+    """
+    curves = {n: _array(c, f"curves[{n!r}]") for n, c in _as_named(curves, "curves", "curve").items()}
+    fits = {} if fits is None else _as_named(fits, "fits", "curve")
+    bounds = {} if bounds is None else _as_named(bounds, "bounds", "curve")
+    _check_keys(fits, curves, "fits")
+    _check_keys(bounds, curves, "bounds")
+    names = _names(curves, names)
+    value = y_label.split(" (")[0]
+    hover = f"<b>%{{fullData.name}}</b><br>{x_label} = %{{x}}<br>{value} = %{{y:.6g}}<extra></extra>"
+    fig = go.Figure()
+    for name, y in curves.items():
+        color = color_for(name, names)
+        fig.add_trace(go.Scatter(x=np.arange(len(y)), y=y, mode="lines", name=name, legendgroup=name,
+                                 line=dict(color=color), hovertemplate=hover))
+        fit = fits.get(name)
+        if fit is not None:
+            field = (lambda key: _get(fit, key, f"fits[{name!r}]"))
+            t = np.arange(int(field("start")), int(field("stop")))
+            rate, regime = field("rate"), field("regime")
+            pace = (f"half-life {field('half_life'):.3g} steps" if regime == "vanishing" else
+                    f"doubling time {math.log(2) / -rate:.3g} steps" if regime == "exploding" else regime)
+            label = f"{name} fit: rate {rate + 0.0:.3g}/step, {pace}, r² {field('r2'):.3f}"  # + 0.0: no "-0"
+            fig.add_trace(go.Scatter(x=t, y=np.asarray(field("predict")(t), dtype=np.float64), mode="lines",
+                                     name=label, legendgroup=name, line=dict(color=color, dash=FIT_DASH),
+                                     hovertemplate=hover))
+        if name in bounds:
+            bound = _array(bounds[name], f"bounds[{name!r}]")
+            fig.add_trace(go.Scatter(x=np.arange(len(bound)), y=bound, mode="lines", name=f"{name} bound σ_max^t",
+                                     legendgroup=name, line=dict(color=color, dash=BOUND_DASH), hovertemplate=hover))
+    _layout(fig, title, x_label, y_label, log_y)
+    return _mark_off_log_scale(fig, x_label) if log_y else fig
+
+
+def gradient_figure(curves, fits=None, bounds=None, title="Gradient of the loss reaching h_t, ‖∂L/∂h_t‖",
+                    y_label="‖∂L/∂h_t‖ (log scale)", x_label="time step t", names=None, log_y=True):
+    """influence_figure for gradient_curve: how much of ∂L/∂h_{T−1} survives back to step t."""
+    return influence_figure(curves, fits, bounds, title, y_label, x_label, names, log_y)
+
+
+def perturbation_figure(curves, fits=None, bounds=None, title="Effect on h_t of perturbing x_0, ‖h′_t − h_t‖",
+                        y_label="‖h′_t − h_t‖ (log scale)", x_label="time step t", names=None, log_y=True):
+    """influence_figure for perturbation_curve: the distance between the states of x and of x with x_0 nudged."""
+    return influence_figure(curves, fits, bounds, title, y_label, x_label, names, log_y)
+
+
+def saliency_figure(curves, fits=None, bounds=None, title="Sensitivity of the loss to each input, ‖∂L/∂x_t‖",
+                    y_label="‖∂L/∂x_t‖ (log scale)", x_label="time step t", names=None, log_y=True):
+    """influence_figure for saliency_curve: which inputs x_t the prediction still depends on."""
+    return influence_figure(curves, fits, bounds, title, y_label, x_label, names, log_y)
+
+
+# ---------------------------------------------------------------------------------------------- states
+
+def state_heatmap(states, tokens=None, title="Hidden state h_t, unit by unit", max_ticks=50):
+    """h_t,i as colour, hidden unit i (rows) against time step t (columns), red < 0 < blue centred on 0, on
+    [−1, 1] (tanh's range) or wider if a state leaves it. states: (T, hidden) array or a Trajectory; tokens: T
+    words shown under their step (at most max_ticks labels; the hover always names the token)."""
+    if hasattr(states, "states"):
+        tokens = getattr(states, "tokens", None) if tokens is None else tokens
+        states = states.states
+    h = _array(states, "states", ndim=2)
+    T, hidden = h.shape
+    finite = np.abs(h[np.isfinite(h)])
+    limit = max(1.0, float(finite.max(initial=0.0)))
+    t = np.arange(T)
+    hover, text, x_label = "t = %{x}", None, "time step t"
+    if tokens is not None:
+        tokens = _text(tokens)
+        if len(tokens) != T:
+            raise ValueError(f"tokens must hold one word per time step, T = {T}, got {len(tokens)}")
+        hover, text, x_label = "t = %{x}: %{text}", [tokens] * hidden, "token at time step t"
+    fig = go.Figure(go.Heatmap(z=h.T, x=t, y=np.arange(hidden), text=text, name="h_t", colorscale="RdBu",
+                               zmid=0.0, zmin=-limit, zmax=limit, colorbar=dict(title="h_t,i (activation)"),
+                               hovertemplate=hover + "<br>unit i = %{y}<br>h_t,i = %{z:.6g}<extra></extra>"))
+    if tokens is not None:
+        step = math.ceil(T / max_ticks)
+        fig.update_xaxes(tickmode="array", tickvals=t[::step], ticktext=tokens[::step], tickangle=-45)
+    return _layout(fig, title, x_label, "hidden unit i (index)")
+
+
+def trajectory_figure(trajectory, title="Path of h_t through its principal components"):
+    """The states h_0 … h_{T−1} projected on their first principal components, joined in order, time as colour;
+    3-D when there are 3 components or more, PC1 against t when there is one. trajectory: a Trajectory (pca,
+    explained_variance_ratio, tokens) or a (T, k) array of projections."""
+    pca = _array(getattr(trajectory, "pca", trajectory), "trajectory.pca", ndim=2)
+    T, k = pca.shape
+    k = min(k, 3)
+    ratio = getattr(trajectory, "explained_variance_ratio", None)
+    tokens = getattr(trajectory, "tokens", None)
+    short = [f"PC{i + 1}" for i in range(k)]
+    labels = [f"{pc} of h_t" + ("" if ratio is None else f" ({100 * ratio[i]:.1f}% of variance)")
+              for i, pc in enumerate(short)]
+    t = np.arange(T)
+    if k == 1:
+        pca, short, labels, k = np.column_stack([t, pca[:, 0]]), ["t"] + short, ["time step t"] + labels, 2
+    text = None if tokens is None else _text(tokens)
+    if text is not None and len(text) != T:
+        raise ValueError(f"trajectory.tokens must hold one word per time step, T = {T}, got {len(text)}")
+    coords = "".join(f"<br>{pc} = %{{{axis}:.4g}}" for pc, axis in zip(short, "xyz"))
+    common = dict(mode="lines+markers", name="h_t", customdata=t, text=text,
+                  marker=dict(color=t, colorscale="Viridis", colorbar=dict(title="time step t"), size=5),
+                  line=dict(color="#aaaaaa", width=2),
+                  hovertemplate="t = %{customdata}" + (": %{text}" if text else "") + coords + "<extra></extra>")
+    if k == 3:
+        fig = go.Figure(go.Scatter3d(x=pca[:, 0], y=pca[:, 1], z=pca[:, 2], **common))
+        fig.update_layout(title=title, template=TEMPLATE,
+                          scene=dict(xaxis_title=labels[0], yaxis_title=labels[1], zaxis_title=labels[2]))
+        return fig
+    fig = go.Figure(go.Scatter(x=pca[:, 0], y=pca[:, 1], **common))
+    return _layout(fig, title, labels[0], labels[1])
+
+
+def saturation_figure(trajectories, names=None, title="Saturated hidden units over time"):
+    """The fraction of hidden units at the flat ends of φ (where φ′ ≈ 0 stops the gradient) at each step t.
+    trajectories: a Trajectory or (T,) array of fractions, or a dict name → either."""
+    fig = go.Figure()
+    items = _as_named(trajectories, "trajectories", "saturation")
+    names = _names(items, names)
+    for name, item in items.items():
+        s = _array(getattr(item, "saturation", item), f"trajectories[{name!r}].saturation")
+        fig.add_trace(go.Scatter(x=np.arange(len(s)), y=s, mode="lines", name=name, legendgroup=name,
+                                 line=dict(color=color_for(name, names)),
+                                 hovertemplate="<b>%{fullData.name}</b><br>t = %{x}<br>"
+                                               "saturated = %{y:.4g}<extra></extra>"))
+    _layout(fig, title, "time step t", "saturated units (fraction of hidden units)")
+    return fig.update_yaxes(range=[-0.02, 1.02])
+
+
+def spectrum_figure(spectra, names=None, title="Eigenvalues λ of A_h and the unit circle"):
+    """Eigenvalues λ of the recurrent matrix A_h in the complex plane, with the unit circle |λ| = 1: for a linear
+    RNN h_t = A_h·h_{t−1}, memory decays as ρ(A_h)^t with ρ = max |λ|. Equal scale on both axes.
+    spectra: a Spectrum (eigenvalues, spectral_radius, sigma_max) or an array of eigenvalues, or a dict of them."""
+    items = _as_named(spectra, "spectra", "A_h")
+    names = _names(items, names)
+    theta = np.linspace(0.0, 2 * np.pi, 361)
+    fig = go.Figure(go.Scatter(x=np.cos(theta), y=np.sin(theta), mode="lines", name="unit circle |λ| = 1",
+                               line=dict(color=REFERENCE, width=1), hoverinfo="skip"))
+    largest = 1.0
+    for name, item in items.items():
+        ev = getattr(item, "eigenvalues", item)
+        ev = np.asarray(ev.detach().cpu().numpy() if hasattr(ev, "detach") else ev).ravel()
+        if ev.size == 0 or not np.issubdtype(ev.dtype, np.number):
+            raise ValueError(f"spectra[{name!r}] must hold a non-empty array of eigenvalues, got {ev!r}")
+        ev = ev.astype(np.complex128)
+        rho = float(getattr(item, "spectral_radius", np.abs(ev).max()))
+        sigma = getattr(item, "sigma_max", None)
+        label = f"{name}: ρ = {rho:.4g}" + ("" if sigma is None else f", σ_max = {float(sigma):.4g}")
+        largest = max(largest, float(np.abs(ev).max()))
+        gates = getattr(item, "gates", None)  # the gate block of each eigenvalue of an LSTM or GRU
+        fig.add_trace(go.Scatter(x=ev.real, y=ev.imag, mode="markers", name=label, legendgroup=name,
+                                 customdata=np.abs(ev), text=None if gates is None else [str(g) for g in gates],
+                                 marker=dict(color=color_for(name, names), size=7),
+                                 hovertemplate=f"<b>{name}</b>" + ("" if gates is None else " block %{text}")
+                                               + "<br>Re λ = %{x:.6g}<br>Im λ = %{y:.6g}"
+                                               "<br>|λ| = %{customdata:.6g}<extra></extra>"))
+    _layout(fig, title, "Re λ (real part, unitless)", "Im λ (imaginary part, unitless)")
+    r = 1.1 * largest
+    fig.update_xaxes(range=[-r, r], zeroline=True)
+    return fig.update_yaxes(range=[-r, r], zeroline=True, scaleanchor="x", scaleratio=1)
+
+
+# ---------------------------------------------------------------------------------------------- profiles
+
+def memory_profile_figure(profiles, names=None, title="Memory profile: r² of recalling x_{t−k} from h_t"):
+    """r²_k of the best linear read-out of x_{t−k} from h_t against the lag k; the capacity Σ_k r²_k is in the
+    legend. profiles: dict name → MemoryProfile (lags, r2, capacity), or one MemoryProfile."""
+    items = _as_named(profiles, "profiles", "memory")
+    names = _names(items, names)
+    fig = go.Figure()
+    for name, p in items.items():
+        lags = _array(_get(p, "lags", f"profiles[{name!r}]"), f"profiles[{name!r}].lags")
+        r2 = _array(_get(p, "r2", f"profiles[{name!r}]"), f"profiles[{name!r}].r2")
+        if len(r2) != len(lags):
+            raise ValueError(f"profiles[{name!r}].r2 must have one value per lag ({len(lags)}), got {len(r2)}")
+        capacity = float(_get(p, "capacity", f"profiles[{name!r}]"))
+        fig.add_trace(go.Scatter(x=lags, y=r2, mode="lines+markers", name=f"{name} (capacity {capacity:.4g})",
+                                 legendgroup=name, line=dict(color=color_for(name, names)),
+                                 hovertemplate=f"<b>{name}</b><br>lag k = %{{x}}<br>r² = %{{y:.6g}}<extra></extra>"))
+    return _layout(fig, title, "lag k (steps)", "r² (fraction of the variance of x_{t−k} recalled)")
+
+
+def accuracy_vs_lag_figure(profiles, names=None, title="Test accuracy against the lag to recall"):
+    """Accuracy of a trained network on a task whose answer lies k steps back, against k; chance level dashed.
+    profiles: dict name → DependencyProfile (lags, accuracy, chance, and optional lower, upper: an error band,
+    e.g. mean ± std or a 95% interval across seeds), or one DependencyProfile."""
+    items = _as_named(profiles, "profiles", "accuracy")
+    names = _names(items, names)
+    fig = go.Figure()
+    chances, all_lags = [], []
+    for name, p in items.items():
+        arg = f"profiles[{name!r}]"
+        lags = _array(_get(p, "lags", arg), f"{arg}.lags")
+        acc = _array(_get(p, "accuracy", arg), f"{arg}.accuracy")
+        if len(acc) != len(lags):
+            raise ValueError(f"{arg}.accuracy must have one value per lag ({len(lags)}), got {len(acc)}")
+        color = color_for(name, names)
+        lower, upper = _get(p, "lower", arg, None), _get(p, "upper", arg, None)
+        hover = f"<b>{name}</b><br>lag k = %{{x}}<br>accuracy = %{{y:.6g}}"
+        customdata = None
+        if lower is not None and upper is not None:
+            lower, upper = _array(lower, f"{arg}.lower"), _array(upper, f"{arg}.upper")
+            if not len(lower) == len(upper) == len(lags):
+                raise ValueError(f"{arg}.lower and .upper must have one value per lag ({len(lags)}), "
+                                 f"got {len(lower)} and {len(upper)}")
+            fig.add_trace(go.Scatter(x=np.concatenate([lags, lags[::-1]]), y=np.concatenate([upper, lower[::-1]]),
+                                     fill="toself", fillcolor=_rgba(color, 0.2), line=dict(width=0, color=color),
+                                     mode="lines", name=f"{name} band", legendgroup=name, showlegend=False,
+                                     hoverinfo="skip"))
+            customdata = np.stack([lower, upper], axis=1)
+            hover += "<br>band [%{customdata[0]:.6g}, %{customdata[1]:.6g}]"
+        fig.add_trace(go.Scatter(x=lags, y=acc, mode="lines+markers", name=name, legendgroup=name,
+                                 line=dict(color=color), customdata=customdata,
+                                 hovertemplate=hover + "<extra></extra>"))
+        chance = float(_get(p, "chance", arg))
+        if chance not in chances:
+            chances.append(chance)
+        all_lags.append(lags)
+    lags = np.concatenate(all_lags)
+    for chance in chances:
+        fig.add_trace(go.Scatter(x=[lags.min(), lags.max()], y=[chance, chance], mode="lines",
+                                 name=f"chance {chance:.3g}", line=dict(color=REFERENCE, dash=CHANCE_DASH),
+                                 hovertemplate=f"chance = {chance:.6g}<extra></extra>"))
+    _layout(fig, title, "lag k (steps)", "test accuracy (fraction)")
+    return fig.update_yaxes(range=[-0.02, 1.02])
+
+
+# ---------------------------------------------------------------------------------------------- training, size
+
+def history_figure(histories, names=None, title="Training history: loss and accuracy per epoch"):
+    """Loss (left) and accuracy (right) after each epoch, train solid and validation dashed; the seconds each
+    epoch took in the hover, the epoch early stopping restored dotted. histories: a History (or dict with its
+    keys loss, accuracy, val_loss, val_accuracy, seconds), or a dict name → History."""
+    single = not isinstance(histories, Mapping) or "loss" in histories
+    items = {"": histories} if single else _as_named(histories, "histories", "")
+    names = _names(items, names)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.12)
+    for name, h in items.items():
+        color = color_for(name, names)
+        seconds = _get(h, "seconds", f"histories[{name!r}]", None)
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            for split, key, dash in (("train", metric, None), ("validation", f"val_{metric}", "dash")):
+                values = _get(h, key, f"histories[{name!r}]", None)
+                if values is None or len(values) == 0:
+                    continue
+                y = _array(values, f"histories[{name!r}].{key}")
+                epochs = np.arange(1, len(y) + 1)
+                timed = seconds is not None and len(seconds) == len(y)
+                label = f"{name} {split}" if name else split
+                fig.add_trace(go.Scatter(
+                    x=epochs, y=y, mode="lines+markers", name=label, legendgroup=label, showlegend=col == 1,
+                    line=dict(color=color, dash=dash), customdata=np.asarray(seconds, float) if timed else None,
+                    hovertemplate=f"<b>{label}</b><br>epoch %{{x}}<br>{metric} = %{{y:.6g}}"
+                                  + ("<br>epoch took %{customdata:.3g} s" if timed else "") + "<extra></extra>"),
+                    row=1, col=col)
+        best = _get(h, "best_epoch", f"histories[{name!r}]", None)
+        if best is not None:
+            fig.add_vline(x=best, line=dict(color=color, dash=BOUND_DASH, width=1),
+                          annotation_text=f"{name} best epoch" if name else "best epoch")
+    if not fig.data:
+        raise ValueError("histories must hold at least one epoch of loss or accuracy, got none")
+    fig.update_layout(title=title, template=TEMPLATE, hovermode="closest")
+    fig.update_xaxes(title_text="epoch (passes over the training set)")
+    fig.update_yaxes(title_text="loss (mean per example)", row=1, col=1)
+    return fig.update_yaxes(title_text="accuracy (fraction)", row=1, col=2)
+
+
+def _row(row):
+    """(layer, type, output_shape, params, formula) of a summary row: an object, a dict or a tuple."""
+    if isinstance(row, (tuple, list)):
+        layer, kind, shape, params = row[:4]
+        return str(layer), str(kind), shape, int(params), ""
+    get = (lambda k, d=_REQUIRED: _get(row, k, "summary row", d))
+    return str(get("layer")), str(get("type")), get("output_shape"), int(get("params")), get("formula", "") or ""
+
+
+def _shape(shape):
+    if isinstance(shape, (tuple, list)):
+        return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+    return str(shape)
+
+
+def params_figure(summaries, names=None, title="Parameters per layer", log_y=False):
+    """Parameter count of each layer as bars, grouped by configuration, the exact count on each bar and in the
+    hover (with the formula when the summary gives one). summaries: rnnlab.params.summary(model) (rows, total)
+    or a dict name → summary."""
+    single = not isinstance(summaries, Mapping) or "rows" in summaries
+    items = {"model": summaries} if single else _as_named(summaries, "summaries", "model")
+    names = _names(items, names)
+    fig = go.Figure()
+    for name, s in items.items():
+        rows = [_row(r) for r in _get(s, "rows", f"summaries[{name!r}]")]
+        if not rows:
+            raise ValueError(f"summaries[{name!r}] must have at least one row, got none")
+        total = int(_get(s, "total", f"summaries[{name!r}]", sum(r[3] for r in rows)))
+        fig.add_trace(go.Bar(
+            x=[r[0] for r in rows], y=[r[3] for r in rows], name=f"{name} (total {total:,})", legendgroup=name,
+            marker_color=color_for(name, names), text=[f"{r[3]:,}" for r in rows], textposition="outside",
+            customdata=[[r[1], _shape(r[2]), r[4]] for r in rows],
+            hovertemplate=f"<b>{name}</b><br>%{{x}} (%{{customdata[0]}}), output %{{customdata[1]}}"
+                          "<br>%{y:,} parameters<br>%{customdata[2]}<extra></extra>"))
+    if single:
+        title = f"{title} (total {total:,})"
+    _layout(fig, title, "layer", "parameters (count" + (", log scale)" if log_y else ")"), log_y)
+    return fig.update_layout(barmode="group")
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+def _cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))  # the shortest text that reads back as the same float
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return str(v)
+
+
+def _points(values, n):
+    if values is None:
+        return [None] * n
+    if isinstance(values, str):
+        return [values] * n
+    return list(values)
+
+
+def _trace_rows(trace):
+    name = trace.name or trace.type
+    if trace.type == "heatmap":
+        z = np.asarray(trace.z)
+        x = range(z.shape[1]) if trace.x is None else list(trace.x)
+        y = range(z.shape[0]) if trace.y is None else list(trace.y)
+        text = trace.text
+        for i, yi in enumerate(y):
+            for j, xj in enumerate(x):
+                yield name, xj, yi, z[i, j], None if text is None else text[i][j]
+        return
+    z = getattr(trace, "z", None) if trace.type == "scatter3d" else None
+    n = max(len(v) for v in (trace.x, trace.y, z) if v is not None)
+    yield from zip([name] * n, _points(trace.x, n), _points(trace.y, n), _points(z, n), _points(trace.text, n))
+
+
+def figure_data(fig):
+    """The numbers behind a figure as CSV text, one row per point (per cell of a heat map), columns trace, x, y,
+    z, text (the point's label: a token, a count). Floats are written so that float() reads them back exactly;
+    points come in the order drawn (a trajectory's row i is h_i)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["trace", "x", "y", "z", "text"])
+    for trace in fig.data:
+        # labels were escaped for plotly's HTML rendering: the file gets the words themselves
+        writer.writerows([_cell(v) for v in row[:4]] + [html.unescape(_cell(row[4]))] for row in _trace_rows(trace))
+    return out.getvalue()
+
+
+def figure_html(fig):
+    """A standalone HTML page of the figure with plotly.js inline (about 5 MB), so it opens without a network."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)

@@ -1,0 +1,393 @@
+"""Figures: the data drawn is the data given (the oracle is the input itself, and DecayFit.predict or its closed
+form a·e^(−λt) for the fit), with labelled axes, log scales, line styles and colours as documented."""
+import csv
+import io
+import math
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab.memory import DependencyProfile, MemoryProfile, fit_decay, influence_curve, recurrent_spectrum
+from rnnlab.models import LSTM, SequenceClassifier, SimpleRNN
+from rnnlab.params import summary
+from rnnlab.plots import (PALETTE, accuracy_vs_lag_figure, color_for, figure_data, figure_html, gradient_figure,
+                          history_figure, influence_figure, memory_profile_figure, params_figure,
+                          perturbation_figure, saliency_figure, saturation_figure, spectrum_figure, state_heatmap,
+                          trajectory_figure)
+from rnnlab.train import History
+from rnnlab.trajectories import state_trajectory
+
+
+def linear_rnn(a, hidden=2):
+    """h_t = a·h_{t−1} + e_0·x_t (A_h = a·I, A_x = e_0, b = 0): ∂h_t/∂x_0 = a^t·e_0, so ‖∂h_t/∂x_0‖ = a^t."""
+    rnn = SimpleRNN(1, hidden, nonlinearity="linear").double()
+    with torch.no_grad():
+        rnn.A.zero_()
+        rnn.A[:, :hidden] = a * torch.eye(hidden, dtype=torch.float64)
+        rnn.A[0, hidden] = 1.0
+        rnn.b.zero_()
+    return rnn
+
+
+def traces(fig, name):
+    return [t for t in fig.data if t.name == name]
+
+
+def trace(fig, name):
+    (t,) = traces(fig, name)
+    return t
+
+
+def rows(fig):
+    return list(csv.DictReader(io.StringIO(figure_data(fig))))
+
+
+# ---------------------------------------------------------------------------------------------- decay curves
+
+def test_influence_curves_are_drawn_as_given_on_a_log_axis():
+    t = np.arange(30)
+    curves = {"tanh": 0.9 ** t, "linear": 1.05 ** t}
+    fig = influence_figure(curves)
+    for name, y in curves.items():
+        np.testing.assert_array_equal(trace(fig, name).y, y)
+        np.testing.assert_array_equal(trace(fig, name).x, t)
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.xaxis.title.text == "time step t"
+    assert "∂h_t/∂x_0" in fig.layout.yaxis.title.text and "log scale" in fig.layout.yaxis.title.text
+    assert fig.layout.title.text
+
+
+def test_fit_is_dashed_in_the_curve_colour_and_equals_predict_on_its_range():
+    """Oracle: the closed form a·e^(−λt) on [start, stop) with fit_decay's a and λ, and DecayFit.predict itself."""
+    fit = fit_decay(2.0 * np.exp(-0.3 * np.arange(20)))
+    fig = influence_figure({"tanh": 2.0 * np.exp(-0.3 * np.arange(20))}, fits={"tanh": fit})
+    (line,) = [t for t in fig.data if t.name.startswith("tanh fit")]
+    t = np.arange(fit.start, fit.stop)
+    assert len(t) >= 10
+    np.testing.assert_array_equal(line.x, t)
+    np.testing.assert_allclose(line.y, fit.amplitude * np.exp(-fit.rate * t), rtol=1e-15)
+    np.testing.assert_array_equal(line.y, fit.predict(t))
+    assert line.line.dash == "dash" and line.line.color == trace(fig, "tanh").line.color
+    assert line.name == "tanh fit: rate 0.3/step, half-life 2.31 steps, r² 1.000"  # ln 2 / 0.3 = 2.31
+
+
+@pytest.mark.parametrize("growth,label", [(1.1, "fit: rate -0.0953/step, doubling time 7.27 steps"),
+                                          (1.0, "fit: rate 0/step, stable")])
+def test_fit_label_gives_the_doubling_time_of_a_growing_curve(growth, label):
+    """Oracle: rate = −ln 1.1 = −0.0953, doubling time ln 2 / ln 1.1 = 7.27 steps."""
+    y = growth ** np.arange(30)
+    fig = influence_figure({"relu": y}, fits={"relu": fit_decay(y)})
+    assert fig.data[1].name.startswith("relu " + label) and fig.data[1].line.dash == "dash"
+
+
+def test_influence_curve_of_a_linear_rnn_is_drawn_with_its_fit_and_spectral_bound():
+    """Oracle: ‖∂h_t/∂x_0‖ = 0.8^t = σ_max^t for h_t = 0.8·h_{t−1} + e_0·x_t; the fit's rate is −ln 0.8."""
+    rnn, T = linear_rnn(0.8), 40
+    curve = influence_curve(rnn, torch.randn(3, T, 1, dtype=torch.float64))
+    fig = influence_figure({"linear": curve}, fits={"linear": fit_decay(curve)},
+                           bounds={"linear": recurrent_spectrum(rnn).bound(T)})
+    np.testing.assert_allclose(trace(fig, "linear").y, 0.8 ** np.arange(T), rtol=1e-12)
+    np.testing.assert_allclose(trace(fig, "linear bound σ_max^t").y, 0.8 ** np.arange(T), rtol=1e-12)
+    fit = fig.data[1]
+    rate = -math.log(0.8)
+    assert fit.name.startswith(f"linear fit: rate {rate:.3g}/step, half-life {math.log(2) / rate:.3g} steps")
+    assert fit.line.dash == "dash"
+    np.testing.assert_allclose(fit.y, 0.8 ** np.asarray(fit.x), rtol=1e-9)
+
+
+def test_bound_is_dotted_in_the_curve_colour():
+    """Oracle: σ_max^t computed here, t = 0..T-1."""
+    sigma, T = 1.3, 12
+    fig = influence_figure({"relu": 0.8 ** np.arange(T)}, bounds={"relu": sigma ** np.arange(T)})
+    bound = trace(fig, "relu bound σ_max^t")
+    np.testing.assert_allclose(bound.y, [sigma ** k for k in range(T)], rtol=1e-15)
+    np.testing.assert_array_equal(bound.x, np.arange(T))
+    assert bound.line.dash == "dot" and bound.line.color == trace(fig, "relu").line.color
+
+
+def test_zero_inf_and_nan_keep_their_value_and_get_a_marker_on_the_axis_edge():
+    """A log axis cannot draw 0, inf, nan: the curve keeps them (a gap), an ✕ sits at a tenth of the smallest drawn
+    value (0, nan) or ten times the largest (inf), its hover naming the exact value."""
+    y = np.array([1.0, 0.1, 0.0, np.inf, np.nan, 0.01])
+    fig = influence_figure({"tanh": y}, bounds={"tanh": np.full(6, 4.0)})
+    np.testing.assert_array_equal(trace(fig, "tanh").y, y)
+    marks = trace(fig, "tanh (off the log scale)")
+    np.testing.assert_array_equal(marks.x, [2, 3, 4])
+    np.testing.assert_allclose(marks.y, [0.001, 40.0, 0.001])
+    assert [re.match(r"value (\S+),", s).group(1) for s in marks.text] == ["0", "inf", "nan"]
+    assert marks.marker.color == trace(fig, "tanh").line.color and marks.showlegend is False
+    assert len(traces(fig, "tanh bound σ_max^t (off the log scale)")) == 0
+
+
+@pytest.mark.parametrize("make,quantity", [(gradient_figure, "∂L/∂h_t"), (perturbation_figure, "h′_t − h_t"),
+                                           (saliency_figure, "∂L/∂x_t")])
+def test_gradient_perturbation_and_saliency_figures_name_their_quantity(make, quantity):
+    y = 0.7 ** np.arange(10)
+    fig = make({"tanh": y})
+    np.testing.assert_array_equal(trace(fig, "tanh").y, y)
+    assert quantity in fig.layout.yaxis.title.text and quantity in fig.layout.title.text
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "time step t"
+
+
+def test_a_single_curve_can_be_given_without_a_dict():
+    y = 0.5 ** np.arange(8)
+    fig = influence_figure(torch.tensor(y), fits=fit_decay(y))
+    np.testing.assert_array_equal(trace(fig, "curve").y, y)
+    assert any(t.name.startswith("curve fit") for t in fig.data)
+
+
+def test_bad_curve_inputs_raise_errors_naming_the_argument():
+    with pytest.raises(ValueError, match=r"curves\['a'\].*1-D.*\(2, 2\)"):
+        influence_figure({"a": np.ones((2, 2))})
+    with pytest.raises(ValueError, match="curves.*empty"):
+        influence_figure({})
+    with pytest.raises(TypeError, match=r"curves\['a'\].*real"):
+        influence_figure({"a": np.ones(3) * 1j})
+    with pytest.raises(ValueError, match=r"fits.*\['b'\].*\['a'\]"):
+        influence_figure({"a": np.ones(3)}, fits={"b": fit_decay(np.ones(3))})
+    with pytest.raises(TypeError, match=r"fits\['a'\].*'predict'"):
+        influence_figure({"a": np.ones(3)}, fits={"a": SimpleNamespace(start=0, stop=3, regime="stable", rate=0.0,
+                                                                      half_life=np.inf, r2=1.0)})
+
+
+# ---------------------------------------------------------------------------------------------- states
+
+def test_state_heatmap_shows_units_against_time_centred_on_zero_with_tokens_on_x():
+    rng = np.random.default_rng(0)
+    states = np.tanh(rng.normal(size=(5, 3)))
+    tokens = ["this", "film", "<br />", "was", "great"]
+    fig = state_heatmap(states, tokens)
+    heat = fig.data[0]
+    np.testing.assert_array_equal(heat.z, states.T)  # rows = hidden units, columns = time steps
+    assert heat.zmid == 0 and (heat.zmin, heat.zmax) == (-1.0, 1.0)
+    assert heat.colorscale[0][1] == "rgb(103,0,31)" and heat.colorscale[-1][1] == "rgb(5,48,97)"  # RdBu ends
+    np.testing.assert_array_equal(fig.layout.xaxis.tickvals, np.arange(5))
+    assert list(fig.layout.xaxis.ticktext) == ["this", "film", "&lt;br /&gt;", "was", "great"]  # shown as text
+    assert "time step t" in fig.layout.xaxis.title.text and "hidden unit i" in fig.layout.yaxis.title.text
+
+
+def test_state_heatmap_widens_its_symmetric_range_beyond_tanh_and_thins_long_token_ticks():
+    states = np.linspace(-3.0, 2.0, 120 * 2).reshape(120, 2)  # relu-like values outside [−1, 1]
+    fig = state_heatmap(SimpleNamespace(states=states, tokens=[f"w{i}" for i in range(120)]), max_ticks=50)
+    heat = fig.data[0]
+    assert (heat.zmin, heat.zmid, heat.zmax) == (-3.0, 0.0, 3.0)
+    np.testing.assert_array_equal(fig.layout.xaxis.tickvals, np.arange(0, 120, 3))
+    assert list(fig.layout.xaxis.ticktext) == [f"w{i}" for i in range(0, 120, 3)]
+    assert state_heatmap(states).layout.xaxis.ticktext is None
+    with pytest.raises(ValueError, match="tokens.*T = 120.*3"):
+        state_heatmap(states, tokens=["a", "b", "c"])
+
+
+def test_trajectory_is_the_pca_path_coloured_by_time_with_explained_variance_on_the_axes():
+    """Oracle: the Trajectory that state_trajectory returns, drawn as given."""
+    torch.manual_seed(0)
+    words = ["a", "film", "<br />", "that", "was", "not", "good"]
+    traj = state_trajectory(SimpleRNN(3, 5), torch.randn(1, 7, 3), n_components=2, tokens=words)
+    fig = trajectory_figure(traj)
+    path = fig.data[0]
+    assert path.type == "scatter" and path.mode == "lines+markers"
+    np.testing.assert_array_equal(path.x, traj.pca[:, 0])
+    np.testing.assert_array_equal(path.y, traj.pca[:, 1])
+    np.testing.assert_array_equal(path.marker.color, np.arange(7))
+    assert path.marker.colorbar.title.text == "time step t"
+    assert list(path.text) == ["a", "film", "&lt;br /&gt;", "that", "was", "not", "good"]
+    first, second = 100 * traj.explained_variance_ratio
+    assert fig.layout.xaxis.title.text == f"PC1 of h_t ({first:.1f}% of variance)"
+    assert fig.layout.yaxis.title.text == f"PC2 of h_t ({second:.1f}% of variance)"
+    with pytest.raises(ValueError, match="trajectory.tokens.*T = 7.*got 2"):
+        trajectory_figure(SimpleNamespace(pca=traj.pca, explained_variance_ratio=None, tokens=["a", "b"]))
+
+
+def test_trajectory_with_three_components_is_drawn_in_3d_and_one_against_time():
+    pca = np.random.default_rng(2).normal(size=(6, 3))
+    fig = trajectory_figure(SimpleNamespace(pca=pca, explained_variance_ratio=np.array([0.5, 0.3, 0.125]),
+                                            tokens=None))
+    path = fig.data[0]
+    assert path.type == "scatter3d"
+    for axis, column in zip("xyz", pca.T):
+        np.testing.assert_array_equal(getattr(path, axis), column)
+    assert fig.layout.scene.zaxis.title.text == "PC3 of h_t (12.5% of variance)"
+    fig = trajectory_figure(pca[:, :1])
+    np.testing.assert_array_equal(fig.data[0].x, np.arange(6))
+    np.testing.assert_array_equal(fig.data[0].y, pca[:, 0])
+    assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("time step t", "PC1 of h_t")
+
+
+def test_saturation_is_the_given_fraction_per_step():
+    s = np.array([0.0, 0.25, 0.5, 1.0])
+    for given in (s, SimpleNamespace(saturation=s)):
+        fig = saturation_figure(given)
+        np.testing.assert_array_equal(fig.data[0].y, s)
+        np.testing.assert_array_equal(fig.data[0].x, np.arange(4))
+    assert "fraction" in fig.layout.yaxis.title.text and fig.layout.xaxis.title.text == "time step t"
+    torch.manual_seed(1)
+    traj = state_trajectory(SimpleRNN(2, 4, nonlinearity="relu"), torch.randn(1, 9, 2))
+    np.testing.assert_array_equal(saturation_figure({"relu": traj}).data[0].y, traj.saturation)
+
+
+def test_spectrum_shows_eigenvalues_in_the_plane_with_the_unit_circle_at_equal_scale():
+    """Oracle: a scaled rotation A_h has eigenvalues 0.9·e^(±iπ/4) and 0.5, and σ_max = 0.9."""
+    rnn = linear_rnn(0.0, hidden=3)
+    c = 0.9 * np.cos(np.pi / 4)
+    with torch.no_grad():
+        rnn.A[:, :3] = torch.tensor([[c, -c, 0.0], [c, c, 0.0], [0.0, 0.0, 0.5]], dtype=torch.float64)
+    fig = spectrum_figure({"rotation": recurrent_spectrum(rnn)})
+    points = trace(fig, "rotation: ρ = 0.9, σ_max = 0.9")
+    drawn = np.sort_complex(np.asarray(points.x) + 1j * np.asarray(points.y))  # conjugate pairs: equal real parts
+    np.testing.assert_allclose(drawn, [0.5, 0.9 * np.exp(-1j * np.pi / 4), 0.9 * np.exp(1j * np.pi / 4)], atol=1e-12)
+    np.testing.assert_allclose(sorted(points.customdata), [0.5, 0.9, 0.9], atol=1e-12)
+    circle = trace(fig, "unit circle |λ| = 1")
+    np.testing.assert_allclose(np.hypot(circle.x, circle.y), 1.0)
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    assert "Re λ" in fig.layout.xaxis.title.text and "Im λ" in fig.layout.yaxis.title.text
+    assert spectrum_figure(np.array([0.5, -2.0])).data[1].name == "A_h: ρ = 2"  # a bare array: ρ = max |λ|
+
+
+def test_spectrum_of_an_lstm_names_the_gate_block_of_each_eigenvalue():
+    spectrum = recurrent_spectrum(LSTM(2, 3))
+    points = spectrum_figure(spectrum).data[1]
+    assert list(points.text) == list("iiifffgggooo") and "block %{text}" in points.hovertemplate
+    np.testing.assert_array_equal(points.x, spectrum.eigenvalues.real)
+
+
+# ---------------------------------------------------------------------------------------------- profiles
+
+def test_memory_profile_draws_r2_per_lag_with_the_capacity_in_the_legend():
+    lags, r2 = np.arange(1, 6), np.array([0.99, 0.8, 0.5, 0.2, 0.05])
+    fig = memory_profile_figure({"tanh": MemoryProfile(lags, r2, float(r2.sum()))})
+    line = fig.data[0]
+    np.testing.assert_array_equal(line.x, lags)
+    np.testing.assert_array_equal(line.y, r2)
+    assert line.name == "tanh (capacity 2.54)"
+    assert fig.layout.xaxis.title.text == "lag k (steps)" and "r²" in fig.layout.yaxis.title.text
+
+
+def test_accuracy_vs_lag_draws_accuracy_and_a_dashed_chance_line():
+    lags, acc = np.array([1, 5, 10, 20]), np.array([1.0, 0.9, 0.6, 0.5])
+    fig = accuracy_vs_lag_figure({"tanh": DependencyProfile(lags, acc, 0.5, hashes=("h1", "h5", "h10", "h20"))})
+    np.testing.assert_array_equal(trace(fig, "tanh").y, acc)
+    np.testing.assert_array_equal(trace(fig, "tanh").x, lags)
+    chance = trace(fig, "chance 0.5")
+    assert list(chance.y) == [0.5, 0.5] and list(chance.x) == [1, 20] and chance.line.dash == "dash"
+    assert fig.layout.yaxis.title.text == "test accuracy (fraction)"
+    assert fig.layout.xaxis.title.text == "lag k (steps)"
+    assert not traces(fig, "tanh band")
+
+
+def test_accuracy_vs_lag_draws_the_error_band_from_lower_and_upper():
+    lags, acc = np.array([1, 2, 3]), np.array([0.95, 0.8, 0.7])
+    lower, upper = acc - [0.02, 0.05, 0.1], acc + [0.01, 0.05, 0.1]
+    fig = accuracy_vs_lag_figure({"gru": SimpleNamespace(lags=lags, accuracy=acc, chance=0.1, lower=lower,
+                                                         upper=upper)})
+    band = trace(fig, "gru band")
+    np.testing.assert_array_equal(band.x, [1, 2, 3, 3, 2, 1])
+    np.testing.assert_array_equal(band.y, np.concatenate([upper, lower[::-1]]))
+    assert band.fill == "toself" and band.fillcolor == "rgba(31,119,180,0.2)"  # PALETTE[0] at alpha 0.2
+    np.testing.assert_array_equal(trace(fig, "gru").customdata, np.stack([lower, upper], axis=1))
+    assert list(trace(fig, "chance 0.1").y) == [0.1, 0.1]
+    with pytest.raises(ValueError, match=r"profiles\['gru'\].lower and .upper.*3.*2 and 3"):
+        accuracy_vs_lag_figure({"gru": SimpleNamespace(lags=lags, accuracy=acc, chance=0.1, lower=lower[:2],
+                                                       upper=upper)})
+
+
+# ---------------------------------------------------------------------------------------------- training, size
+
+def test_history_draws_train_solid_and_validation_dashed_per_epoch():
+    h = History(loss=[0.7, 0.5, 0.4], accuracy=[0.5, 0.7, 0.8], val_loss=[0.72, 0.6, 0.65],
+                val_accuracy=[0.48, 0.66, 0.64], seconds=[1.5, 1.25, 1.0], best_epoch=2)
+    for given in (h, h.to_dict()):
+        fig = history_figure(given)
+        loss, val_loss, acc, val_acc = fig.data
+        np.testing.assert_array_equal(loss.x, [1, 2, 3])
+        for drawn, expected in ((loss, h.loss), (val_loss, h.val_loss), (acc, h.accuracy),
+                                (val_acc, h.val_accuracy)):
+            np.testing.assert_array_equal(drawn.y, expected)
+        np.testing.assert_array_equal(loss.customdata, h.seconds)
+        assert (loss.line.dash, val_loss.line.dash) == (None, "dash")
+        assert (loss.xaxis, acc.xaxis) == ("x", "x2")
+        assert [s.x0 for s in fig.layout.shapes] == [2, 2]  # best epoch, on both panels
+        assert fig.layout.yaxis.title.text == "loss (mean per example)"
+        assert fig.layout.yaxis2.title.text == "accuracy (fraction)" and "epoch" in fig.layout.xaxis.title.text
+
+
+def test_history_skips_missing_validation_and_colours_runs():
+    fig = history_figure({"a": History(loss=[1.0, 0.5], accuracy=[0.5, 0.6], seconds=[1.0, 1.0]),
+                          "b": {"loss": [0.9], "accuracy": [0.7]}})
+    assert [t.name for t in fig.data] == ["a train", "a train", "b train", "b train"]
+    assert [t.line.color for t in fig.data] == [PALETTE[0]] * 2 + [PALETTE[1]] * 2
+    with pytest.raises(ValueError, match="histories.*at least one epoch"):
+        history_figure(History())
+
+
+def test_params_bars_hold_each_layers_exact_count():
+    """Oracle: the rows of rnnlab.params.summary (embedding 100·32, SimpleRNN 32·64 + 32, dense 32 + 1)."""
+    small = summary(SequenceClassifier(vocab_size=100, embedding_dim=32, hidden_size=32, seq_len=10))
+    fig = params_figure(small)
+    bars = fig.data[0]
+    assert list(bars.x) == ["embedding", "simple_rnn", "dense"]
+    assert list(bars.y) == [r.params for r in small.rows] == [3200, 2080, 33]
+    assert list(bars.text) == ["3,200", "2,080", "33"]
+    assert bars.customdata[1][:2] == ["SimpleRNN", "(None, 32)"] and "h·(h + x) + h" in bars.customdata[1][2]
+    assert fig.layout.title.text.endswith("(total 5,313)") and fig.layout.yaxis.title.text == "parameters (count)"
+
+
+def test_params_bars_are_grouped_per_configuration_from_objects_or_tuples():
+    tuples = SimpleNamespace(rows=[("simple_rnn", "SimpleRNN", (None, 32), 2080), ("dense", "Dense", (None, 1), 33)],
+                             total=2113)
+    lstm = SimpleNamespace(rows=[("lstm", "LSTM", (None, 32), 8320), ("dense", "Dense", (None, 1), 33)], total=8353)
+    fig = params_figure({"rnn": tuples, "lstm": lstm})
+    assert fig.layout.barmode == "group"
+    assert [(b.name, list(b.y)) for b in fig.data] == [("rnn (total 2,113)", [2080, 33]),
+                                                       ("lstm (total 8,353)", [8320, 33])]
+    assert [b.marker.color for b in fig.data] == [PALETTE[0], PALETTE[1]]
+
+
+# ---------------------------------------------------------------------------------------------- colours, export
+
+def test_a_configuration_keeps_its_colour_across_figures():
+    names = ["tanh", "relu", "linear"]
+    curves = {n: 0.9 ** np.arange(5) for n in names}
+    profiles = {n: MemoryProfile(np.arange(1, 4), np.ones(3), 3.0) for n in ["relu", "linear"]}
+    influence = influence_figure(curves)
+    memory = memory_profile_figure(profiles, names=names)  # a subset keeps the colours given all the names
+    for name in ["relu", "linear"]:
+        assert trace(influence, name).line.color == trace(memory, f"{name} (capacity 3)").line.color
+        assert trace(influence, name).line.color == color_for(name, names)
+    assert [color_for(n, names) for n in names] == list(PALETTE[:3])
+    assert color_for("x11", [f"x{i}" for i in range(12)]) == PALETTE[1]  # wraps after 10
+    with pytest.raises(ValueError, match="name must be one of names.*'gru'"):
+        color_for("gru", names)
+    with pytest.raises(ValueError, match=r"names.*\['relu'\]"):
+        memory_profile_figure(profiles, names=["linear"])
+
+
+def test_figure_data_reads_back_the_exact_numbers_of_curves_heatmaps_and_3d_paths():
+    y = np.array([1 / 3, 2 / 3, 0.0, np.inf])
+    got = [r for r in rows(influence_figure({"a,b": y})) if r["trace"] == "a,b"]  # a comma in a name survives
+    np.testing.assert_array_equal([float(r["y"]) for r in got], y)
+    assert [int(r["x"]) for r in got] == [0, 1, 2, 3]
+
+    states = np.random.default_rng(3).normal(size=(3, 2)) / 3
+    got = rows(state_heatmap(states, tokens=["the", "<br />", "end"]))
+    z = {(int(r["x"]), int(r["y"])): float(r["z"]) for r in got}
+    assert z == {(t, i): states[t, i] for t in range(3) for i in range(2)}
+    assert [r["text"] for r in got[:3]] == ["the", "<br />", "end"]  # the words, not their HTML escapes
+
+    pca = np.random.default_rng(4).normal(size=(4, 3))
+    got = rows(trajectory_figure(SimpleNamespace(pca=pca, explained_variance_ratio=None, tokens=None)))
+    np.testing.assert_array_equal([[float(r[c]) for c in "xyz"] for r in got], pca)
+
+    got = rows(params_figure(SimpleNamespace(rows=[("dense", "Dense", (None, 1), 16001)], total=16001)))
+    assert got == [{"trace": "model (total 16,001)", "x": "dense", "y": "16001", "z": "", "text": "16,001"}]
+
+
+def test_figure_html_is_standalone_with_plotly_inline():
+    fig = influence_figure({"tanh": 0.9 ** np.arange(5)})
+    page = figure_html(fig)
+    assert page.startswith("<html>") or page.lower().startswith("<!doctype html>")
+    assert "plotly.js v" in page and len(page) > 1_000_000  # the library itself, not a link to it
+    assert not re.search(r"<script[^>]*\bsrc=", page)
+    assert '"name":"tanh"' in page
