@@ -89,10 +89,20 @@ def _check_batch_size(batch_size):
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+
+
 def make_optimizer(name, params, lr):
-    """torch optimizer by name. "rmsprop" is Keras' RMSprop: ρ = 0.9 (torch's alpha) and ε = 1e-7 (torch's
-    defaults are 0.99 and 1e-8). Torch adds ε outside the square root, Keras inside; with ε = 1e-7 this differs
-    only for gradients of ~1e-7. "adam" and "sgd" (no momentum) keep torch's defaults."""
+    """A torch optimizer by name; "adam" and "sgd" (no momentum) keep torch's defaults.
+
+    "rmsprop" is torch's RMSprop with Keras' defaults ρ = 0.9 (torch's alpha) and ε = 1e-7 (torch: 0.99, 1e-8):
+    v ← ρ·v + (1-ρ)·g²,  θ ← θ - lr·g/(√v + ε). Keras divides by √(v + ε) instead. The two agree while
+    √v ≫ √ε ≈ 3e-4 (gradients above ~1e-3); for smaller gradients torch's steps are larger, up to ~lr·√(1/(1-ρ))
+    on the first step, where Keras' shrink in proportion to g."""
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
     if name == "adam":
@@ -139,7 +149,7 @@ def _progress_reporter(progress, total_steps):
     if progress is None or progress is False:
         return (lambda step, msg: None), (lambda: None)
     if progress is True:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=total_steps, unit="step", disable=not sys.stderr.isatty(), leave=False)
 
@@ -188,13 +198,9 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
     _check_batch_size(batch_size)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {optimizer!r}")
-    for name, value in (("lr", lr), ("clip", clip)):
-        if value is None and name == "clip":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number{' or None' if name == 'clip' else ''}, got {value!r}")
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    _check_positive("lr", lr)
+    if clip is not None:
+        _check_positive("clip", clip)
     if early_stopping is not None:
         if isinstance(early_stopping, bool) or not isinstance(early_stopping, int):
             raise TypeError(f"early_stopping must be a patience in epochs (int) or None, got {early_stopping!r}")
@@ -224,7 +230,7 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                 out = model(xb)
                 loss = model.loss(out, yb)
                 if not torch.isfinite(loss):
-                    raise TrainingDiverged(epoch, step, float(loss))
+                    raise TrainingDiverged(epoch, step, loss.item())
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if clip is not None:

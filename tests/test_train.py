@@ -1,0 +1,285 @@
+"""rnnlab.train: the lecture's claim measured, determinism, divergence, evaluate against hand counts, arguments."""
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnlab.models import SequenceClassifier
+from rnnlab.tasks import adding, chance_level, lag_recall
+from rnnlab.train import History, TrainingDiverged, evaluate, fit, make_optimizer
+
+K = 8  # symbols in lag_recall; chance accuracy 1/8
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are tiny (32 units): threads buy nothing, and on a busy 2-core machine OpenMP's waiting made
+    the length-100 trainings 20-50 times slower (56 s instead of 1 s). The claims below hold with either setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _classifier(seed, vocab=K, **options):
+    torch.manual_seed(seed)
+    return SequenceClassifier(vocab_size=vocab, num_classes=vocab, embedding_dim=8, hidden_size=32, **options)
+
+
+def _lag_recall_accuracy(length, lag, init, lr, epochs, seed=0):
+    model = _classifier(seed, init=init)
+    train = lag_recall(2000, length, lag, K, seed=100 + seed)
+    test = lag_recall(1000, length, lag, K, seed=200 + seed)
+    fit(model, train, epochs=epochs, batch_size=32, lr=lr, seed=seed, progress=False)
+    return evaluate(model, test)["accuracy"]
+
+
+# The budget of the key test: 2000 sequences, 5 epochs of RMSprop at lr 3e-3, hidden 32, PyTorch's init
+# (A ~ U(-1/√32, 1/√32), so ρ(A_h) ≈ 0.58 < 1). Over 20 seeds (measured when this test was written) length 20 at
+# lag 0 and 2 reached 99.7% … 100% test accuracy and length 100 at lag 99 stayed within 0.108 … 0.138.
+BUDGET = dict(init="torch", lr=3e-3, epochs=5)
+
+
+@pytest.mark.parametrize("lag", [0, 2])
+def test_simple_rnn_recalls_a_symbol_two_steps_back_at_95_percent(lag):
+    """Short dependency: the oracle is the label's definition, y = x_{T-1-lag}, checked on held-out data."""
+    assert _lag_recall_accuracy(20, lag, **BUDGET) >= 0.95
+
+
+def test_simple_rnn_with_the_same_budget_stays_at_chance_recalling_x0_of_a_length_100_sequence():
+    """The lecture's claim: x_0 has faded from h_99. Oracle: chance accuracy 1/num_symbols (tasks.chance_level)."""
+    _, chance = chance_level("lag_recall", num_symbols=K)
+    accuracy = _lag_recall_accuracy(100, 99, **BUDGET)
+    assert abs(accuracy - chance) <= 0.1
+
+
+def test_orthogonal_keras_init_in_its_linear_regime_keeps_x0_of_a_length_100_sequence_above_chance():
+    """The claim has a regime. Keras' init makes A_h orthogonal (ρ = 1) and the embedding is tiny (U(±0.05)), so
+    h_t stays where tanh is nearly linear and A_h^99 keeps x_0's trace; with lr 1e-3 for 10 epochs (measured over
+    10 seeds: 0.32 … 0.75 test accuracy) the network reads x_0 back far above chance 1/8."""
+    _, chance = chance_level("lag_recall", num_symbols=K)
+    assert _lag_recall_accuracy(100, 99, init="keras", lr=1e-3, epochs=10) > chance + 0.15
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_same_seed_gives_identical_history_and_weights_and_another_seed_does_not():
+    data = lag_recall(300, 10, 1, K, seed=0)
+    val = lag_recall(100, 10, 1, K, seed=1)
+    runs = []
+    for seed in (5, 5, 6):
+        model = _classifier(0)
+        history = fit(model, data, val=val, epochs=2, batch_size=16, seed=seed, progress=False)
+        runs.append((history, _weights(model)))
+    (h1, w1), (h2, w2), (h3, w3) = runs
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert getattr(h1, key) == getattr(h2, key)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert h1.loss != h3.loss and not all(torch.equal(w1[k], w3[k]) for k in w1)
+
+
+def test_fit_leaves_the_global_torch_rng_alone():
+    data, model = lag_recall(64, 5, 0, K, seed=0), _classifier(0)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit(model, data, epochs=1, progress=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_relu_rnn_with_spectral_radius_10_diverges_at_epoch_1_step_1_before_any_update():
+    """Oracle: the untouched model's own forward pass already overflows, so fit must stop at the first step
+    and leave the weights as they were."""
+    model = _classifier(0, nonlinearity="relu", spectral_radius=10.0)
+    x, y = lag_recall(64, 60, 0, K, seed=0)
+    with torch.no_grad():
+        assert not torch.isfinite(model.loss(model(torch.from_numpy(x[:16])), torch.from_numpy(y[:16])))
+    before = _weights(model)
+    with pytest.raises(TrainingDiverged) as e:
+        fit(model, (x, y), epochs=3, batch_size=16, lr=1.0, progress=False)
+    assert isinstance(e.value, ValueError)
+    assert (e.value.epoch, e.value.step) == (1, 1)
+    assert "epoch 1, step 1" in str(e.value) and not math.isfinite(e.value.loss)
+    assert all(torch.equal(before[k], v) for k, v in _weights(model).items())
+
+
+@pytest.mark.parametrize("poison_after, where", [(4, (2, 2)), (3, (2, 1)), (1, (1, 2))])
+def test_divergence_names_the_epoch_and_step_where_the_loss_first_went_non_finite(poison_after, where):
+    """Oracle by arithmetic: 10 examples in batches of 4 are 3 steps per epoch; the progress callback (called
+    after every step) poisons A with NaN after global step g, so global step g+1 = epoch g//3 + 1,
+    step g%3 + 1 is the first non-finite loss."""
+    model = _classifier(0)
+    calls = []
+
+    def poison(fraction, message):
+        calls.append(fraction)
+        if len(calls) == poison_after:
+            with torch.no_grad():
+                model.rnn.A.fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged) as e:
+        fit(model, lag_recall(10, 6, 0, K, seed=0), epochs=3, batch_size=4, progress=poison)
+    assert (e.value.epoch, e.value.step) == where
+    assert f"epoch {where[0]}, step {where[1]}" in str(e.value)
+
+
+def test_evaluate_matches_a_hand_count_one_example_at_a_time_in_float64():
+    model = _classifier(3).double()
+    x, y = lag_recall(53, 7, 2, K, seed=4)
+    fit(model, (x, y), epochs=2, batch_size=8, lr=1e-2, progress=False)  # so that accuracy is not trivial
+    hits, losses = 0, []
+    with torch.no_grad():
+        for i in range(len(x)):
+            logits = model(torch.from_numpy(x[i : i + 1]))[0]
+            hits += int(int(torch.argmax(logits)) == y[i])
+            losses.append(float(-torch.log_softmax(logits, dim=0)[y[i]]))
+    result = evaluate(model, (x, y), batch_size=7)  # 53 = 7·7 + 4: a short last batch
+    assert result["n"] == 53
+    assert result["accuracy"] == hits / 53
+    assert result["loss"] == pytest.approx(sum(losses) / 53, rel=1e-12)
+    assert 0 < hits < 53
+
+
+def test_evaluate_on_regression_reports_mse_and_no_accuracy():
+    torch.manual_seed(0)
+    model = SequenceClassifier(input_size=2, hidden_size=8, regression=True).double()
+    x, y = adding(37, 6, seed=0)
+    with torch.no_grad():
+        mse = float(((model(torch.from_numpy(x)) - torch.from_numpy(y)) ** 2).mean())
+    result = evaluate(model, (x, y), batch_size=10)
+    assert result["accuracy"] is None
+    assert result["loss"] == pytest.approx(mse, rel=1e-12)
+
+
+def test_regression_history_has_loss_and_none_for_accuracy_and_float64_data_feeds_a_float32_model():
+    torch.manual_seed(0)
+    model = SequenceClassifier(input_size=2, hidden_size=8, regression=True)
+    train, val = adding(200, 10, seed=0), adding(50, 10, seed=1)
+    h = fit(model, train, val=val, epochs=2, progress=False)
+    assert h.accuracy == [None, None] and h.val_accuracy == [None, None]
+    assert all(math.isfinite(v) for v in h.loss + h.val_loss)
+    assert h.val_loss[-1] == pytest.approx(evaluate(model, val)["loss"], rel=1e-6)
+
+
+def test_history_without_val_has_none_and_round_trips_through_a_dict():
+    h = fit(_classifier(0), lag_recall(64, 5, 0, K, seed=0), epochs=3, batch_size=32, progress=False)
+    assert h.epochs == 3 and h.val_loss == [None] * 3 and h.val_accuracy == [None] * 3
+    assert len(h.seconds) == 3 and all(s > 0 for s in h.seconds)
+    assert History.from_dict(h.to_dict()) == h
+    with pytest.raises(ValueError, match=r"unknown History keys \['lr'\]"):
+        History.from_dict(h.to_dict() | {"lr": 1})
+
+
+def test_epoch_loss_is_the_size_weighted_mean_of_the_minibatch_losses():
+    """Oracle: replay the same shuffled minibatches by hand with the same optimizer, in float64."""
+    x, y = map(torch.from_numpy, lag_recall(10, 5, 0, K, seed=0))
+    model, twin = _classifier(0).double(), _classifier(0).double()
+    h = fit(model, (x, y), epochs=1, batch_size=4, optimizer="sgd", lr=0.1, seed=9, progress=False)
+    opt = torch.optim.SGD(twin.parameters(), lr=0.1)
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(9))
+    total = 0.0
+    for idx in order.split(4):
+        loss = F.cross_entropy(twin(x[idx]), y[idx])
+        opt.zero_grad(), loss.backward(), opt.step()
+        total += loss.item() * len(idx)
+    assert h.loss[0] == pytest.approx(total / 10, rel=1e-12)
+    for a, b in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
+
+
+def test_rmsprop_is_keras_rho_09_eps_1e7_by_one_hand_step():
+    """Oracle: one step from zero state, v = (1-ρ)·g², θ₁ = θ₀ - lr·g/(√v + ε), with g from autograd."""
+    x, y = map(torch.from_numpy, lag_recall(16, 4, 0, K, seed=0))
+    model = _classifier(1).double()
+    before = copy.deepcopy(model)
+    loss = before.loss(before(x), y)
+    grads = torch.autograd.grad(loss, list(before.parameters()))
+    fit(model, (x, y), epochs=1, batch_size=16, optimizer="rmsprop", lr=0.01, progress=False)
+    for p0, g, p1 in zip(before.parameters(), grads, model.parameters()):
+        expected = p0 - 0.01 * g / (torch.sqrt(0.1 * g * g) + 1e-7)
+        torch.testing.assert_close(p1, expected, rtol=1e-10, atol=1e-12)
+    opt = make_optimizer("rmsprop", [torch.zeros(1, requires_grad=True)], 1e-3)
+    assert opt.defaults["alpha"] == 0.9 and opt.defaults["eps"] == 1e-7
+
+
+def test_clip_bounds_the_global_gradient_norm_of_a_step():
+    """Oracle: with SGD one step moves θ by lr·g, so ‖Δθ‖₂ = lr·‖g‖₂ unclipped and lr·clip·‖g‖₂/(‖g‖₂ + 1e-6)
+    clipped (torch's clip_grad_norm_ adds 1e-6 to the norm); ‖g‖₂ from autograd."""
+    x, y = lag_recall(16, 4, 0, K, seed=0)
+    probe = _classifier(1).double()
+    grads = torch.autograd.grad(probe.loss(probe(torch.from_numpy(x)), torch.from_numpy(y)), list(probe.parameters()))
+    norm = float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads])))
+    moves = {}
+    for clip in (None, 1e-3, 10 * norm):
+        model = _classifier(1).double()
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        fit(model, (x, y), epochs=1, batch_size=16, optimizer="sgd", lr=0.5, clip=clip, progress=False)
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        moves[clip] = float(torch.linalg.vector_norm(after - before))
+    assert norm > 1e-2
+    assert moves[None] == pytest.approx(0.5 * norm, rel=1e-10)
+    assert moves[1e-3] == pytest.approx(0.5 * 1e-3 * norm / (norm + 1e-6), rel=1e-10)
+    assert moves[10 * norm] == pytest.approx(0.5 * norm, rel=1e-10)  # a loose bound changes nothing
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch_weights():
+    """Validation labels are shifted by one symbol, so val_loss is best after the first epoch and then rises.
+    Oracle: the restored weights equal those of the same fit stopped after epoch 1 (fit is deterministic)."""
+    train = lag_recall(400, 5, 0, K, seed=0)
+    vx, vy = lag_recall(100, 5, 0, K, seed=1)
+    val = (vx, (vy + 1) % K)
+    model = _classifier(0)
+    h = fit(model, train, val=val, epochs=10, lr=1e-2, early_stopping=2, progress=False)
+    best = int(np.argmin(h.val_loss)) + 1
+    assert h.best_epoch == best and h.epochs == best + 2 < 10
+    reference = _classifier(0)
+    fit(reference, train, val=val, epochs=best, lr=1e-2, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reference.state_dict().values()))
+
+
+def test_progress_callable_gets_fractions_up_to_one_and_a_tty_less_stderr_gets_no_bar(capsys):
+    seen = []
+    fit(_classifier(0), lag_recall(64, 5, 0, K, seed=0), epochs=2, batch_size=16,
+        progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) == 8
+    assert seen[-1][1].startswith("epoch 2/2")
+    fit(_classifier(0), lag_recall(64, 5, 0, K, seed=0), epochs=1, progress=True)  # captured stderr: not a TTY
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(epochs=0), ValueError, ["epochs", "0"]),
+    (dict(epochs=1.5), TypeError, ["epochs", "1.5"]),
+    (dict(batch_size=0), ValueError, ["batch_size", "0"]),
+    (dict(optimizer="adagrad"), ValueError, ["optimizer", "'adagrad'", "'rmsprop'", "'adam'", "'sgd'"]),
+    (dict(lr=0.0), ValueError, ["lr", "0.0", "> 0"]),
+    (dict(lr=float("nan")), ValueError, ["lr", "nan"]),
+    (dict(lr="fast"), TypeError, ["lr", "'fast'"]),
+    (dict(clip=-1.0), ValueError, ["clip", "-1.0"]),
+    (dict(early_stopping=2), ValueError, ["early_stopping", "val"]),
+    (dict(early_stopping=0, val="v"), ValueError, ["early_stopping", "0"]),
+    (dict(seed=-2), ValueError, ["seed", "-2"]),
+    (dict(progress="yes"), TypeError, ["progress", "'yes'"]),
+    (dict(train=[1, 2, 3]), TypeError, ["train", "(x, y)"]),
+    (dict(train=(np.zeros((4, 5), dtype=np.int64), np.zeros(3, dtype=np.int64))), ValueError,
+     ["train", "4", "3"]),
+    (dict(train=(np.zeros((0, 5), dtype=np.int64), np.zeros(0, dtype=np.int64))), ValueError,
+     ["train", "at least one"]),
+    (dict(val=([1], [2])), TypeError, ["val", "list"]),
+])
+def test_fit_rejects_bad_arguments_naming_them(kwargs, error, words):
+    data = lag_recall(8, 5, 0, K, seed=0)
+    if kwargs.get("val") == "v":
+        kwargs["val"] = data
+    args = dict(train=data, epochs=1, progress=False) | kwargs
+    model = _classifier(0)
+    with pytest.raises(error) as e:
+        fit(model, **args)
+    for w in words:
+        assert w in str(e.value)
