@@ -1,7 +1,8 @@
-"""The `rnnlab` command: `rnnlab summary`, `rnnlab train`, `rnnlab runs`.
+"""The `rnnlab` command: `rnnlab summary`, `rnnlab train`, `rnnlab imdb`, `rnnlab runs`.
 
     rnnlab summary                          the lecture's model, Keras-like table (322,113 parameters)
     rnnlab train --length 100 --lag 99     train one RunConfig (or fetch it from the store) and print its history
+    rnnlab imdb --head flatten              the lecture's IMDB experiment (its defaults; same options as train)
     rnnlab runs                             list the stored runs
 
 `train` has one option per RunConfig field (hidden_size → --hidden-size), generated from the dataclass, so the
@@ -12,6 +13,8 @@ import sys
 import types
 from dataclasses import fields
 
+from .experiments import LECTURE_IMDB
+from .imdb import DataError, DataNotFound
 from .models import CELLS, HEADS, SequenceClassifier
 from .params import summary
 from .runs import RunConfig, Store, run
@@ -50,10 +53,14 @@ def _float_or_none(text):
     return None if text.lower() == "none" else _float(text)
 
 
-def _add_config_options(parser):
+def _add_config_options(parser, defaults=None, fixed=()):
+    """One option per RunConfig field, except those in `fixed`; `defaults` overrides the dataclass defaults."""
     for f in fields(RunConfig):
+        if f.name in fixed:
+            continue
         flag = "--" + f.name.replace("_", "-")
-        kwargs = dict(default=f.default, help=f"{f.metadata['help']} (default: {f.default})")
+        default = (defaults or {}).get(f.name, f.default)
+        kwargs = dict(default=default, help=f"{f.metadata['help']} (default: {default})")
         if f.metadata["choices"] is not None:
             kwargs.update(choices=f.metadata["choices"])
         elif f.type is int:
@@ -69,7 +76,7 @@ def _add_config_options(parser):
 
 def build_parser():
     parser = _Parser(prog="rnnlab", description="See why a recurrent network forgets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,runs}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs}")
 
     p = commands.add_parser("summary", help="the Keras-like parameter table of a SequenceClassifier",
                             description="Print layer, output shape and parameter count, as Keras' model.summary(). "
@@ -87,6 +94,16 @@ def build_parser():
     _add_config_options(p)
     p.add_argument("--store", metavar="PATH", default=None, help="run store (default: $RNNLAB_HOME/runs or "
                                                                  "~/.cache/rnnlab/runs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = commands.add_parser("imdb", help="the lecture's IMDB experiment",
+                            description="Train the lecture's model on the IMDB reviews (defaults: the lecture's "
+                                        "settings) and test it on the whole test set; the run is stored like any "
+                                        "other. The reviews come from --data-dir, $RNNLAB_IMDB_DIR or the cache, "
+                                        "else the official archive is downloaded.")
+    _add_config_options(p, defaults=LECTURE_IMDB, fixed=("task",))
+    p.add_argument("--data-dir", metavar="PATH", default=None, help="folder with the IMDB reviews")
+    p.add_argument("--store", metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = commands.add_parser("runs", help="list the stored runs", description="List the runs in the store.")
@@ -108,15 +125,20 @@ def _summary(args, parser):
     print(summary(model))
 
 
-def _train(args, parser):
+def _train(args, parser, task=None):
     try:
-        config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+        config = RunConfig(**{f.name: getattr(args, f.name, task) for f in fields(RunConfig)})
     except (ValueError, TypeError) as e:
         _usage_error(parser, e)
     try:
-        result = run(config, store=Store(args.store), progress=not args.no_progress)
+        result = run(config, store=Store(args.store), progress=not args.no_progress,
+                     data_dir=getattr(args, "data_dir", None))
     except TrainingDiverged as e:
         parser.exit(1, f"rnnlab: {e}\n")
+    except (DataNotFound, DataError) as e:
+        parser.exit(1, f"rnnlab: {e}\n")
+    if config.task == "imdb":
+        print(summary(result.model))
     h = result.history
     print(f"run {config.hash}: {config.task}, {config.cell}, length {config.length}, lag {config.lag}")
     print(f"{'epoch':>5}  {'loss':>8}  {'accuracy':>8}  {'test_loss':>9}  {'test_acc':>8}  {'seconds':>7}")
@@ -152,7 +174,10 @@ def main(argv=None):
     """Entry point of the `rnnlab` console script; returns the exit status (argparse exits 2 on bad values)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    {"summary": _summary, "train": _train, "runs": _runs}[args.command](args, parser)
+    if args.command == "imdb":
+        _train(args, parser, task="imdb")
+    else:
+        {"summary": _summary, "train": _train, "runs": _runs}[args.command](args, parser)
     return 0
 
 

@@ -24,9 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import tasks
+from . import imdb, tasks
 from .models import CELLS, HEADS, INITS, NONLINEARITIES, SequenceClassifier
 from .train import OPTIMIZERS, History, evaluate, fit
+
+
+TASKS = tasks.TASKS + ("imdb",)
+IMDB_SIZE = 25000  # reviews in each of IMDB's train and test splits
 
 
 def _opt(default, text, choices=None, minimum=1):
@@ -41,16 +45,17 @@ class RunConfig:
     The defaults train in a few seconds on a CPU and reach 100% test accuracy at lag 0.
     """
 
-    task: str = _opt("lag_recall", "the task: recall the symbol `lag` steps before the end, or add two marked "
-                     "values", tasks.TASKS)
-    length: int = _opt(20, "sequence length T")
+    task: str = _opt("lag_recall", "the task: recall the symbol `lag` steps before the end, add two marked "
+                     "values, or the IMDB reviews' sentiment", TASKS)
+    length: int = _opt(20, "sequence length T (imdb: reviews cut or padded to this many words)")
     lag: int = _opt(0, "lag_recall: y = x_{T-1-lag}; 0 = the last symbol, length-1 = x_0", minimum=0)
-    num_symbols: int = _opt(8, "lag_recall: vocabulary size (chance accuracy = 1/num_symbols)", minimum=2)
-    n_train: int = _opt(2000, "training sequences")
-    n_test: int = _opt(500, "test sequences")
+    num_symbols: int = _opt(8, "vocabulary size (lag_recall: chance accuracy = 1/num_symbols; imdb: the most "
+                            "frequent words kept)", minimum=2)
+    n_train: int = _opt(2000, "training sequences (imdb: the first n of the 25,000 shuffled reviews)")
+    n_test: int = _opt(500, "test sequences (imdb: likewise)")
     cell: str = _opt("simple_rnn", "recurrent layer", CELLS)
     hidden_size: int = _opt(32, "size of h_t")
-    embedding_dim: int = _opt(8, "lag_recall: size of the symbol embedding x_t")
+    embedding_dim: int = _opt(8, "lag_recall and imdb: size of the token embedding x_t")
     nonlinearity: str = _opt("tanh", "φ of simple_rnn (other cells must keep 'tanh')", NONLINEARITIES)
     init: str = _opt("keras", "initialization of A and b", INITS)
     spectral_radius: float | None = _opt(None, "rescale A_h to this max|λ| (none = keep the init's)")
@@ -92,6 +97,14 @@ class RunConfig:
         if self.lag >= self.length:
             raise ValueError(f"lag must be < length, got lag={self.lag} with length={self.length} "
                              f"(allowed 0 … {self.length - 1})")
+        if self.task == "imdb":
+            for name in ("n_train", "n_test"):
+                if getattr(self, name) > IMDB_SIZE:
+                    raise ValueError(f"{name} must be <= {IMDB_SIZE} for task='imdb' (the reviews in a split), "
+                                     f"got {getattr(self, name)}")
+            if self.num_symbols < imdb.INDEX_FROM + 1:
+                raise ValueError(f"num_symbols must be >= {imdb.INDEX_FROM + 1} for task='imdb' (ids 0..3 are "
+                                 f"reserved), got {self.num_symbols}")
         if self.task == "adding" and self.length < 2:
             raise ValueError(f"length must be >= 2 for task='adding' (one marker in each half), got {self.length}")
         if self.cell != "simple_rnn" and self.nonlinearity != "tanh":
@@ -123,11 +136,13 @@ class RunConfig:
         """The SequenceClassifier this run trains, its weights drawn from torch's RNG seeded by `seed`."""
         options = dict(hidden_size=self.hidden_size, cell=self.cell, head=self.head, init=self.init,
                        spectral_radius=self.spectral_radius,
-                       seq_len=self.length if self.head == "flatten" else None)
+                       seq_len=self.length)
         if self.cell == "simple_rnn":
             options["nonlinearity"] = self.nonlinearity
         if self.task == "adding":
             options.update(input_size=2, regression=True)
+        elif self.task == "imdb":
+            options.update(vocab_size=self.num_symbols, embedding_dim=self.embedding_dim)
         else:
             options.update(vocab_size=self.num_symbols, num_classes=self.num_symbols,
                            embedding_dim=self.embedding_dim)
@@ -135,16 +150,33 @@ class RunConfig:
             torch.manual_seed(self.seed)
             return SequenceClassifier(**options)
 
-    def make_data(self):
-        """(train, test), each an (x, y) pair of NumPy arrays, from two seeds derived from `seed`."""
+    def make_data(self, data_dir=None):
+        """(train, test), each an (x, y) pair of NumPy arrays, from two seeds derived from `seed`.
+
+        imdb: the first n_train / n_test reviews of rnnlab.imdb.load (shuffled as Keras does), found in data_dir,
+        $RNNLAB_IMDB_DIR or the cache, else downloaded."""
+        if self.task == "imdb":
+            return self.imdb_splits(self.load_imdb(data_dir))
         seeds = [int(s) for s in np.random.SeedSequence(self.seed).generate_state(2)]
         if self.task == "adding":
             return tuple(tasks.adding(n, self.length, seed=s) for n, s in zip((self.n_train, self.n_test), seeds))
         return tuple(tasks.lag_recall(n, self.length, self.lag, self.num_symbols, seed=s)
                      for n, s in zip((self.n_train, self.n_test), seeds))
 
+    def load_imdb(self, data_dir=None, progress=True):
+        """The IMDB reviews as this config reads them (num_words = num_symbols, maxlen = length)."""
+        return imdb.load(num_words=self.num_symbols, maxlen=self.length, data_dir=data_dir, progress=progress)
+
+    def imdb_splits(self, data):
+        """(train, test) of the first n_train / n_test reviews of a loaded rnnlab.imdb.IMDB."""
+        return ((data.x_train[: self.n_train], data.y_train[: self.n_train]),
+                (data.x_test[: self.n_test], data.y_test[: self.n_test]))
+
     def chance(self):
-        """(metric, value) that guessing scores on this task; see tasks.chance_level."""
+        """(metric, value) that guessing scores on this task; see tasks.chance_level. imdb: accuracy 0.5 (the
+        test set is balanced, 12,500 reviews of each label)."""
+        if self.task == "imdb":
+            return "accuracy", 0.5
         return tasks.chance_level(self.task, num_symbols=self.num_symbols)
 
 
@@ -158,6 +190,7 @@ class RunResult:
     model: SequenceClassifier | None = None
     path: Path | None = None
     cached: bool = False
+    vocabulary: imdb.Vocabulary | None = None
 
     @property
     def hash(self):
@@ -221,9 +254,10 @@ class Store:
     def __contains__(self, key):
         return (self.path(key) / "weights.pt").is_file()
 
-    def save(self, config, history, metrics, model):
+    def save(self, config, history, metrics, model, vocabulary=None):
         """Write a run atomically; returns its folder. If the run is already there (another process finished it
-        first), the stored one is kept and this copy is discarded."""
+        first), the stored one is kept and this copy is discarded. A text model's vocabulary (its ranked words)
+        goes along, so that a typed review can be encoded without the data set."""
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.path(config)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{config.hash}-", dir=self.root))
@@ -231,6 +265,9 @@ class Store:
             _write(tmp / "config.json", _json(config.to_dict()))
             _write(tmp / "metrics.json", _json({"metrics": metrics, "history": history.to_dict()}))
             _write(tmp / "weights.pt", model.state_dict())
+            if vocabulary is not None:
+                kept = vocabulary.id_to_word[imdb.INDEX_FROM + 1 :]
+                _write(tmp / "vocabulary.json", _json({"num_words": vocabulary.num_words, "words": kept}))
             _fsync_dir(tmp)
             try:
                 os.replace(tmp, final)
@@ -255,14 +292,17 @@ class Store:
             raise ValueError(f"{folder} holds a config whose hash is {config.hash}, not its folder name")
         stored = json.loads((folder / "metrics.json").read_text("utf-8"))
         history = History.from_dict(stored["history"])
-        model = None
+        model, vocabulary = None, None
+        if (folder / "vocabulary.json").is_file():
+            stored_words = json.loads((folder / "vocabulary.json").read_text("utf-8"))
+            vocabulary = imdb.Vocabulary(stored_words["words"], stored_words["num_words"])
         if weights:
             model = config.build_model()
             model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
             model.eval()
         elif not (folder / "weights.pt").is_file():
             raise FileNotFoundError(f"{folder} has no weights.pt")
-        return RunResult(config, history, stored["metrics"], model, folder, cached=True)
+        return RunResult(config, history, stored["metrics"], model, folder, cached=True, vocabulary=vocabulary)
 
     def list(self):
         """Summaries (no weights) of every complete run, oldest first; malformed folders are skipped with a
@@ -302,10 +342,11 @@ def _store(store):
     return store if isinstance(store, Store) else Store(store)
 
 
-def run(config, store=None, progress=True):
+def run(config, store=None, progress=True, data_dir=None):
     """Train and test `config`'s model, or return the stored result if this config already ran.
 
-    store: a Store, a folder, None for the default store, or False to keep nothing. The history's val_* are
+    store: a Store, a folder, None for the default store, or False to keep nothing. data_dir: where the IMDB
+    reviews are (task="imdb" only; default $RNNLAB_IMDB_DIR, the cache, or a download). The history's val_* are
     measured on the test set after each epoch (a run selects nothing on them: there is no early stopping).
     metrics: test_loss, test_accuracy (None for adding), chance_metric and chance (tasks.chance_level),
     seconds (training), epochs, created (Unix time).
@@ -317,7 +358,11 @@ def run(config, store=None, progress=True):
         if config in store:
             return store.load(config)
     model = config.build_model()
-    train, test = config.make_data()
+    if config.task == "imdb":
+        data = config.load_imdb(data_dir, progress=bool(progress))
+        (train, test), vocabulary = config.imdb_splits(data), data.vocabulary
+    else:
+        (train, test), vocabulary = config.make_data(), None
     start = time.perf_counter()
     history = fit(model, train, val=test, epochs=config.epochs, batch_size=config.batch_size,
                   optimizer=config.optimizer, lr=config.lr, clip=config.clip, seed=config.seed, progress=progress)
@@ -327,8 +372,8 @@ def run(config, store=None, progress=True):
     metrics = {"test_loss": result["loss"], "test_accuracy": result["accuracy"], "chance_metric": metric,
                "chance": chance, "seconds": seconds, "epochs": history.epochs, "created": time.time()}
     model.eval()
-    path = None if store is False else store.save(config, history, metrics, model)
-    return RunResult(config, history, metrics, model, path, cached=False)
+    path = None if store is False else store.save(config, history, metrics, model, vocabulary)
+    return RunResult(config, history, metrics, model, path, cached=False, vocabulary=vocabulary)
 
 
 def list_runs(store=None):

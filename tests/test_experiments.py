@@ -1,0 +1,101 @@
+"""The lecture's IMDB experiment: its configuration, the stored run with its vocabulary, and (when the real reviews
+are there) a short real training run well above chance."""
+import gzip
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnlab.cli import main
+from rnnlab.experiments import LECTURE_IMDB, imdb, imdb_config
+from rnnlab.explain import predict_proba
+from rnnlab.imdb import load
+from rnnlab.params import summary
+from rnnlab.runs import RunConfig, load_run, list_runs
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, tmp_path):
+    monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
+    monkeypatch.setenv("RNNLAB_HOME", str(tmp_path / "home"))
+
+
+def tiny_reviews(folder, n=60, seed=0):
+    """A JSON-lines IMDB folder whose label is carried by one word: "great" (positive) or "awful" (negative),
+    among filler words, so a tiny model can learn it in one epoch."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "film", "plot", "actor", "scene", "music", "story", "long"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "test"):
+        with gzip.open(folder / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
+            for i in range(n):
+                label = i % 2
+                words = list(rng.choice(filler, size=8)) + ["great" if label else "awful"]
+                f.write(json.dumps({"text": " ".join(words), "label": label, "id": i // 2, "rating": 8 if label else 2})
+                        + "\n")
+    return folder
+
+
+def test_lecture_configuration_is_the_lectures_model():
+    config = imdb_config()
+    assert (config.length, config.num_symbols, config.embedding_dim, config.hidden_size, config.batch_size,
+            config.epochs, config.optimizer, config.lr) == (500, 10000, 32, 32, 32, 3, "rmsprop", 1e-3)
+    assert summary(config.build_model()).total == 322113
+    assert summary(imdb_config(head="flatten").build_model()).total == 338081
+    assert config.chance() == ("accuracy", 0.5)
+
+
+def test_imdb_config_rejects_more_reviews_than_a_split_holds():
+    with pytest.raises(ValueError, match="n_train must be <= 25000 for task='imdb'"):
+        imdb_config(n_train=30000)
+
+
+def test_experiment_stores_the_run_with_its_vocabulary(tmp_path):
+    data = tiny_reviews(tmp_path / "reviews")
+    result = imdb(data_dir=data, n_train=60, n_test=60, length=12, num_symbols=20, embedding_dim=8, hidden_size=8,
+                  epochs=8, batch_size=4, lr=1e-2, progress=False)
+    assert result.metrics["test_accuracy"] >= 0.9  # the label word is right there at the end
+    loaded = load_run(result.config)
+    assert loaded.cached and loaded.vocabulary.word_to_id == result.vocabulary.word_to_id
+    encoded = load(num_words=20, maxlen=12, data_dir=data, progress=False)
+    row = encoded.encode("the film was great")
+    # the stored vocabulary encodes a typed review exactly as the data set's own does
+    assert loaded.vocabulary.encode("the film was great") == encoded.vocabulary.encode("the film was great")
+    np.testing.assert_allclose(predict_proba(loaded.model, row[None]), predict_proba(result.model, row[None]))
+    assert [r.hash for r in list_runs()] == [result.hash]
+
+
+def test_cli_imdb_prints_the_summary_and_history(tmp_path, capsys):
+    data = tiny_reviews(tmp_path / "reviews")
+    main(["imdb", "--data-dir", str(data), "--n-train", "20", "--n-test", "20", "--length", "12",
+          "--num-symbols", "20", "--epochs", "1", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "embedding (Embedding)       (None, 12, 32)" in out and "test accuracy" in out
+
+
+def test_cli_imdb_without_data_says_where_to_put_it(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["imdb", "--data-dir", str(tmp_path / "missing"), "--no-progress"])
+    assert exit_.value.code == 1
+    assert "RNNLAB_IMDB_DIR" in capsys.readouterr().err
+
+
+def real_data_dir():
+    if os.environ.get("RNNLAB_IMDB_DIR"):
+        return Path(os.environ["RNNLAB_IMDB_DIR"])
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imdb"
+
+
+REAL = real_data_dir()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REAL / "train.jsonl.gz").is_file(),
+                    reason=f"the real IMDB reviews are not in {REAL} (set RNNLAB_IMDB_DIR to run this test)")
+def test_real_imdb_short_run_is_well_above_chance(monkeypatch):
+    """One epoch of the lecture's SimpleRNN on 5,000 real reviews cut to their last 100 words."""
+    monkeypatch.setenv("RNNLAB_IMDB_DIR", str(REAL))
+    result = imdb(n_train=5000, n_test=2000, length=100, epochs=2, progress=False)
+    assert result.metrics["test_accuracy"] >= 0.65
