@@ -1,0 +1,149 @@
+"""Training-step speed of the lecture's model, rnnlab against its baselines, measured side by side in one process.
+
+Workload (issue 6): batch 32, 500 steps, Embedding(10000, 32) → SimpleRNN(32) → Dense(1), RMSprop, binary
+cross-entropy; forward + backward + optimizer step. Rows run interleaved, round after round, and the table reports
+medians and each baseline's time divided by rnnlab's (> 1: rnnlab is faster). Also inference at batch 256.
+
+Baselines: PyTorch's nn.RNN (fused forward, autograd backward) with its default settings and with denormals
+flushed; a Python loop over steps; Keras 3 on TensorFlow with XLA, if tensorflow is installed
+(`pip install tensorflow-cpu`), else it says so.
+
+    python benchmarks/bench_train.py [--rounds 15] [--threads 1] [--quick]
+"""
+import argparse
+import platform
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import rnnlab
+from rnnlab.models import flush_denormals
+
+V, T, E, H, B = 10000, 500, 32, 32, 32
+
+
+def rnnlab_step(head, x, y):
+    torch.manual_seed(0)
+    model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=H, head=head, seq_len=T)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+
+    def step():
+        opt.zero_grad()
+        model.loss(model(x), y).backward()
+        opt.step()
+    return step, lambda xb: model(xb)
+
+
+def torch_rnn_step(head, x, y, flush=False, loop=False):
+    torch.manual_seed(0)
+    emb, rnn = torch.nn.Embedding(V, E), torch.nn.RNN(E, H, batch_first=True)
+    dense = torch.nn.Linear(H * (T if head == "flatten" else 1), 1)
+    params = [*emb.parameters(), *rnn.parameters(), *dense.parameters()]
+    opt = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-7)
+
+    def states(xb):
+        e = emb(xb)
+        if not loop:
+            return rnn(e)[0]
+        h, out = e.new_zeros(e.shape[0], H), []
+        for t in range(e.shape[1]):
+            h = torch.tanh(e[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
+            out.append(h)
+        return torch.stack(out, 1)
+
+    def forward(xb):
+        s = states(xb)
+        return dense(s[:, -1] if head == "last" else s.reshape(s.shape[0], -1)).squeeze(-1)
+
+    def step():
+        opt.zero_grad()
+        F.binary_cross_entropy_with_logits(forward(x), y).backward()
+        if flush:
+            with flush_denormals():
+                opt.step()
+        else:
+            opt.step()
+    if flush:
+        def flushed():
+            with flush_denormals():
+                step()
+        return flushed, forward
+    return step, forward
+
+
+def keras_step(head, x, y):
+    try:
+        import os
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import keras
+    except ImportError:
+        return None
+    layers = [keras.layers.Embedding(V, E), keras.layers.SimpleRNN(H, return_sequences=head == "flatten")]
+    if head == "flatten":
+        layers.append(keras.layers.Flatten())
+    model = keras.Sequential(layers + [keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy", jit_compile=True)
+    xn, yn = x.numpy(), y.numpy()
+    model.train_on_batch(xn[:B], yn[:B])  # compile outside the timing
+    return (lambda: model.train_on_batch(xn, yn)), (lambda xb: model.predict_on_batch(xb.numpy()))
+
+
+def median_ms(samples):
+    return 1000 * float(np.median(samples))
+
+
+def measure(steps, rounds):
+    times = {name: [] for name in steps}
+    for name, step in steps.items():  # warm-up
+        step()
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: median_ms(t) for name, t in times.items()}
+
+
+def table(title, medians, ours="rnnlab"):
+    print(f"\n{title}")
+    print(f"{'implementation':<40} {'ms (median)':>12} {'÷ rnnlab':>9}")
+    for name, ms in medians.items():
+        print(f"{name:<40} {ms:>12.2f} {ms / medians[ours]:>9.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="5 rounds, no Python loop")
+    args = parser.parse_args()
+    rounds = 5 if args.quick else args.rounds
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(1, V, (B, T), generator=g)
+    y = torch.randint(0, 2, (B,), generator=g).float()
+    x_infer = torch.randint(1, V, (256, T), generator=g)
+    for head in ("last", "flatten"):
+        builders = {"rnnlab": rnnlab_step(head, x, y),
+                    "nn.RNN (default)": torch_rnn_step(head, x, y),
+                    "nn.RNN, denormals flushed": torch_rnn_step(head, x, y, flush=True)}
+        if not args.quick:
+            builders["Python loop over steps"] = torch_rnn_step(head, x, y, loop=True)
+        keras = keras_step(head, x, y)
+        if keras is None:
+            print("\n(tensorflow/keras not installed: `pip install tensorflow-cpu` adds Keras+XLA to the table)")
+        else:
+            builders["Keras 3 + TensorFlow, XLA"] = keras
+        table(f"training step, head={head!r}, batch {B}, {T} steps",
+              measure({k: v[0] for k, v in builders.items()}, rounds))
+        with torch.no_grad():
+            table(f"inference, head={head!r}, batch 256, {T} steps",
+                  measure({k: (lambda f=v[1]: f(x_infer)) for k, v in builders.items()}, max(3, rounds // 3)))
+
+
+if __name__ == "__main__":
+    main()
