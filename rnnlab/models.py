@@ -80,14 +80,19 @@ def flush_denormals():
 
 
 class _SimpleRNNBPTT(torch.autograd.Function):
-    r"""The SimpleRNN with backpropagation through time written out, for speed.
+    r"""The SimpleRNN with its forward loop and backpropagation through time written out, for speed.
 
-    Forward: PyTorch's fused kernel, outside autograd. Backward, with g_t = ∂L/∂h_t (from the output at t and from
-    h_{t+1}) and d_t = φ'(z_t), read off the states (tanh: 1 − h_t², relu: [h_t > 0], linear: 1):
+    Everything is kept time-major, (T, batch, hidden), so that each step reads and writes one contiguous block.
+    Forward: the input drive u_t = A_x·x_t + b for all t in one GEMM, then two small ops per step,
+
+        h_t = φ(u_t + A_h·h_{t-1})
+
+    written in place into the output. Backward, with g_t = ∂L/∂h_t (from the output at t and from h_{t+1}) and
+    d_t = φ'(z_t) read off the states (tanh: 1 − h_t², relu: [h_t > 0], linear: 1):
 
         δ_t = g_t ⊙ d_t,      g_{t-1} = ∂L/∂h_{t-1} (output) + δ_t·A_h,      t = T-1 … 0
 
-    two small ops per step; then every weight gradient is one GEMM over all steps at once:
+    again two small ops per step; then every weight gradient is one GEMM over all steps at once:
 
         ∂L/∂A_h = Σ_t δ_tᵀ h_{t-1},   ∂L/∂A_x = Σ_t δ_tᵀ x_t,   ∂L/∂b = Σ_t δ_t,   ∂L/∂x_t = δ_t·A_x,   ∂L/∂h0 = δ_0·A_h
     """
@@ -95,31 +100,28 @@ class _SimpleRNNBPTT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, A, b, nonlinearity):
         H = h0.shape[1]
-        A_h, A_x = A[:, :H], A[:, H:]
-        if nonlinearity == "linear":
-            u = F.linear(x, A_x, b).transpose(0, 1).contiguous()
-            states, h = torch.empty_like(u), h0
-            for t in range(u.shape[0]):
-                h = torch.addmm(u[t], h, A_h.T, out=states[t])
-            states = states.transpose(0, 1)
-        else:
-            weights = [A_x, A_h] + ([b, torch.zeros_like(b)] if b is not None else [])
-            run = torch._VF.rnn_tanh if nonlinearity == "tanh" else torch._VF.rnn_relu
-            states, _ = run(x, h0.unsqueeze(0), weights, b is not None, 1, 0.0, False, False, True)
+        A_hT, A_x = A[:, :H].T, A[:, H:]
+        x = x.transpose(0, 1).contiguous()
+        states = F.linear(x, A_x, b)  # u_t, overwritten step by step by h_t
+        phi_ = {"tanh": torch.tanh_, "relu": torch.relu_, "linear": None}[nonlinearity]
+        h = h0
+        for t in range(states.shape[0]):
+            h = torch.addmm(states[t], h, A_hT, out=states[t])
+            if phi_ is not None:
+                phi_(h)
         ctx.save_for_backward(x, h0, A, states)
         ctx.nonlinearity, ctx.has_bias = nonlinearity, b is not None
-        return states
+        return states.transpose(0, 1)
 
     @staticmethod
     def backward(ctx, grad_states):
-        x, h0, A, states = ctx.saved_tensors
-        B, T, H = states.shape
+        x, h0, A, hs = ctx.saved_tensors
+        T, B, H = hs.shape
         A_h, A_x = A[:, :H].contiguous(), A[:, H:]
-        hs = states.transpose(0, 1)  # time-major views: each step reads contiguous (B, H) blocks
         if ctx.nonlinearity == "tanh":
-            d = (1 - hs * hs).contiguous()
+            d = 1 - hs * hs
         elif ctx.nonlinearity == "relu":
-            d = (hs > 0).to(hs.dtype).contiguous()
+            d = (hs > 0).to(hs.dtype)
         else:
             d = torch.ones_like(hs)
         g_out = grad_states.transpose(0, 1).contiguous()
@@ -130,12 +132,12 @@ class _SimpleRNNBPTT(torch.autograd.Function):
                 torch.mul(g, d[t], out=delta[t])
                 if t:
                     torch.addmm(g_out[t - 1], delta[t], A_h, out=g)
-        flat = delta.transpose(0, 1).reshape(B * T, H)  # batch-major, to line up with x and the previous states
-        h_prev = torch.cat([h0.unsqueeze(1), states[:, :-1]], dim=1).reshape(B * T, H)
-        grad_A = torch.cat([flat.T @ h_prev, flat.T @ x.reshape(B * T, -1)], dim=1)
-        grad_b = flat.sum(0) if ctx.has_bias else None
-        grad_x = (flat @ A_x).reshape(x.shape) if ctx.needs_input_grad[0] else None
-        grad_h0 = delta[0] @ A_h if ctx.needs_input_grad[1] else None
+            flat = delta.view(T * B, H)
+            grad_A_h = delta[1:].view(-1, H).T @ hs[:-1].view(-1, H) + delta[0].T @ h0
+            grad_A = torch.cat([grad_A_h, flat.T @ x.view(T * B, -1)], dim=1)
+            grad_b = flat.sum(0) if ctx.has_bias else None
+            grad_x = (flat @ A_x).view(T, B, -1).transpose(0, 1) if ctx.needs_input_grad[0] else None
+            grad_h0 = delta[0] @ A_h if ctx.needs_input_grad[1] else None
         return grad_x, grad_h0, grad_A, grad_b, None
 
 
