@@ -1,0 +1,601 @@
+"""How far back a recurrent network remembers: measurements of the influence of x_0 on h_t.
+
+The lecture's SimpleRNN, h_t = φ(A·[h_{t-1}; x_t] + b) = φ(z_t), forgets because the influence of the first input
+
+    ∂h_t/∂x_0 = diag(φ'(z_t))·A_h · … · diag(φ'(z_1))·A_h · diag(φ'(z_0))·A_x
+
+is a product of t Jacobians: if they shrink vectors it vanishes exponentially, if they stretch them it explodes
+(Pascanu, Mikolov & Bengio, 2013). This module measures that product and what follows from it:
+
+    influence_curve       ‖∂h_t/∂x_0‖ for every t, exact, in one forward pass (forward-mode, memory flat in T)
+    perturbation_curve    ‖h_t(x) − h_t(x')‖ when only x_0 changes (finite, not infinitesimal)
+    gradient_curve        ‖∂L/∂h_t‖ of the training loss, one backward pass
+    saliency_curve        ‖∂L/∂x_t‖
+    fit_decay             rate, time constant, half-life and horizon of any of those curves
+    recurrent_spectrum    eigenvalues and singular values of A_h, and the bound σ_max(A_h)^t
+    lyapunov_exponent     the average log growth per step of the tangent map along a trajectory
+    state_trajectory      h_t's path in principal components, and saturated units (in rnnlab.trajectories)
+    memory_profile        Jaeger's linear memory capacity: how well x_{t-k} can be read back from h_t
+    dependency_profile    test accuracy of a model trained on lag_recall, per lag
+
+Every function takes a recurrent layer (SimpleRNN, LSTM, GRU; float inputs (batch, T, input)) or a
+SequenceClassifier (its inputs, token ids (batch, T) or floats), and works in the model's dtype: use float64
+(model.double()) when a curve spans more than ~30 decades.
+"""
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals
+from rnnlab.runs import RunConfig, run
+from rnnlab.trajectories import Trajectory, state_trajectory  # noqa: F401 (its own module; importable from here too)
+
+NORMS = ("fro", "spectral")
+FULL_LIMIT = 10**7  # elements of the Jacobians full=True may return
+CHUNK_ELEMENTS = 2**21  # elements of the tangent buffer: bounds memory whatever T is
+
+
+def _layer(model):
+    """(classifier or None, recurrent layer)."""
+    if isinstance(model, SequenceClassifier):
+        return model, model.rnn
+    if isinstance(model, (SimpleRNN, LSTM, GRU)):
+        return None, model
+    raise TypeError(f"model must be a SimpleRNN, LSTM, GRU or SequenceClassifier, got {type(model).__name__}")
+
+
+def _inputs(model, x):
+    """(classifier or None, recurrent layer, x_t as the layer reads them: (batch, T, input) in the model's dtype).
+
+    For token ids x_t is the embedding vector E[token_t]; derivatives "with respect to x_0" are with respect to it.
+    """
+    clf, rnn = _layer(model)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if clf is not None:
+        x = clf.embed(x)
+    if x.is_floating_point():
+        x = x.to(rnn.A.dtype)
+    _check_inputs(x, rnn.input_size, None, rnn.hidden_size)
+    return clf, rnn, x
+
+
+def _numpy(t):
+    return t.detach().cpu().numpy()
+
+
+def _warn_if_not_finite(name, curve, dtype):
+    bad = ~np.isfinite(curve)
+    if bad.any():
+        hint = " Run in float64 (model.double()) to push overflow back." if dtype != torch.float64 else ""
+        warnings.warn(f"{name}: the curve is inf/NaN from t={int(np.argmax(bad))} on ({dtype} overflowed).{hint}",
+                      RuntimeWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tangents: the Jacobian of h_t carried forward along the trajectory, chunk by chunk.
+#
+# A tangent is laid out (rows, batch, K): K directions per sequence, so that A_h @ tangent is one matmul
+# (rows × hidden)·(hidden × batch·K) per step. Per chunk of steps the local derivatives (φ'(z_t), gate values) are
+# computed from one fused forward pass, all steps at once; the loop then holds one matmul and a few elementwise ops.
+# `step(i, tangent, drive, out)` maps the tangent of the state before step i (None: zero) and a tangent of the
+# input side of step i (`drive`, (gates·hidden, 1 or batch, K), or None) to the tangent of the state after it,
+# writing ∂h into `out` (hidden, batch, K). For the LSTM the state, and the tangent, is the pair (h, c).
+# ---------------------------------------------------------------------------------------------------------------
+
+def _steps_first(v):
+    """(batch, C, rows) -> (C, rows, batch, 1), the layout of per-step coefficients."""
+    return v.permute(1, 2, 0).unsqueeze(-1).contiguous()
+
+
+def _prev(h0, states):
+    """h_{t-1} for the steps of a chunk: (batch, C, hidden)."""
+    return torch.cat([h0.unsqueeze(1), states[:, :-1]], dim=1)
+
+
+def _linearise_simple_rnn(rnn, x, state):
+    r"""∂h_t = φ'(z_t) ⊙ (A_h·∂h_{t-1} + A_x·∂x_t).
+
+    φ'(z_t) is read off h_t = φ(z_t): 1 − h_t² for tanh (what autograd uses too), 1[h_t > 0] for relu, 1 for linear.
+    """
+    (h0,) = state
+    states = rnn(x, h0=h0)
+    if rnn.nonlinearity == "tanh":
+        d = 1 - states * states
+    elif rnn.nonlinearity == "relu":
+        d = (states > 0).to(states.dtype)
+    else:
+        d = torch.ones_like(states)
+    d, A_h, H = _steps_first(d), rnn.A_h.detach().contiguous(), rnn.hidden_size
+
+    def step(i, dh, drive, out):
+        if dh is None:
+            return torch.mul(drive, d[i], out=out)
+        torch.mm(A_h, dh.view(H, -1), out=out.view(H, -1))
+        if drive is not None:
+            out += drive
+        return out.mul_(d[i])
+
+    return step, (states[:, -1],)
+
+
+def _linearise_lstm(rnn, x, state):
+    r"""The tangent of (h, c) with dz = A_h·∂h_{t-1} + A_x·∂x_t split into the gates [di; df; dg; do]:
+
+        ∂c_t = σ(f)⊙∂c_{t-1} + σ'(i)·tanh(g)⊙di + σ'(f)·c_{t-1}⊙df + σ(i)·tanh'(g)⊙dg
+        ∂h_t = σ'(o)·tanh(c_t)⊙do + σ(o)·tanh'(c_t)⊙∂c_t
+
+    The cell states c_t, which the fused forward does not return, are recomputed from its gates.
+    """
+    h0, c0 = state
+    states = rnn(x, h0=h0, c0=c0)
+    z = F.linear(torch.cat([_prev(h0, states), x], dim=2), rnn.A.detach(), rnn.b)
+    i, f, g, o = z.chunk(4, dim=2)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    u, c = i * g, c0
+    cells = torch.empty_like(u)
+    for t in range(x.shape[1]):
+        c = torch.addcmul(u[:, t], f[:, t], c, out=cells[:, t])
+    tc = torch.tanh(cells)
+    c_prev = _prev(c0, cells)
+    W = _steps_first(torch.cat([i * (1 - i) * g, f * (1 - f) * c_prev, i * (1 - g * g), o * (1 - o) * tc], dim=2))
+    f, k = _steps_first(f), _steps_first(o * (1 - tc * tc))
+    A_h, H = rnn.A_h.detach().contiguous(), rnn.hidden_size
+
+    def step(t, tangent, drive, out):
+        dh, dc = (None, None) if tangent is None else tangent
+        dz = drive if dh is None else torch.mm(A_h, dh.view(H, -1)).view(4 * H, *dh.shape[1:])
+        if dh is not None and drive is not None:
+            dz = dz + drive
+        di, df, dg, do = (dz * W[t]).chunk(4)
+        dc_new = di + df + dg
+        if dc is not None:
+            dc_new.addcmul_(f[t], dc)
+        return torch.addcmul(do, k[t], dc_new, out=out), dc_new
+
+    return step, (states[:, -1], cells[:, -1])
+
+
+def _linearise_gru(rnn, x, state):
+    r"""With a_x = ∂(A_x·x_t) and a_h = A_h·∂h_{t-1}, each split into the gates [·_r; ·_z; ·_n], and
+    n_h = A_{n,h}·h_{t-1} + b_{h,n}:
+
+        dr = σ'·(a_{x,r} + a_{h,r}),  dz = σ'·(a_{x,z} + a_{h,z}),  dn = tanh'·(a_{x,n} + r⊙a_{h,n} + n_h⊙dr)
+        ∂h_t = (1 − z)⊙dn + (h_{t-1} − n)⊙dz + z⊙∂h_{t-1}
+    """
+    (h0,) = state
+    states = rnn(x, h0=h0)
+    prev = _prev(h0, states)
+    gx, gh = F.linear(x, rnn.A_x.detach(), rnn.b), F.linear(prev, rnn.A_h.detach(), rnn.b_h)
+    (rx, zx, nx), (rh, zh, nh) = gx.chunk(3, dim=2), gh.chunk(3, dim=2)
+    r, z = torch.sigmoid(rx + rh), torch.sigmoid(zx + zh)
+    n = torch.tanh(nx + r * nh)
+    dn = (1 - z) * (1 - n * n)
+    ar, az = dn * nh * r * (1 - r), (prev - n) * z * (1 - z)
+    alpha, beta = _steps_first(torch.cat([ar, az, dn * r], dim=2)), _steps_first(torch.cat([ar, az, dn], dim=2))
+    z, A_h, H = _steps_first(z), rnn.A_h.detach().contiguous(), rnn.hidden_size
+
+    def step(t, dh, drive, out):
+        w = None if dh is None else torch.mm(A_h, dh.view(H, -1)).view(3 * H, *dh.shape[1:]).mul_(alpha[t])
+        if drive is not None:
+            w = drive * beta[t] if w is None else w.addcmul_(drive, beta[t])
+        wr, wz, wn = w.chunk(3)
+        torch.add(wr, wz, out=out).add_(wn)
+        return out if dh is None else out.addcmul_(z[t], dh)
+
+    return step, (states[:, -1],)
+
+
+_LINEARISE = {SimpleRNN: _linearise_simple_rnn, LSTM: _linearise_lstm, GRU: _linearise_gru}
+
+
+def _linearisations(rnn, x, chunk):
+    """Yield (s, step) for the chunks x[:, s : s + chunk], carrying the state from chunk to chunk."""
+    h = x.new_zeros(x.shape[0], rnn.hidden_size)
+    state = (h, h) if isinstance(rnn, LSTM) else (h,)
+    for s in range(0, x.shape[1], chunk):
+        step, state = _LINEARISE[type(rnn)](rnn, x[:, s : s + chunk], state)
+        yield s, step
+
+
+def _chunk(T, elements_per_step):
+    return max(2, min(T, CHUNK_ELEMENTS // max(1, elements_per_step)))
+
+
+@torch.no_grad()
+def influence_curve(model, x, norm="fro", full=False):
+    r"""How much x_0 still moves h_t: the batch mean of ‖∂h_t/∂x_0‖ for t = 0 … T−1, exact.
+
+        J_0 = diag(φ'(z_0))·A_x,     J_t = diag(φ'(z_t))·A_h·J_{t-1}        (SimpleRNN, z_t = A·[h_{t-1}; x_t] + b)
+
+    J_t (hidden × input per sequence) is carried forward in one pass — forward-mode differentiation, no autograd
+    graph — so memory does not grow with T; LSTM and GRU carry the tangent of their (h, c) or h the same way.
+    For a SequenceClassifier x_0 is the embedding vector of the first token.
+
+    Args:
+        model: SimpleRNN, LSTM, GRU or SequenceClassifier.
+        x: (batch, T, input) floats, or (batch, T) token ids for a classifier with an embedding.
+        norm: "fro" (Frobenius, the default) or "spectral" (largest singular value of J_t).
+        full: return the Jacobians themselves, (T, batch, hidden, input), instead of the curve; only when
+            T·batch·hidden·input ≤ 10⁷.
+
+    Returns:
+        (T,) NumPy array in the model's dtype, or the (T, batch, hidden, input) Jacobians when full=True.
+        Warns (RuntimeWarning) if the curve overflows to inf/NaN. Entries of J_t below the smallest normal float
+        (1.2e-38 in float32, 2.2e-308 in float64) are flushed to 0 as they are computed.
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
+    _, rnn, x = _inputs(model, x)
+    (B, T, D), H = x.shape, rnn.hidden_size
+    if full and T * B * H * D > FULL_LIMIT:
+        raise ValueError(f"full=True returns T·batch·hidden·input = {T}·{B}·{H}·{D} = {T * B * H * D} numbers, "
+                         f"more than {FULL_LIMIT}: use full=False for the curve, or a shorter x")
+    C = _chunk(T, H * B * D)
+    buf = x.new_empty(C, H, B, D)
+    drive = rnn.A_x.detach().unsqueeze(1)  # ∂(A_x·x_0)/∂x_0 for every sequence, (gates·hidden, 1, input)
+    out = np.empty((T, B, H, D) if full else T, dtype=_numpy(x[:0]).dtype)
+    tangent = None
+    for s, step in _linearisations(rnn, x, C):
+        n = min(C, T - s)
+        with flush_denormals():  # a vanishing J_t would otherwise crawl through denormals, many times slower
+            for i in range(n):
+                tangent = step(i, tangent, drive if s + i == 0 else None, buf[i])
+        J = buf[:n].permute(0, 2, 1, 3)  # (steps, batch, hidden, input)
+        if full:
+            out[s : s + n] = _numpy(J)
+            continue
+        J = J.double()  # a float32 norm overflows once its entries pass 1e19, long before the entries do
+        norms = torch.linalg.vector_norm(J, dim=(2, 3)) if norm == "fro" else torch.linalg.matrix_norm(J, ord=2)
+        with np.errstate(over="ignore"):  # overflow to inf is reported below
+            out[s : s + n] = _numpy(norms.mean(1))
+    _warn_if_not_finite("influence_curve", out, x.dtype)
+    return out
+
+
+@torch.no_grad()
+def perturbation_curve(model, x, x0_alt):
+    r"""The batch mean of ‖h_t(x) − h_t(x')‖₂, where x' is x with x_0 replaced by x0_alt.
+
+    x0_alt is a float vector (input,) or batch (batch, input) for float inputs, a token id or (batch,) token ids
+    for a classifier with an embedding. Both sequences run through the fused forward pass as one batch.
+    """
+    clf, rnn, inputs = _inputs(model, x)
+    (B, _, D), alt_inputs = inputs.shape, inputs.clone()
+    if clf is not None and clf.embedding is not None:
+        alt = torch.as_tensor(x0_alt)
+        if alt.is_floating_point() or alt.dtype == torch.bool or tuple(alt.shape) not in ((), (B,)):
+            raise ValueError(f"x0_alt must be a token id or {B} token ids (one per sequence), got "
+                             f"{alt.dtype} of shape {tuple(alt.shape)}")
+        alt_inputs[:, 0] = clf.embed(alt.to(x.dtype).expand(B).unsqueeze(1))[:, 0]
+    else:
+        alt = torch.as_tensor(x0_alt, dtype=inputs.dtype)
+        if tuple(alt.shape) not in ((D,), (B, D)):
+            raise ValueError(f"x0_alt must be a float vector of shape ({D},) or ({B}, {D}), got {tuple(alt.shape)}")
+        alt_inputs[:, 0] = alt
+    states = rnn(torch.cat([inputs, alt_inputs]))
+    curve = _numpy(torch.linalg.vector_norm(states[:B] - states[B:], dim=2).mean(0))
+    _warn_if_not_finite("perturbation_curve", curve, states.dtype)
+    return curve
+
+
+def _unrolled(rnn, x):
+    """h_0 … h_{T-1} as separate tensors of one autograd graph, so that ∂L/∂h_t includes every later step.
+
+    h_{-1} is a zero leaf that requires grad, so the graph exists even when the parameters are frozen.
+    """
+    h = x.new_zeros(x.shape[0], rnn.hidden_size).requires_grad_()
+    c, states = torch.zeros_like(h), []
+    if isinstance(rnn, SimpleRNN):
+        u = F.linear(x, rnn.A_x, rnn.b)  # A_x·x_t + b for all t at once
+    for t in range(x.shape[1]):
+        if isinstance(rnn, SimpleRNN):
+            h = rnn.phi(u[:, t] + h @ rnn.A_h.T)
+        elif isinstance(rnn, LSTM):
+            h, c = rnn.cell(x[:, t], h, c)
+        else:
+            h = rnn.cell(x[:, t], h)
+        states.append(h)
+    return states
+
+
+def _loss(clf, states, y, loss):
+    """L(states): `loss(states)` if given; a classifier's training loss on y; else ½‖h_{T-1}‖², batch mean."""
+    if loss is not None:
+        if not callable(loss):
+            raise TypeError(f"loss must be a callable states (batch, T, hidden) -> scalar, got {loss!r}")
+        L = loss(states)
+    elif clf is not None:
+        if y is None:
+            raise ValueError("y (the labels) is required for a SequenceClassifier, got None")
+        L = clf.loss(clf.head_output(states), torch.as_tensor(y))
+    else:
+        if y is not None:
+            raise ValueError("a bare recurrent layer has no head, so y must be None (L = ½‖h_{T-1}‖², batch mean); "
+                             "pass loss=callable(states) for another loss")
+        L = 0.5 * states[:, -1].pow(2).sum(1).mean()
+    if not isinstance(L, torch.Tensor) or L.numel() != 1:
+        raise ValueError(f"the loss must be a scalar tensor, got {getattr(L, 'shape', L)!r}")
+    return L.reshape(())
+
+
+def gradient_curve(model, x, y=None, loss=None):
+    r"""‖∂L/∂h_t‖_F over the batch for t = 0 … T−1: the gradient the training signal brings back to step t.
+
+        ∂L/∂h_t = ∂L/∂h_t|_direct + (∂h_{t+1}/∂h_t)ᵀ·∂L/∂h_{t+1}        (one backward pass through the unrolled loop)
+
+    L is the classifier's training loss on y (mean over the batch). With head="last" the gradient enters at h_{T-1}
+    only and decays backwards in t; with head="flatten" every h_t gets its own share. A bare recurrent layer has no
+    head: L = ½‖h_{T-1}‖² (batch mean), or pass loss=callable(states (batch, T, hidden)) -> scalar.
+    For an LSTM, ∂L/∂h_t holds c_t fixed (its own path is counted in ∂L/∂c_t).
+    """
+    clf, rnn, x = _inputs(model, x)
+    with torch.enable_grad(), flush_denormals():  # gradients sinking into denormals would crawl
+        states = _unrolled(rnn, x.detach())
+        grads = torch.autograd.grad(_loss(clf, torch.stack(states, dim=1), y, loss), states, allow_unused=True)
+    grads = [torch.zeros_like(h) if g is None else g for g, h in zip(grads, states)]
+    curve = _numpy(torch.linalg.vector_norm(torch.stack(grads, dim=1), dim=(0, 2)))
+    _warn_if_not_finite("gradient_curve", curve, x.dtype)
+    return curve
+
+
+def saliency_curve(model, x, y=None, loss=None):
+    r"""‖∂L/∂x_t‖_F over the batch for t = 0 … T−1 (x_t the embedding vectors for token ids); L as in gradient_curve."""
+    clf, rnn, x = _inputs(model, x)
+    x = x.detach().requires_grad_()
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(_loss(clf, rnn(x), y, loss), x)
+    curve = _numpy(torch.linalg.vector_norm(grad, dim=(0, 2)))
+    _warn_if_not_finite("saliency_curve", curve, x.dtype)
+    return curve
+
+
+@dataclasses.dataclass(frozen=True)
+class DecayFit:
+    """curve[t] ≈ amplitude·exp(−rate·t), fitted on [start, stop). See fit_decay."""
+
+    rate: float  # per step; > 0 decays, < 0 grows
+    time_constant: float  # 1/rate steps (e-folding time); inf unless the regime is "vanishing"
+    half_life: float  # ln 2 / rate steps; inf unless "vanishing"
+    horizon: int | None  # first t with curve[t]/curve[0] < threshold, None if never
+    r2: float  # coefficient of determination of the fit of log curve[t]
+    regime: str  # "vanishing", "stable" or "exploding"
+    amplitude: float
+    start: int
+    stop: int
+
+    def predict(self, t):
+        """amplitude·exp(−rate·t) for an array of steps t."""
+        t = np.asarray(t, dtype=float)
+        if math.isinf(self.rate) and self.rate > 0:
+            return np.where(t <= self.start, self.amplitude, 0.0)
+        return self.amplitude * np.exp(-self.rate * t)
+
+
+def fit_decay(curve, threshold=1e-3, tol=None):
+    r"""Fit curve[t] ≈ amplitude·exp(−rate·t) by least squares on log curve[t], over the part that decays.
+
+    The fit window [start, stop) leaves out
+      - the floor: from the first point after the maximum at or below 10³·eps·max(curve) (machine precision of
+        the curve's dtype, where the curve has hit ~0 or rounding noise), and from the first inf;
+      - a leading transient: a decaying curve starts at its maximum (skipping an initial rise), and the first tenth
+        of what remains, where faster modes still die away, is left out.
+
+    rate > tol: "vanishing", time_constant = 1/rate and half_life = ln2/rate steps. |rate| ≤ tol: "stable",
+    rate < −tol: "exploding"; both have time_constant = half_life = inf (the curve does not decay). tol defaults
+    to ln(1.1)/(stop − start − 1): "stable" means the fitted curve changes by less than 10% across its window.
+    A curve that drops to the floor right after its start has rate = inf and time_constant = half_life = 0.
+
+    horizon: the first t where curve[t]/curve[0] < threshold (None if never), read off the data, not the fit.
+    """
+    raw = np.asarray(curve)
+    if raw.ndim != 1 or raw.size < 2:
+        raise ValueError(f"curve must be a 1-D array of at least 2 values, got shape {raw.shape}")
+    y = raw.astype(np.float64)
+    if np.isnan(y).any() or (y < 0).any():
+        raise ValueError("curve must hold values >= 0 (norms), without NaN; got "
+                         f"{'NaN' if np.isnan(y).any() else f'min {y.min()}'}")
+    if not (np.isfinite(y[0]) and y[0] > 0):
+        raise ValueError(f"curve[0] must be finite and > 0 (it is the reference of the horizon), got {y[0]}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
+    below = np.flatnonzero(y / y[0] < threshold)
+    horizon = int(below[0]) if below.size else None
+
+    end = int(np.argmax(~np.isfinite(y))) if not np.isfinite(y).all() else y.size
+    eps = np.finfo(raw.dtype if raw.dtype in (np.float16, np.float32) else np.float64).eps
+    peak = int(np.argmax(y[:end]))
+    low = np.flatnonzero(y[peak:end] <= 1e3 * eps * y[peak])
+    stop = peak + int(low[0]) if low.size else end
+    start = peak if y[stop - 1] < y[0] else 0
+    start += (stop - start) // 10
+    if stop - start < 2:
+        return DecayFit(math.inf, 0.0, 0.0, horizon, math.nan, "vanishing", float(y[start]), start, start + 1)
+    t = np.arange(start, stop, dtype=np.float64)
+    t = t[y[start:stop] > 0]  # a growing curve may start from exact zeros
+    log_y = np.log(y[t.astype(int)])
+    slope, intercept = np.polyfit(t, log_y, 1)
+    residual = log_y - (slope * t + intercept)
+    total = ((log_y - log_y.mean()) ** 2).sum()
+    r2 = 1.0 - (residual**2).sum() / total if total > 0 else 1.0
+    rate = float(-slope)
+    tol = math.log(1.1) / (stop - start - 1) if tol is None else tol
+    if rate > tol:
+        regime, time_constant, half_life = "vanishing", 1.0 / rate, math.log(2.0) / rate
+    else:
+        regime, time_constant, half_life = ("stable" if rate >= -tol else "exploding"), math.inf, math.inf
+    return DecayFit(rate, time_constant, half_life, horizon, float(r2), regime, float(math.exp(intercept)),
+                    start, stop)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigenvalues and singular values of the recurrent block A_h. See recurrent_spectrum."""
+
+    eigenvalues: np.ndarray  # complex, (gates·hidden,): each gate block's eigenvalues, concatenated
+    singular_values: np.ndarray  # (gates·hidden,): each gate block's singular values, concatenated
+    gates: np.ndarray  # (gates·hidden,) the block each value belongs to: "A_h", or "i f g o" (LSTM), "r z n" (GRU)
+    spectral_radius: float  # max |λ| over the blocks
+    sigma_max: float  # max σ over the blocks
+
+    def bound(self, T):
+        r"""σ_max^t for t = 0 … T−1: Pascanu, Mikolov & Bengio (2013) bound ‖∂h_t/∂h_0‖ ≤ (γ·σ_max(A_h))^t with
+        γ = max|φ'| = 1 for tanh, relu and linear. For a SimpleRNN only: LSTM and GRU are not bounded by it."""
+        return self.sigma_max ** np.arange(T, dtype=np.float64)
+
+
+GATES = {SimpleRNN: ("A_h",), LSTM: ("i", "f", "g", "o"), GRU: ("r", "z", "n")}
+
+
+def recurrent_spectrum(model):
+    r"""Eigenvalues λ and singular values σ of A_h, in float64.
+
+    A_h of an LSTM (4·hidden × hidden) or GRU (3·hidden × hidden) is not square: its eigenvalues are those of each
+    gate's (hidden × hidden) block, and the singular values too are per block, so that both line up with `gates`.
+    """
+    _, rnn = _layer(model)
+    H, names = rnn.hidden_size, GATES[type(rnn)]
+    blocks = rnn.A_h.detach().double().cpu().numpy().reshape(len(names), H, H)
+    eig = np.concatenate([np.linalg.eigvals(m) for m in blocks]).astype(np.complex128)
+    sv = np.concatenate([np.linalg.svd(m, compute_uv=False) for m in blocks])
+    return Spectrum(eig, sv, np.repeat(names, H), float(np.abs(eig).max()), float(sv.max()))
+
+
+@torch.no_grad()
+def lyapunov_exponent(model, x, seed=0):
+    r"""The largest Lyapunov exponent along the trajectory of x: the average log growth per step of a tangent.
+
+        v_t = M_t·v_{t-1} / ‖M_t·v_{t-1}‖,    λ = 1/T · Σ_t log ‖M_t·v_{t-1}‖,    M_t = diag(φ'(z_t))·A_h (SimpleRNN)
+
+    M_t is the Jacobian ∂h_t/∂h_{t-1} (∂(h_t, c_t)/∂(h_{t-1}, c_{t-1}) for the LSTM), v_{-1} a random unit vector
+    (seeded). Renormalising every step — QR of a single column — keeps v finite. λ < 0: nearby trajectories
+    converge and the network forgets; λ > 0: they diverge (chaos). For a batch, each sequence has its own
+    trajectory and the result is the mean over sequences. A linear RNN gives log ρ(A_h) (as T grows); a tangent
+    that becomes exactly zero (dead relu units) gives −inf.
+    """
+    _, rnn, x = _inputs(model, x)
+    (B, T, _), H = x.shape, rnn.hidden_size
+    g = torch.Generator().manual_seed(seed)
+    parts = 2 if isinstance(rnn, LSTM) else 1
+    v = torch.randn(parts, H, B, 1, generator=g, dtype=torch.float64).to(x.dtype)
+    v /= torch.linalg.vector_norm(v, dim=(0, 1), keepdim=True)
+    tangent = (v[0], v[1]) if parts == 2 else v[0]
+    logs, out = x.new_empty(T, B), x.new_empty(2, H, B, 1)
+    C = _chunk(T, 8 * H * B)
+    for s, step in _linearisations(rnn, x, C):
+        for i in range(min(C, T - s)):
+            tangent = step(i, tangent, None, out[(s + i) % 2])
+            vs = tangent if parts == 2 else (tangent,)
+            growth = torch.sqrt(sum(u.square().sum(0) for u in vs))  # (batch, 1)
+            torch.log(growth[:, 0], out=logs[s + i])
+            for u in vs:
+                u.div_(growth.clamp_min(torch.finfo(x.dtype).tiny))
+    return float(logs.mean(0).mean())
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MemoryProfile:
+    """r2[j]: how well x_{T-1-lags[j]} is linearly recalled from h_{T-1}; capacity = Σ r2. See memory_profile."""
+
+    lags: np.ndarray
+    r2: np.ndarray
+    capacity: float
+
+
+def _lags(lags):
+    arr = np.asarray(lags)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or (arr < 0).any():
+        raise ValueError(f"lags must be a non-empty 1-D sequence of ints >= 0, got {lags!r}")
+    return arr.astype(np.int64)
+
+
+@torch.no_grad()
+def memory_profile(model, lags, n=2000, length=None, seed=0, ridge=1e-6, coordinate=0, test_fraction=0.25):
+    r"""Jaeger's (2001) linear memory capacity: drive the network with i.i.d. random inputs and ask, for each lag k,
+    how much of x_{T-1-k} a linear read-out of h_{T-1} recovers.
+
+        x̂_{T-1-k} = w_kᵀ·h_{T-1} + c_k,    r²_k = corr(x̂, x)² on held-out sequences,    capacity = Σ_k r²_k
+
+    n sequences of `length` steps (default max(lags) + 1) start from h = 0: i.i.d. N(0, 1) floats for a layer,
+    uniformly random token ids for a classifier with an embedding. The recalled scalar is coordinate `coordinate`
+    of the input x_t the recurrent layer reads (for tokens: of the token's embedding vector). w_k is ridge
+    regression (penalty ridge·tr(XᵀX)/hidden) on the first 1 − test_fraction of the sequences; r² is measured on
+    the rest. A delay line (h_t = shift(h_{t-1}) + e_0·x_t) scores r² = 1 for k < hidden and ~0 beyond.
+    """
+    clf, rnn = _layer(model)
+    lags = _lags(lags)
+    length = int(lags.max()) + 1 if length is None else length
+    if isinstance(length, bool) or not isinstance(length, int) or length <= lags.max():
+        raise ValueError(f"length must be an int > max(lags) = {lags.max()}, got {length!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 8:
+        raise ValueError(f"n (the number of sequences) must be an int >= 8, got {n!r}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    if not (isinstance(coordinate, int) and 0 <= coordinate < rnn.input_size):
+        raise ValueError(f"coordinate must be an int in [0, {rnn.input_size - 1}], got {coordinate!r}")
+    tokens = clf is not None and clf.embedding is not None
+    g = torch.Generator().manual_seed(seed)
+    batch = max(1, CHUNK_ELEMENTS // (length * max(rnn.input_size, rnn.hidden_size)))
+    final, targets = [], []
+    for s in range(0, n, batch):
+        m = min(batch, n - s)
+        if tokens:
+            x = clf.embed(torch.randint(clf.vocab_size, (m, length), generator=g))
+        else:
+            x = torch.randn(m, length, rnn.input_size, generator=g, dtype=torch.float64).to(rnn.A.dtype)
+        final.append(rnn(x)[:, -1])
+        targets.append(x[:, length - 1 - torch.from_numpy(lags), coordinate])
+    X, Y = (torch.cat(v).double().cpu().numpy() for v in (final, targets))
+    n_train = n - max(2, round(n * test_fraction))
+    X_mean, Y_mean = X[:n_train].mean(0), Y[:n_train].mean(0)
+    Xc = X[:n_train] - X_mean
+    gram = Xc.T @ Xc
+    penalty = ridge * max(np.trace(gram) / gram.shape[0], np.finfo(np.float64).tiny)
+    W = np.linalg.solve(gram + penalty * np.eye(gram.shape[0]), Xc.T @ (Y[:n_train] - Y_mean))
+    P, Y = (X[n_train:] - X_mean) @ W + Y_mean, Y[n_train:]
+    P, Y = P - P.mean(0), Y - Y.mean(0)
+    denominator = (P**2).sum(0) * (Y**2).sum(0)
+    r2 = np.where(denominator > 0, (P * Y).sum(0) ** 2 / np.where(denominator > 0, denominator, 1.0), 0.0)
+    return MemoryProfile(lags, r2, float(r2.sum()))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DependencyProfile:
+    """Test accuracy of one model trained on lag_recall per lag; chance = 1/num_symbols. See dependency_profile."""
+
+    lags: np.ndarray
+    accuracy: np.ndarray
+    chance: float
+    hashes: tuple  # the run store's names of the runs, one per lag
+
+
+def dependency_profile(config, lags, store=None, progress=None):
+    r"""Train (or load from the run store) one model per lag on lag_recall — y = x_{T-1-lag} — and read its test
+    accuracy: how far back the architecture of `config` learns to look, not only how far it could.
+
+    config: a rnnlab.runs.RunConfig (task "lag_recall"), copied with lag = each of `lags` (each < config.length).
+    store: as for rnnlab.runs.run. progress: None, or a callable (fraction done, message) called after each run.
+    """
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config must be a rnnlab.runs.RunConfig, got {type(config).__name__}")
+    if config.task != "lag_recall":
+        raise ValueError(f"config.task must be 'lag_recall' (the task with a lag), got {config.task!r}")
+    lags = _lags(lags)
+    if lags.max() >= config.length:
+        raise ValueError(f"lags must be < config.length = {config.length}, got max(lags) = {lags.max()}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be None or a callable (fraction, message), got {progress!r}")
+    accuracy, chances, hashes = [], [], []
+    for j, lag in enumerate(lags):
+        result = run(dataclasses.replace(config, lag=int(lag)), store=store, progress=False)
+        accuracy.append(result.metrics["test_accuracy"])
+        chances.append(result.metrics["chance"])
+        hashes.append(result.hash)
+        if progress is not None:
+            progress((j + 1) / len(lags), f"lag {lag}: test accuracy {accuracy[-1]:.3f}"
+                     f"{' (from the store)' if result.cached else ''}")
+    return DependencyProfile(lags, np.asarray(accuracy, dtype=np.float64), float(chances[0]), tuple(hashes))
