@@ -6,7 +6,16 @@ One module per idea: models (SimpleRNN, LSTM, GRU, SequenceClassifier), params (
 (synthetic dependencies of known length), train (fit, evaluate), runs (configurations and the run store), memory
 (influence and gradient decay), plots (Plotly figures), imdb (the lecture's data set).
 """
+from . import imdb, plots
+from .experiments import imdb_config
+from .memory import (DecayFit, DependencyProfile, MemoryProfile, Spectrum, dependency_profile, fit_decay,
+                     gradient_curve, influence_curve, lyapunov_exponent, memory_profile, perturbation_curve,
+                     recurrent_spectrum, saliency_curve)
 from .models import GRU, LSTM, SequenceClassifier, SimpleRNN
 from .params import count_parameters, gru_params, lstm_params, simple_rnn_params, summary
+from .runs import RunConfig, RunResult, Store, delete_run, list_runs, load_run, run
+from .tasks import adding, chance_level, lag_recall
+from .train import History, TrainingDiverged, evaluate, fit
+from .trajectories import Trajectory, state_trajectory
 
 __version__ = "0.1.0"
