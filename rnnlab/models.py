@@ -48,6 +48,11 @@ def _check_inputs(x, input_size, h0, hidden_size):
         raise ValueError(f"x must hold at least one sequence of at least one step, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"x must be a float tensor, got {x.dtype}")
+    # Data handed in by a user is checked; inside a model (an embedding's output, which requires grad) a NaN means
+    # the weights diverged, which training reports as such.
+    if not x.requires_grad and not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).nonzero()[0].tolist()
+        raise ValueError(f"x must be finite, got {x[tuple(bad)].item()} at index {tuple(bad)} (batch, t, feature)")
     if h0 is not None and tuple(h0.shape) != (x.shape[0], hidden_size):
         raise ValueError(f"h0 must have shape (batch, hidden) = {(x.shape[0], hidden_size)}, got {tuple(h0.shape)}")
 

@@ -215,3 +215,12 @@ def test_flush_denormals_restores_the_callers_setting():
             assert (tiny * 1.0).item() == 0.0
         assert ((tiny * 1.0).item() == 0.0) == before
     torch.set_flush_denormal(False)
+
+
+def test_nan_in_float_inputs_is_named_with_its_index():
+    x = torch.zeros(2, 4, 3)
+    x[1, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"x must be finite, got nan at index \(1, 2, 0\)"):
+        SimpleRNN(3, 2)(x)
+    with pytest.raises(ValueError, match="x must be finite"):
+        SequenceClassifier(input_size=3)(x)
