@@ -1,0 +1,338 @@
+"""What the pages share: widgets for a configuration, cached models and curves, figures with their downloads, the
+compare list. Presentation only: every number comes from rnnlab.
+
+Cached functions take a configuration as its JSON text (hashable, and the same text for the same RunConfig), never
+a model, so that st.cache_data can key on them. The run store is rnnlab's default ($RNNLAB_HOME or the user
+cache), read when a function is called, so tests can point it at a temporary folder.
+"""
+import copy
+import json
+import math
+from contextlib import contextmanager
+
+import streamlit as st
+import torch
+
+from rnnlab import memory, plots, presets
+from rnnlab.memory import dependency_profile, memory_profile
+from rnnlab.models import CELLS, INITS, NONLINEARITIES
+from rnnlab.params import count_parameters
+from rnnlab.runs import RunConfig, Store, list_runs, load_run
+from rnnlab.trajectories import state_trajectory
+
+AT_INIT = "at initialisation"
+MAX_HIDDEN, MAX_COMPARE = 256, 4
+LENGTHS = (100, 200, 300, 500, 1000, 2000, 5000, 10_000)
+# One interaction stays within seconds on 2 cores: the curves cost about T·gates·h² (an LSTM with h = 32 may run
+# 10,000 steps, h = 256 only 500). Longer runs belong to the CLI or a notebook.
+BUDGET = 10_000 * 4 * 32 * 32
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+WASHOUT = 50  # memory profiles: steps before the first recalled input, so that h_{-1} = 0 does not single out x_0
+COMPARE = "compare"  # st.session_state[COMPARE]: list of {"name", "config" (JSON text), "source"}
+
+
+# ------------------------------------------------------------------------------------------------ messages
+
+@contextmanager
+def errors_shown():
+    """Show an error raised in the block as a message and go on with the rest of the page."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, RuntimeError, FileNotFoundError) as error:
+        st.error(f"{error}")
+
+
+# ------------------------------------------------------------------------------------------------ configurations
+
+def to_json(config):
+    return json.dumps(config.to_dict(), sort_keys=True)
+
+
+def from_json(text):
+    return RunConfig.from_dict(json.loads(text))
+
+
+def describe(config):
+    """A short human name: cell, size, φ, init, ρ."""
+    cell = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[config.cell]
+    parts = [f"{cell} h={config.hidden_size}"]
+    if config.cell == "simple_rnn" and config.nonlinearity != "tanh":
+        parts.append(config.nonlinearity)
+    if config.init != "keras":
+        parts.append(f"init {config.init}")
+    if config.spectral_radius is not None:
+        parts.append(f"ρ={config.spectral_radius:g}")
+    return ", ".join(parts)
+
+
+def preset_select(key, label="Preset configuration", default=presets.LECTURE):
+    """A selectbox over rnnlab.presets.PRESETS; returns the preset's name."""
+    names = list(presets.PRESETS)
+    return st.selectbox(label, names, index=names.index(default), key=key)
+
+
+def config_editor(key, base):
+    """Widgets for the fields of a RunConfig that shape its memory (cell, h, φ, init, ρ), starting from `base`;
+    returns the RunConfig. Widget keys start with `key` and include base's hash, so that choosing another preset
+    sets every widget to that preset's values."""
+    k = f"{key}.{base.hash}"
+    cell = st.selectbox("Cell", CELLS, index=CELLS.index(base.cell), key=f"{k}.cell")
+    hidden = st.slider("State size h", 1, MAX_HIDDEN, base.hidden_size, key=f"{k}.hidden")
+    simple = cell == "simple_rnn"
+    nonlinearity = st.selectbox("Nonlinearity φ", NONLINEARITIES if simple else ("tanh",),
+                                index=NONLINEARITIES.index(base.nonlinearity) if simple else 0,
+                                key=f"{k}.phi", disabled=not simple,
+                                help="LSTM and GRU keep their own tanh and sigmoid gates")
+    init = st.selectbox("Initialisation of A", INITS, index=INITS.index(base.init), key=f"{k}.init")
+    set_radius = st.checkbox("Rescale A_h to a spectral radius ρ", base.spectral_radius is not None,
+                             key=f"{k}.set_radius")
+    radius = st.slider("Spectral radius ρ(A_h)", 0.1, 2.0, base.spectral_radius or 1.0, 0.05, key=f"{k}.radius",
+                       disabled=not set_radius)
+    return base.replace(cell=cell, hidden_size=hidden, nonlinearity=nonlinearity, init=init,
+                        spectral_radius=radius if set_radius else None)
+
+
+def lengths_for(config, lengths=LENGTHS):
+    """The sequence lengths one interaction can afford for this configuration's cell and state size; only its own
+    length for a head="flatten" model, whose Dense layer reads exactly that many states."""
+    if config.head == "flatten":
+        return [config.length]
+    allowed = [T for T in lengths if T * GATES[config.cell] * config.hidden_size ** 2 <= BUDGET]
+    return allowed or [lengths[0]]
+
+
+def length_select(label, configs, key, default=1000, lengths=LENGTHS):
+    """A select_slider over the lengths every configuration in `configs` (one, or a list) can afford; the default
+    (or the longest affordable) is preselected. ValueError if they share none (Flatten heads of other lengths)."""
+    configs = configs if isinstance(configs, list) else [configs]
+    allowed = sorted(set.intersection(*(set(lengths_for(c, lengths)) for c in configs)))
+    if not allowed:
+        raise ValueError("these configurations share no sequence length: a Flatten head reads exactly the "
+                         f"{', '.join(str(c.length) for c in configs if c.head == 'flatten')} states it was built for")
+    if len(allowed) == 1:
+        st.caption(f"{label}: {allowed[0]:,}" + (" (a Flatten head reads exactly this many states)"
+                                                 if any(c.head == "flatten" for c in configs) else ""))
+        return allowed[0]
+    value = default if default in allowed else allowed[-1]
+    if st.session_state.get(key) not in allowed:
+        st.session_state[key] = value
+    T = st.select_slider(label, allowed, key=key, format_func=lambda v: f"{v:,}")
+    if allowed[-1] < lengths[-1]:
+        st.caption(f"Up to {allowed[-1]:,} steps at this size here; longer sequences through the CLI or a notebook.")
+    return T
+
+
+def show_command(config):
+    """The configuration as the CLI command that trains it."""
+    st.caption("Reproduce from a terminal (the run then appears here):")
+    st.code(presets.cli_command(config), language="bash")
+
+
+# ------------------------------------------------------------------------------------------------ models and runs
+
+def store():
+    return Store()
+
+
+def stored_runs():
+    """Every complete run in the store (no weights), newest first."""
+    return list(reversed(list_runs(store())))
+
+
+def run_label(result):
+    acc = result.metrics.get("test_accuracy")
+    acc = "" if acc is None else f", test accuracy {acc:.0%}"
+    c = result.config
+    return f"{describe(c)} · {c.task} T={c.length} lag={c.lag}{acc} · {c.hash}"
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def model_at_init(config_json):
+    """The model of a configuration at initialisation (seeded by its seed), in eval mode."""
+    return from_json(config_json).build_model().eval()
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def trained_model(run_hash):
+    """The trained model of a stored run (KeyError if it is not in the store)."""
+    return load_run(run_hash, store()).model
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def vocabulary(run_hash):
+    """The word list a stored text (imdb) run was trained with, or None."""
+    return load_run(run_hash, store()).vocabulary
+
+
+def model_for(config_json, source):
+    """source: AT_INIT, or the hash of a stored run."""
+    if source == AT_INIT:
+        return model_at_init(config_json)
+    return trained_model(source)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def model64(config_json, source):
+    """The model in float64: a curve that decays over thousands of steps stays above underflow (float32 stops
+    near 1e-38, float64 near 1e-308)."""
+    return copy.deepcopy(model_for(config_json, source)).double()
+
+
+# ------------------------------------------------------------------------------------------------ measurements
+
+def _model_and_input(config_json, source, length, seed):
+    config = from_json(config_json)
+    x, y = presets.sample_input(config, length, seed)
+    return config, model64(config_json, source), x, y
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def influence(config_json, source, length, seed=0):
+    """‖∂h_t/∂x_0‖ (rnnlab.memory.influence_curve) on a random sequence of the configuration's task."""
+    _, model, x, _ = _model_and_input(config_json, source, length, seed)
+    return memory.influence_curve(model, x)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def perturbation(config_json, source, length, seed=0):
+    """‖h_t(x) − h_t(x')‖ with x_0 replaced by another input (rnnlab.presets.alternative_first_input)."""
+    config, model, x, _ = _model_and_input(config_json, source, length, seed)
+    return memory.perturbation_curve(model, x, presets.alternative_first_input(config, x))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def gradient(config_json, source, length, seed=0):
+    """‖∂L/∂h_t‖ of the training loss on that sequence and its target."""
+    _, model, x, y = _model_and_input(config_json, source, length, seed)
+    return memory.gradient_curve(model, x, y)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def lyapunov(config_json, source, length, seed=0):
+    _, model, x, _ = _model_and_input(config_json, source, length, seed)
+    return memory.lyapunov_exponent(model, x)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def spectrum(config_json, source):
+    return memory.recurrent_spectrum(model_for(config_json, source))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def trajectory(config_json, source, x, components, tokens=None):
+    """rnnlab.trajectories.state_trajectory of the input x (a NumPy array, so that the cache can key on it), its
+    steps labelled with `tokens` (words) if given, else with the token ids."""
+    return state_trajectory(model_for(config_json, source), torch.from_numpy(x), n_components=components,
+                            tokens=tokens)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def linear_memory(config_json, lags):
+    """rnnlab.memory.memory_profile of the model at initialisation, on sequences WASHOUT steps longer than the
+    largest lag."""
+    return memory_profile(model_at_init(config_json), list(lags), length=max(lags) + 1 + WASHOUT)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def dependency(config_json, lags):
+    """rnnlab.memory.dependency_profile from the store; call it once every lag is stored (it trains what is not)."""
+    return dependency_profile(from_json(config_json), list(lags), store())
+
+
+def stored_accuracy(config):
+    """The stored run's test accuracy, or None when the configuration has not run."""
+    s = store()
+    return s.load(config, weights=False).metrics.get("test_accuracy") if config in s else None
+
+
+def trained_lags(config):
+    """{lag: test accuracy} of the stored lag_recall runs of this configuration, at any lag."""
+    if config.task != "lag_recall":
+        return {}
+    return {r.config.lag: r.metrics.get("test_accuracy") for r in stored_runs()
+            if r.config.replace(lag=config.lag) == config}
+
+
+def parameters(config_json, source):
+    return count_parameters(model_for(config_json, source))
+
+
+def fit(curve):
+    """rnnlab.memory.fit_decay, or None where a curve cannot be fitted (it starts at 0, e.g. a dead relu)."""
+    try:
+        return memory.fit_decay(curve)
+    except ValueError:
+        return None
+
+
+def influence_bounds(config, spectra, influences, length):
+    """The dotted bounds of influence_figure, {name: curve} (None if there is none to draw).
+
+    For a SimpleRNN, Spectrum.bound(T) = σ_max^t bounds ‖∂h_t/∂h_0‖, so ‖∂h_t/∂x_0‖ ≤ σ_max^t·‖∂h_0/∂x_0‖ (the
+    curve's own start). Drawn only where σ_max ≤ 1: a growing bound says nothing about forgetting, and on a log
+    axis it would flatten every curve. LSTM and GRU have no such bound."""
+    if config.cell != "simple_rnn":
+        return None
+    bounds = {name: spectra[name].bound(length) * influences[name][0] for name in influences
+              if spectra[name].sigma_max <= 1 + 1e-6}  # an orthogonal A_h has σ_max = 1 up to rounding
+    return bounds or None
+
+
+def decay(config_json, source, length, seed=0):
+    """The influence curve and its fitted decay, for the overview."""
+    curve = influence(config_json, source, length, seed)
+    return {"influence": curve, "fit": fit(curve)}
+
+
+# ------------------------------------------------------------------------------------------------ figures
+
+def show_figure(fig, name, key):
+    """The figure, with its data (CSV, rnnlab.plots.figure_data) and itself (HTML, figure_html) to download; both
+    files are made only when asked for."""
+    st.plotly_chart(fig, key=f"{key}.chart")
+    row = st.container(horizontal=True)
+    row.download_button("Data (CSV)", lambda: plots.figure_data(fig), file_name=f"{name}.csv", mime="text/csv",
+                        key=f"{key}.csv", on_click="ignore", icon=":material/download:")
+    row.download_button("Figure (HTML)", lambda: plots.figure_html(fig), file_name=f"{name}.html",
+                        mime="text/html", key=f"{key}.html", on_click="ignore", icon=":material/download:")
+
+
+def fmt(value, digits=3, unit=""):
+    """A number for st.metric: ∞ and nan spelled out, thousands separated."""
+    if value is None:
+        return "—"
+    value = float(value)
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}g}"
+    return f"{text}{unit}"
+
+
+# ------------------------------------------------------------------------------------------------ compare list
+
+def compare_list():
+    """The configurations on the Compare page; it starts with the lecture's SimpleRNN and an LSTM of its size."""
+    if COMPARE not in st.session_state:
+        st.session_state[COMPARE] = [{"name": name, "config": to_json(presets.preset(name)), "source": AT_INIT}
+                                     for name in (presets.LECTURE, "LSTM, same state size")]
+    return st.session_state[COMPARE]
+
+
+def add_to_compare(config, source, key, default_name=None):
+    """A name field and an "Add to compare" button for (config, source); at most MAX_COMPARE entries."""
+    entries = compare_list()
+    default_name = default_name or describe(config) + ("" if source == AT_INIT else " (trained)")
+    name = st.text_input("Name in Compare", default_name, key=f"{key}.name.{source}", max_chars=40)
+    full = len(entries) >= MAX_COMPARE
+    if st.button("Add to compare", key=f"{key}.add", disabled=full, icon=":material/add:",
+                 help=f"Compare holds up to {MAX_COMPARE} configurations" if full else None):
+        name = name.strip() or default_name
+        if any(e["name"] == name for e in entries):
+            st.warning(f"Compare already holds a configuration named {name!r}: choose another name.")
+        else:
+            entries.append({"name": name, "config": to_json(config), "source": source})
+            st.success(f"Added {name!r} to Compare ({len(entries)}/{MAX_COMPARE}).")
+    if full:
+        st.caption(f"Compare is full ({MAX_COMPARE}); remove one there first.")

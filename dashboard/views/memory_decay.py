@@ -1,0 +1,91 @@
+"""Memory decay: how fast x_0 fades from h_t, before and after training, with its time constant and bounds."""
+import streamlit as st
+
+import common
+from rnnlab import plots, presets
+from rnnlab.runs import run
+from rnnlab.train import TrainingDiverged
+
+KEY = "decay"
+TRAINED = "after training"
+
+st.title("Memory decay")
+st.write("Three views of how long x_0 survives in h_t, on one random sequence: its influence ‖∂h_t/∂x_0‖, the "
+         "distance ‖h′_t − h_t‖ between the states when only x_0 changes, and the training gradient ‖∂L/∂h_t‖ "
+         "that reaches step t from the loss at the end. Log scales: an exponential decay is a straight line.")
+
+with st.sidebar:
+    st.header("Configuration")
+    base = presets.preset(common.preset_select(f"{KEY}.preset"))
+    config = common.config_editor(f"{KEY}.config", base)
+    st.header("Sequence")
+    length = common.length_select("Length T", config, f"{KEY}.length")
+    seed = st.number_input("Random sequence (seed)", 0, 10_000, 0, key=f"{KEY}.seed")
+    with st.expander("Training (for “after training”)", expanded=False):
+        train_length = st.slider("Training length T", 5, 100, 20, key=f"{KEY}.train_length")
+        lag = st.slider("Lag to recall", 0, train_length - 1, min(10, train_length - 1), key=f"{KEY}.lag",
+                        help="lag_recall: the answer is the symbol `lag` steps before the end")
+        epochs = st.slider("Epochs", 1, 30, 10, key=f"{KEY}.epochs")
+config = config.replace(length=train_length, lag=lag, epochs=epochs)
+config_json = common.to_json(config)
+
+sources = {common.AT_INIT: common.AT_INIT}
+with common.errors_shown():
+    stored = config in common.store()
+    if stored:
+        sources[TRAINED] = config.hash
+    else:
+        st.info(f"This configuration has not been trained on lag_recall (T = {train_length}, lag = {lag}) yet: the "
+                "curves show it at initialisation.")
+        if st.button(f"Train it now ({epochs} epochs)", key=f"{KEY}.train", icon=":material/model_training:"):
+            bar = st.progress(0.0, text="training…")
+            try:
+                run(config, common.store(), progress=lambda f, message: bar.progress(min(1.0, f), text=message))
+            except TrainingDiverged as error:
+                st.error(str(error))
+            else:
+                st.rerun()
+
+with common.errors_shown():
+    curves = {k: {} for k in ("influence", "perturbation", "gradient")}
+    for name, source in sources.items():
+        curves["influence"][name] = common.influence(config_json, source, length, seed)
+        curves["perturbation"][name] = common.perturbation(config_json, source, length, seed)
+        curves["gradient"][name] = common.gradient(config_json, source, length, seed)
+    fits = {n: common.fit(c) for n, c in curves["influence"].items()}
+    spectra = {n: common.spectrum(config_json, s) for n, s in sources.items()}
+    exponents = {n: common.lyapunov(config_json, s, length, seed) for n, s in sources.items()}
+    bounds = common.influence_bounds(config, spectra, curves["influence"], length)
+
+    for name in sources:
+        f, spectrum = fits[name], spectra[name]
+        st.subheader(name.capitalize())
+        c = st.columns(3) + st.columns(3)
+        c[0].metric("Time constant τ (steps)", common.fmt(f and f.time_constant),
+                    help="1/rate of the fitted decay ‖∂h_t/∂x_0‖ ≈ a·e^(−t/τ)"
+                         + (f" ({f.regime}, r² = {f.r2:.3f})" if f else ""))
+        c[1].metric("Half-life (steps)", common.fmt(f and f.half_life), help="ln 2 · τ")
+        c[2].metric("Horizon (steps)", common.fmt(f.horizon) if f and f.horizon is not None else f"> {length - 1:,}",
+                    help="First t where the influence is below 10⁻³ of its start")
+        c[3].metric("Spectral radius ρ(A_h)", common.fmt(spectrum.spectral_radius, 4))
+        c[4].metric("σ_max(A_h)", common.fmt(spectrum.sigma_max, 4),
+                    help="Largest singular value: ‖∂h_t/∂h_0‖ ≤ σ_max^t for a SimpleRNN (|φ′| ≤ 1)")
+        c[5].metric("Lyapunov exponent (/step)", common.fmt(exponents[name], 3),
+                    help="Average log growth per step of a perturbation along this sequence: < 0 forgets")
+
+    common.show_figure(plots.influence_figure(curves["influence"], fits=fits, bounds=bounds),
+                       "influence", f"{KEY}.influence")
+    if config.cell == "simple_rnn" and len(bounds or ()) < len(sources):
+        st.caption("The bound σ_max^t·‖∂h_0/∂x_0‖ is drawn only where σ_max(A_h) ≤ 1; above 1 it grows and says "
+                   "nothing about forgetting.")
+    left, right = st.columns(2)
+    with left:
+        common.show_figure(plots.perturbation_figure(curves["perturbation"]), "perturbation", f"{KEY}.perturbation")
+    with right:
+        common.show_figure(plots.gradient_figure(curves["gradient"]), "gradient", f"{KEY}.gradient")
+    common.show_figure(plots.spectrum_figure(spectra), "spectrum", f"{KEY}.spectrum")
+
+with st.sidebar:
+    st.header("Keep it")
+    common.add_to_compare(config, sources.get(TRAINED, common.AT_INIT), f"{KEY}.compare")
+common.show_command(config)

@@ -1,0 +1,87 @@
+"""State trajectories: what h_t does along one input, unit by unit, as a path, and where its units saturate."""
+import streamlit as st
+
+import common
+from rnnlab import plots, presets
+
+KEY = "traj"
+RANDOM, TYPED, TEXT = "Random sequence of the task", "Symbols I type", "Text I type"
+REVIEW = ("This movie was a waste of time. The plot made no sense and the acting was terrible, "
+          "but the music was great.")
+
+st.title("State trajectories")
+st.write("The state h_t along one input: every unit over time, a few units as lines, the path of h_t through its "
+         "two or three main directions (PCA), and the share of units stuck at the flat ends of φ, where φ′ ≈ 0 "
+         "stops both the influence of old inputs and the gradient.")
+
+with st.sidebar:
+    st.header("Model")
+    runs = common.stored_runs()
+    kind = st.radio("Model", ("Preset at initialisation", "Trained run from the store"), key=f"{KEY}.kind",
+                    disabled=not runs, help=None if runs else "No run in the store yet: train one on the Memory "
+                                                               "decay or Short vs long dependencies page, or with "
+                                                               "`rnnlab train`.")
+    if kind == "Trained run from the store" and runs:
+        by_hash = {r.hash: r for r in runs}
+        source = st.selectbox("Run", list(by_hash), format_func=lambda h: common.run_label(by_hash[h]),
+                              key=f"{KEY}.run")
+        config = by_hash[source].config
+    else:
+        config = common.config_editor(f"{KEY}.config", presets.preset(common.preset_select(f"{KEY}.preset")))
+        source = common.AT_INIT
+    st.header("Input")
+    words = common.vocabulary(source) if config.task == "imdb" and source != common.AT_INIT else None
+    if config.task == "lag_recall":
+        options = (RANDOM, TYPED)
+    elif words is not None:
+        options = (TEXT, RANDOM)
+    else:
+        options = (RANDOM,)
+    how = st.radio("Input", options, key=f"{KEY}.input.{config.task}")
+    if how == TYPED:
+        text = st.text_input(f"Symbols 0 … {config.num_symbols - 1}, separated by spaces",
+                             "1 2 3 4 5 6 7 0 " * 4, key=f"{KEY}.text",
+                             help="Read as symbols (token ids) only, never evaluated")
+    elif how == TEXT:
+        text = st.text_area("A review", REVIEW, key=f"{KEY}.review",
+                            help="Split into words and looked up in the run's vocabulary, never evaluated")
+    else:
+        length = common.length_select("Length T", config, f"{KEY}.length", default=100,
+                                      lengths=(20, 50, 100, 200, 500, 1000, 2000))
+        seed = st.number_input("Random sequence (seed)", 0, 10_000, 0, key=f"{KEY}.seed")
+    components = st.radio("PCA components", (2, 3), key=f"{KEY}.pca", horizontal=True)
+
+with common.errors_shown():
+    tokens = None
+    if how == TYPED:
+        x = presets.parse_symbols(text, config.num_symbols)
+    elif how == TEXT:
+        x, tokens = presets.encode_text(config, words, text)
+    else:
+        x, _ = presets.sample_input(config, length, seed)
+    traj = common.trajectory(common.to_json(config), source, x.numpy(), components, tokens)
+    T, hidden = traj.states.shape
+    c = st.columns(4)
+    c[0].metric("Steps T", f"{T:,}")
+    c[1].metric("State size h", hidden)
+    c[2].metric(f"Variance in {components} PCs", common.fmt(100 * traj.explained_variance_ratio.sum(), 3, " %"))
+    c[3].metric("Saturated units at the end", common.fmt(100 * traj.saturation[-1], 3, " %"),
+                help="|h_t,i| > 0.99 for tanh, LSTM and GRU; h_t,i = 0 (inactive) for relu")
+    tokens = traj.tokens if T <= 200 else None  # more labels than a chart can show
+    common.show_figure(plots.state_heatmap(traj.states, tokens=tokens), "states", f"{KEY}.heatmap")
+    units = st.multiselect("Units to draw as lines", list(range(hidden)), list(range(min(4, hidden))),
+                           key=f"{KEY}.units", max_selections=10)
+    if units:
+        lines = plots.influence_figure({f"unit {i}": traj.states[:, i] for i in units}, log_y=False,
+                                       title="Chosen units h_t,i over time", y_label="h_t,i (activation)")
+        common.show_figure(lines, "units", f"{KEY}.units_figure")
+    left, right = st.columns(2)
+    with left:
+        common.show_figure(plots.trajectory_figure(traj), "trajectory", f"{KEY}.trajectory")
+    with right:
+        common.show_figure(plots.saturation_figure(traj), "saturation", f"{KEY}.saturation")
+
+with st.sidebar:
+    st.header("Keep it")
+    common.add_to_compare(config, source, f"{KEY}.compare")
+common.show_command(config)

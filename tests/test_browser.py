@@ -1,0 +1,174 @@
+"""The dashboard as a person sees it: `streamlit run dashboard/app.py` served on loopback, every page opened in a real
+headless Chromium (Playwright's Python client driving Debian's /usr/bin/chromium), checked for exceptions and drawn
+charts, and photographed (full page) into $RNNLAB_SCREENSHOTS or pytest's tmp_path.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+PAGES = 6
+SETTLE_S = 90
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python client is not installed")
+    with sync_api.sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard on a free loopback port, with its run store in a temporary folder; killed at the end."""
+    port = _free_port()
+    home = tmp_path_factory.mktemp("rnnlab_home")
+    log = open(home / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "RNNLAB_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"streamlit did not answer on {url}:\n{(home / 'streamlit.log').read_text()}")
+            time.sleep(0.25)
+        yield url, home
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path):
+    folder = Path(os.environ.get("RNNLAB_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _settle(page):
+    """Wait until the script has run (no running indicator twice in a row, half a second apart) and every Plotly
+    chart on the page has drawn its SVG."""
+    page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=SETTLE_S * 1000)
+    deadline, quiet = time.monotonic() + SETTLE_S, 0
+    while quiet < 2:
+        assert time.monotonic() < deadline, "the page kept running for more than 90 s"
+        running = page.locator('[data-testid="stStatusWidget"]').count()
+        charts = page.locator(".js-plotly-plot").count()
+        quiet = quiet + 1 if not running and charts else 0
+        page.wait_for_timeout(500)
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .every(p => p.querySelector('.main-svg') && p.getBoundingClientRect().height > 0)""",
+                           timeout=SETTLE_S * 1000)
+
+
+def _screenshot(page, path):
+    """The whole page: Streamlit scrolls inside its main container, so the window is made as tall as that first."""
+    height = page.evaluate("""() => Math.max(...[...document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stSidebarContent"], [data-testid="stAppViewContainer"]')]
+        .map(e => e.scrollHeight))""")
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": min(int(height) + 40, 12000)})
+    _settle(page)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 1000})
+
+
+def test_every_page_renders_its_charts_without_an_exception(server, browser, screenshots):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    _settle(page)
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    assert links.count() == PAGES
+    targets = [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href")) for i in range(PAGES)]
+    for i, (title, href) in enumerate(targets):
+        page.goto(href if href.startswith("http") else url + "/" + href.lstrip("/"))
+        _settle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, f"{title}: an exception is shown"
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"{title}: an error is shown"
+        assert page.locator(".js-plotly-plot").count() >= 1, f"{title}: no chart"
+        _screenshot(page, screenshots / f"{i + 1}_{urlparse(href).path.strip('/') or 'overview'}.png")
+    page.close()
+
+
+def test_a_slider_change_redraws_the_overview_chart(server, browser):
+    """Moving the overview's length slider reruns the page and redraws its chart with the new length."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    _settle(page)
+    # T steps on the first curve; the chart may be missing for a moment while the page reruns
+    points = "document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
+    before = page.evaluate(f"() => {points}")
+    slider = page.get_by_role("slider", name="Sequence length T")
+    slider.focus()
+    assert before == 300
+    slider.press("ArrowRight")  # the next length offered: 500
+    page.wait_for_function(f"() => {points} === 500", timeout=SETTLE_S * 1000)
+    _settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+def test_cancel_stops_training_on_demand_and_keeps_the_finished_runs(server, browser, screenshots):
+    """Short vs long dependencies trains 8 runs on demand; Cancel stops the loop between progress updates, the page
+    says so, and the runs that finished stay in the store (the button then offers only the others)."""
+    url, home = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/dependencies")
+    _settle(page)
+    page.get_by_role("button", name="Train the 8 missing runs").click()
+    page.locator('[data-testid="stProgress"]').wait_for(timeout=SETTLE_S * 1000)
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Training cancelled").wait_for(timeout=SETTLE_S * 1000)
+    _settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stProgress"]').count() == 0
+    stored = [p for p in (home / "runs").iterdir() if not p.name.startswith(".")] if (home / "runs").exists() else []
+    assert len(stored) < 8
+    page.get_by_role("button", name=f"Train the {8 - len(stored)} missing run").wait_for(timeout=SETTLE_S * 1000)
+    _screenshot(page, screenshots / "cancelled_training.png")
+    page.close()
