@@ -273,7 +273,7 @@ def influence_bounds(config, spectra, influences, length):
     axis it would flatten every curve. LSTM and GRU have no such bound."""
     if config.cell != "simple_rnn":
         return None
-    bounds = {name: spectra[name].bound(length) * influences[name][0] for name in influences
+    bounds = {name: spectra[name].bound(length, start=influences[name][0]) for name in influences
               if spectra[name].sigma_max <= 1 + 1e-6}  # an orthogonal A_h has σ_max = 1 up to rounding
     return bounds or None
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals
 from rnnlab.runs import RunConfig, run
+from rnnlab.train import check_labels
 from rnnlab.trajectories import Trajectory, state_trajectory  # noqa: F401 (its own module; importable from here too)
 
 NORMS = ("fro", "spectral")
@@ -68,12 +69,32 @@ def _numpy(t):
     return t.detach().cpu().numpy()
 
 
-def _warn_if_not_finite(name, curve, dtype):
-    bad = ~np.isfinite(curve)
-    if bad.any():
-        hint = " Run in float64 (model.double()) to push overflow back." if dtype != torch.float64 else ""
-        warnings.warn(f"{name}: the curve is inf/NaN from t={int(np.argmax(bad))} on ({dtype} overflowed).{hint}",
-                      RuntimeWarning, stacklevel=3)
+def _warn_if_not_finite(name, curve, dtype, stacklevel=3):
+    """Overflow is reported, never hidden: the curve keeps its inf/NaN entries and a RuntimeWarning says where."""
+    bad = np.flatnonzero(~np.isfinite(curve))
+    if bad.size:
+        hint = (" Run in float64 (model.double()) to push overflow back." if dtype != torch.float64
+                else " Past float64's range (1.8e308): use a smaller spectral radius or a shorter sequence.")
+        warnings.warn(f"{name}: {bad.size} of {len(curve)} values are inf/NaN, at t = {bad[0]} … {bad[-1]} "
+                      f"({dtype} overflowed).{hint}", RuntimeWarning, stacklevel=stacklevel)
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {seed!r} ({type(seed).__name__})")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must lie in [0, 2**63), got {seed}")
+
+
+def _check_number(name, value, low, high=math.inf, low_open=False, high_open=True):
+    """A real number in [low, high) (or (low, …) when low_open), finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must lie in {interval}{', finite' if high == math.inf else ''}, got {value}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,7 +274,7 @@ def influence_curve(model, x, norm="fro", full=False):
         norms = torch.linalg.vector_norm(J, dim=(2, 3)) if norm == "fro" else torch.linalg.matrix_norm(J, ord=2)
         with np.errstate(over="ignore"):  # overflow to inf is reported below
             out[s : s + n] = _numpy(norms.mean(1))
-    _warn_if_not_finite("influence_curve", out, x.dtype)
+    _warn_if_not_finite("influence_curve", out, x.dtype, stacklevel=4)  # 4: past torch.no_grad's wrapper
     return out
 
 
@@ -266,20 +287,28 @@ def perturbation_curve(model, x, x0_alt):
     """
     clf, rnn, inputs = _inputs(model, x)
     (B, _, D), alt_inputs = inputs.shape, inputs.clone()
+    try:
+        alt = torch.as_tensor(np.asarray(x0_alt) if not isinstance(x0_alt, torch.Tensor) else x0_alt)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"x0_alt must be a number, a vector or a tensor, got {x0_alt!r}") from None
+    if alt.dtype == torch.bool or alt.is_complex() or not (alt.is_floating_point() or alt.dtype in (
+            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"x0_alt must hold real numbers, got {alt.dtype}")
     if clf is not None and clf.embedding is not None:
-        alt = torch.as_tensor(x0_alt)
-        if alt.is_floating_point() or alt.dtype == torch.bool or tuple(alt.shape) not in ((), (B,)):
+        if alt.is_floating_point() or tuple(alt.shape) not in ((), (B,)):
             raise ValueError(f"x0_alt must be a token id or {B} token ids (one per sequence), got "
                              f"{alt.dtype} of shape {tuple(alt.shape)}")
         alt_inputs[:, 0] = clf.embed(alt.to(x.dtype).expand(B).unsqueeze(1))[:, 0]
     else:
-        alt = torch.as_tensor(x0_alt, dtype=inputs.dtype)
+        alt = alt.to(inputs.dtype)
         if tuple(alt.shape) not in ((D,), (B, D)):
             raise ValueError(f"x0_alt must be a float vector of shape ({D},) or ({B}, {D}), got {tuple(alt.shape)}")
+        if not torch.isfinite(alt).all():
+            raise ValueError(f"x0_alt must be finite, got {alt.tolist()}")
         alt_inputs[:, 0] = alt
     states = rnn(torch.cat([inputs, alt_inputs]))
     curve = _numpy(torch.linalg.vector_norm(states[:B] - states[B:], dim=2).mean(0))
-    _warn_if_not_finite("perturbation_curve", curve, states.dtype)
+    _warn_if_not_finite("perturbation_curve", curve, states.dtype, stacklevel=4)
     return curve
 
 
@@ -292,9 +321,10 @@ def _unrolled(rnn, x):
     c, states = torch.zeros_like(h), []
     if isinstance(rnn, SimpleRNN):
         u = F.linear(x, rnn.A_x, rnn.b)  # A_x·x_t + b for all t at once
+        A_hT = rnn.A_h.T  # sliced once: a slice per step would cost an autograd node per step
     for t in range(x.shape[1]):
         if isinstance(rnn, SimpleRNN):
-            h = rnn.phi(u[:, t] + h @ rnn.A_h.T)
+            h = rnn.phi(u[:, t] + h @ A_hT)
         elif isinstance(rnn, LSTM):
             h, c = rnn.cell(x[:, t], h, c)
         else:
@@ -312,7 +342,14 @@ def _loss(clf, states, y, loss):
     elif clf is not None:
         if y is None:
             raise ValueError("y (the labels) is required for a SequenceClassifier, got None")
-        L = clf.loss(clf.head_output(states), torch.as_tensor(y))
+        try:
+            y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"y must be an array of labels, got {y!r}") from None
+        check_labels(clf, y)
+        if y.shape[0] != states.shape[0]:
+            raise ValueError(f"y must hold one label per sequence, {states.shape[0]}, got {y.shape[0]}")
+        L = clf.loss(clf.head_output(states), y)
     else:
         if y is not None:
             raise ValueError("a bare recurrent layer has no head, so y must be None (L = ½‖h_{T-1}‖², batch mean); "
@@ -391,29 +428,42 @@ def fit_decay(curve, threshold=1e-3, tol=None):
     A curve that drops to the floor right after its start has rate = inf and time_constant = half_life = 0.
 
     horizon: the first t where curve[t]/curve[0] < threshold (None if never), read off the data, not the fit.
+
+    An overflowed curve (inf from some t on, then perhaps NaN, as a float32 measurement leaves it) is fitted up to
+    its first inf, with a RuntimeWarning saying so; a NaN before any inf is refused.
     """
     raw = np.asarray(curve)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"curve must hold real numbers, got {raw.dtype} values")
     if raw.ndim != 1 or raw.size < 2:
         raise ValueError(f"curve must be a 1-D array of at least 2 values, got shape {raw.shape}")
     y = raw.astype(np.float64)
-    if np.isnan(y).any() or (y < 0).any():
-        raise ValueError("curve must hold values >= 0 (norms), without NaN; got "
-                         f"{'NaN' if np.isnan(y).any() else f'min {y.min()}'}")
+    end = int(np.argmax(~np.isfinite(y))) if not np.isfinite(y).all() else y.size  # the first inf or NaN
+    if end < y.size and np.isnan(y[end]):
+        raise ValueError(f"curve must hold values >= 0 (norms), without NaN before any inf; got NaN at t = {end}")
+    if (y[: end + 1] < 0).any():
+        raise ValueError(f"curve must hold values >= 0 (norms); got min {y[: end + 1].min()}")
     if not (np.isfinite(y[0]) and y[0] > 0):
         raise ValueError(f"curve[0] must be finite and > 0 (it is the reference of the horizon), got {y[0]}")
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
+    _check_number("threshold", threshold, 0, 1, low_open=True)
+    if tol is not None:
+        _check_number("tol", tol, 0)
     below = np.flatnonzero(y / y[0] < threshold)
     horizon = int(below[0]) if below.size else None
 
-    end = int(np.argmax(~np.isfinite(y))) if not np.isfinite(y).all() else y.size
+    if end < y.size:  # the NaN that usually follows an overflow (inf − inf, inf·0) is past the window too
+        warnings.warn(f"fit_decay: the curve overflows to inf at t = {end}; the fit covers t < {end} only",
+                      RuntimeWarning, stacklevel=2)
     eps = np.finfo(raw.dtype if raw.dtype in (np.float16, np.float32) else np.float64).eps
     peak = int(np.argmax(y[:end]))
     low = np.flatnonzero(y[peak:end] <= 1e3 * eps * y[peak])
     stop = peak + int(low[0]) if low.size else end
     start = peak if y[stop - 1] < y[0] else 0
     start += (stop - start) // 10
-    if stop - start < 2:
+    if stop - start < 2:  # too short to fit: the curve overflowed, or fell to the floor, right away
+        if stop == end < y.size:
+            return DecayFit(-math.inf, math.inf, math.inf, horizon, math.nan, "exploding", float(y[start]), start,
+                            start + 1)
         return DecayFit(math.inf, 0.0, 0.0, horizon, math.nan, "vanishing", float(y[start]), start, start + 1)
     t = np.arange(start, stop, dtype=np.float64)
     t = t[y[start:stop] > 0]  # a growing curve may start from exact zeros
@@ -442,10 +492,12 @@ class Spectrum:
     spectral_radius: float  # max |λ| over the blocks
     sigma_max: float  # max σ over the blocks
 
-    def bound(self, T):
-        r"""σ_max^t for t = 0 … T−1: Pascanu, Mikolov & Bengio (2013) bound ‖∂h_t/∂h_0‖ ≤ (γ·σ_max(A_h))^t with
-        γ = max|φ'| = 1 for tanh, relu and linear. For a SimpleRNN only: LSTM and GRU are not bounded by it."""
-        return self.sigma_max ** np.arange(T, dtype=np.float64)
+    def bound(self, T, start=1.0):
+        r"""start·σ_max^t for t = 0 … T−1: Pascanu, Mikolov & Bengio (2013) bound ‖∂h_t/∂h_0‖ ≤ (γ·σ_max(A_h))^t
+        with γ = max|φ'| = 1 for tanh, relu and linear. With start = ‖∂h_0/∂x_0‖_F (an influence curve's first
+        value) it bounds the influence curve itself, since ‖M·J‖_F ≤ ‖M‖_2·‖J‖_F. For a SimpleRNN only: LSTM and
+        GRU are not bounded by it."""
+        return start * self.sigma_max ** np.arange(T, dtype=np.float64)
 
 
 GATES = {SimpleRNN: ("A_h",), LSTM: ("i", "f", "g", "o"), GRU: ("r", "z", "n")}
@@ -477,9 +529,10 @@ def lyapunov_exponent(model, x, seed=0):
     trajectory and the result is the mean over sequences. A linear RNN gives log ρ(A_h) (as T grows); a tangent
     that becomes exactly zero (dead relu units) gives −inf.
     """
+    _check_seed(seed)
     _, rnn, x = _inputs(model, x)
     (B, T, _), H = x.shape, rnn.hidden_size
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(int(seed))
     parts = 2 if isinstance(rnn, LSTM) else 1
     v = torch.randn(parts, H, B, 1, generator=g, dtype=torch.float64).to(x.dtype)
     v /= torch.linalg.vector_norm(v, dim=(0, 1), keepdim=True)
@@ -494,7 +547,12 @@ def lyapunov_exponent(model, x, seed=0):
             torch.log(growth[:, 0], out=logs[s + i])
             for u in vs:
                 u.div_(growth.clamp_min(torch.finfo(x.dtype).tiny))
-    return float(logs.mean(0).mean())
+    exponent = float(logs.mean(0).mean())
+    if math.isnan(exponent):
+        warnings.warn(f"lyapunov_exponent is NaN: the states or the tangent overflowed ({x.dtype}); use float64 "
+                      "(model.double()), a smaller spectral radius or a shorter sequence", RuntimeWarning,
+                      stacklevel=2)
+    return exponent
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -533,12 +591,13 @@ def memory_profile(model, lags, n=2000, length=None, seed=0, ridge=1e-6, coordin
         raise ValueError(f"length must be an int > max(lags) = {lags.max()}, got {length!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 8:
         raise ValueError(f"n (the number of sequences) must be an int >= 8, got {n!r}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
-    if not (isinstance(coordinate, int) and 0 <= coordinate < rnn.input_size):
+    _check_number("test_fraction", test_fraction, 0, 1, low_open=True)
+    _check_number("ridge", ridge, 0)
+    _check_seed(seed)
+    if isinstance(coordinate, bool) or not (isinstance(coordinate, int) and 0 <= coordinate < rnn.input_size):
         raise ValueError(f"coordinate must be an int in [0, {rnn.input_size - 1}], got {coordinate!r}")
     tokens = clf is not None and clf.embedding is not None
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(int(seed))
     batch = max(1, CHUNK_ELEMENTS // (length * max(rnn.input_size, rnn.hidden_size)))
     final, targets = [], []
     for s in range(0, n, batch):
@@ -550,6 +609,10 @@ def memory_profile(model, lags, n=2000, length=None, seed=0, ridge=1e-6, coordin
         final.append(rnn(x)[:, -1])
         targets.append(x[:, length - 1 - torch.from_numpy(lags), coordinate])
     X, Y = (torch.cat(v).double().cpu().numpy() for v in (final, targets))
+    if not np.isfinite(X).all():
+        raise ValueError(f"memory_profile: the states h_{{T-1}} overflowed to inf/NaN over {length} steps "
+                         f"({rnn.A.dtype}): no read-out can be fitted; use float64 (model.double()), a smaller "
+                         "spectral radius or a shorter length")
     n_train = n - max(2, round(n * test_fraction))
     X_mean, Y_mean = X[:n_train].mean(0), Y[:n_train].mean(0)
     Xc = X[:n_train] - X_mean

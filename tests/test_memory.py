@@ -491,3 +491,23 @@ def test_dependency_profile_trains_once_per_lag_then_reads_the_store(tmp_path, m
     np.testing.assert_array_equal(again.accuracy, profile.accuracy)
     with pytest.raises(ValueError, match="lags must be < config.length = 4"):
         dependency_profile(config, [4], store=tmp_path)
+
+
+def test_fit_decay_calls_a_curve_that_overflows_at_once_exploding():
+    """Oracle: the definition; a curve that is inf from t = 1 on grew past float range, it did not decay."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = fit_decay(np.array([1.0, np.inf, np.inf], dtype=np.float32))
+    assert fit.regime == "exploding" and fit.rate == -np.inf and fit.time_constant == np.inf
+
+
+def test_spectrum_bound_scaled_by_the_first_influence_bounds_the_influence_curve():
+    """Oracle: ‖∂h_t/∂x_0‖_F ≤ σ_max(A_h)^t·‖∂h_0/∂x_0‖_F (Pascanu et al. 2013, γ = 1 for tanh), on random tanh RNNs."""
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = SimpleRNN(4, 8, init="torch", spectral_radius=0.95).double()
+        x = torch.randn(3, 60, 4, dtype=torch.float64)
+        curve = influence_curve(model, x)
+        bound = recurrent_spectrum(model).bound(60, start=curve[0])
+        assert bound[0] == curve[0] and np.all(curve <= bound * (1 + 1e-12))
