@@ -110,8 +110,8 @@ class _SimpleRNNBPTT(torch.autograd.Function):
         states = F.linear(x, A_x, b)  # u_t, overwritten step by step by h_t
         phi_ = {"tanh": torch.tanh_, "relu": torch.relu_, "linear": None}[nonlinearity]
         h = h0
-        for t in range(states.shape[0]):
-            h = torch.addmm(states[t], h, A_hT, out=states[t])
+        for u_t in states.unbind(0):  # one C++ call makes every step's view
+            h = u_t.addmm_(h, A_hT)
             if phi_ is not None:
                 phi_(h)
         ctx.save_for_backward(x, h0, A, states)
@@ -132,11 +132,12 @@ class _SimpleRNNBPTT(torch.autograd.Function):
         g_out = grad_states.transpose(0, 1).contiguous()
         delta = torch.empty_like(d)
         with flush_denormals():
-            g = g_out[T - 1].clone()
-            for t in range(T - 1, -1, -1):
-                torch.mul(g, d[t], out=delta[t])
-                if t:
-                    torch.addmm(g_out[t - 1], delta[t], A_h, out=g)
+            ds, deltas, gs = d.unbind(0), delta.unbind(0), g_out.unbind(0)
+            g = gs[T - 1]
+            for t in range(T - 1, 0, -1):
+                torch.mul(g, ds[t], out=deltas[t])
+                g = torch.addmm(gs[t - 1], deltas[t], A_h)
+            torch.mul(g, ds[0], out=deltas[0])
             flat = delta.view(T * B, H)
             grad_A_h = delta[1:].view(-1, H).T @ hs[:-1].view(-1, H) + delta[0].T @ h0
             grad_A = torch.cat([grad_A_h, flat.T @ x.view(T * B, -1)], dim=1)
