@@ -31,6 +31,7 @@ PAGES = [
     st.Page("views/memory_decay.py", title="Memory decay", icon=":material/trending_down:"),
     st.Page("views/dependencies.py", title="Short vs long dependencies", icon=":material/target:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("views/imdb.py", title="IMDB", icon=":material/reviews:"),
 ]
 
 page = st.navigation(PAGES)

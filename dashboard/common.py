@@ -13,7 +13,8 @@ from contextlib import contextmanager
 import streamlit as st
 import torch
 
-from rnnlab import memory, plots, presets
+from rnnlab import imdb, memory, plots, presets
+from rnnlab.explain import explain, window_accuracy
 from rnnlab.memory import dependency_profile, memory_profile
 from rnnlab.models import CELLS, INITS, NONLINEARITIES
 from rnnlab.params import count_parameters
@@ -336,3 +337,47 @@ def add_to_compare(config, source, key, default_name=None):
             st.success(f"Added {name!r} to Compare ({len(entries)}/{MAX_COMPARE}).")
     if full:
         st.caption(f"Compare is full ({MAX_COMPARE}); remove one there first.")
+
+
+# ------------------------------------------------------------------------------------------------ IMDB
+
+def imdb_runs():
+    """The stored IMDB runs (no weights), newest first."""
+    return [r for r in stored_runs() if r.config.task == "imdb"]
+
+
+def imdb_location():
+    """Where rnnlab.imdb looks for the reviews ($RNNLAB_IMDB_DIR, else the cache): keys the cached data, so that a
+    process that changes either (a test) never reads another's."""
+    return f"{imdb.find_data_dir()}|{imdb.default_cache_dir()}"
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def imdb_test_reviews(num_words, maxlen, n, location):
+    """(x, y, words): the first n test reviews as a run with num_words and maxlen reads them, and the
+    vocabulary's id → word list. Never downloads: rnnlab.imdb.DataNotFound when the reviews are neither in
+    $RNNLAB_IMDB_DIR nor in the cache (an error is not cached, so the data is looked for again next time)."""
+    data = imdb.load(num_words=num_words, maxlen=maxlen, download=False, progress=False)
+    return data.x_test[:n], data.y_test[:n], data.vocabulary.id_to_word
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def imdb_windows(run_hash, n, ks, location):
+    """rnnlab.explain.window_accuracy of a stored run on the first n test reviews, for each k in ks."""
+    config = store().load(run_hash, weights=False).config
+    x, y, _ = imdb_test_reviews(config.num_symbols, config.length, n, location)
+    return window_accuracy(trained_model(run_hash), x, y, list(ks))
+
+
+def words_in_order(config, text):
+    """A vocabulary for a model without one (at initialisation): the text's words numbered in order of first
+    appearance. Its ids mean nothing to an untrained model, as any other numbering would."""
+    return imdb.Vocabulary(list(dict.fromkeys(imdb.tokenize(text))), config.num_symbols)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def explanation(config_json, source, x, text=""):
+    """rnnlab.explain.explain of one row of token ids x (a NumPy array), with the words of the run's vocabulary
+    (source a run hash), or at initialisation those of words_in_order(text)."""
+    words = vocabulary(source) if source != AT_INIT else words_in_order(from_json(config_json), text)
+    return explain(model_for(config_json, source), x, words)

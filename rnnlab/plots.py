@@ -398,7 +398,7 @@ def history_figure(histories, names=None, title="Training history: loss and accu
     if not fig.data:
         raise ValueError("histories must hold at least one epoch of loss or accuracy, got none")
     fig.update_layout(title=title, template=TEMPLATE, hovermode="closest")
-    fig.update_xaxes(title_text="epoch (passes over the training set)")
+    fig.update_xaxes(title_text="epoch (passes over the training set)", tick0=1, dtick=1)  # whole epochs only
     fig.update_yaxes(title_text="loss (mean per example)", row=1, col=1)
     return fig.update_yaxes(title_text="accuracy (fraction)", row=1, col=2)
 
@@ -495,3 +495,145 @@ def figure_data(fig):
 def figure_html(fig):
     """A standalone HTML page of the figure with plotly.js inline (about 5 MB), so it opens without a network."""
     return fig.to_html(include_plotlyjs=True, full_html=True)
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+# ColorBrewer's RdBu ends, as in state_heatmap: red < 0 < blue
+NEGATIVE, POSITIVE = (178, 24, 43), (33, 102, 172)
+
+
+def _tick_words(fig, tokens, max_ticks):
+    """Words under their positions on every x axis, at most max_ticks of them (the hover names every word)."""
+    t = np.arange(len(tokens))
+    step = math.ceil(len(tokens) / max_ticks)
+    return fig.update_xaxes(tickmode="array", tickvals=t[::step], ticktext=tokens[::step], tickangle=-45)
+
+
+def _log_ticks(values):
+    """Tick values 1, 2, 5 × 10^n spanning the positive finite values (powers of ten only past 3 decades), so that
+    a log axis of a narrow range reads "0.2 0.5 1 2 5" rather than plotly's bare leading digits."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if not v.size:
+        return None
+    lo, hi = math.floor(math.log10(v.min())), math.ceil(math.log10(v.max()))
+    steps = (1,) if hi - lo > 3 else (1, 2, 5)
+    ticks = [m * 10.0 ** e for e in range(lo, hi + 1) for m in steps]
+    inside = [t for t in ticks if v.min() / 1.5 <= t <= v.max() * 1.5]
+    return inside if len(inside) >= 2 else ticks
+
+
+def word_attribution_figure(explanation, title=None, max_ticks=60):
+    """Word by word, what moved a text classifier's prediction (rnnlab.explain.explain):
+
+    top     gradient × input a_t = Σ_d (∂y/∂e_t,d)·e_t,d, y the output logit: blue bars pushed towards positive,
+            red towards negative (colour centred on 0);
+    bottom  ‖∂h_{T−1}/∂e_t‖, how much the last state still depends on word t, on a log y axis (a straight line
+            is an exponential decay from the end); points a log axis cannot show get an ✕ at its bottom.
+
+    explanation: an Explanation (tokens, attribution, influence, probability) or an object or dict with them."""
+    arg = "explanation"
+    tokens = [str(t) for t in _get(explanation, "tokens", arg)]
+    a = _array(_get(explanation, "attribution", arg), f"{arg}.attribution")
+    influence = _array(_get(explanation, "influence", arg), f"{arg}.influence")
+    if not len(tokens) == len(a) == len(influence):
+        raise ValueError(f"{arg} must hold one attribution and one influence per token ({len(tokens)} tokens), "
+                         f"got {len(a)} and {len(influence)}")
+    if title is None:
+        p = _get(explanation, "probability", arg, None)
+        title = "Which words moved the prediction" + ("" if p is None else f": P(positive) = {float(p):.3g}")
+    words, t = _text(tokens), np.arange(len(tokens))
+    finite = np.abs(a[np.isfinite(a)])
+    limit = float(finite.max(initial=0.0)) or 1.0
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.55, 0.45], vertical_spacing=0.1,
+                        subplot_titles=("gradient × input a_t: blue towards positive, red towards negative",
+                                        "influence of word t on the last state, ‖∂h_{T−1}/∂e_t‖"))
+    # the words as each point's text (hover, and figure_data's text column), not written on the bars
+    fig.add_trace(go.Bar(x=t, y=a, name="gradient × input a_t", text=words, textposition="none",
+                         marker=dict(color=a, colorscale="RdBu", cmid=0.0, cmin=-limit, cmax=limit),
+                         hovertemplate="t = %{x}: %{text}<br>a_t = %{y:.6g}<extra></extra>"), row=1, col=1)
+    hover = "t = %{x}: %{text}<br>‖∂h_{T−1}/∂e_t‖ = %{y:.6g}<extra></extra>"
+    fig.add_trace(go.Scatter(x=t, y=influence, mode="lines+markers", name="‖∂h_{T−1}/∂e_t‖", text=words,
+                             line=dict(color=PALETTE[0]), marker=dict(size=4), hovertemplate=hover), row=2, col=1)
+    off = ~(np.isfinite(influence) & (influence > 0))
+    if off.any():
+        drawable = influence[~off]
+        low = drawable.min() / 10 if drawable.size else 0.1
+        fig.add_trace(go.Scatter(
+            x=t[off], y=np.full(int(off.sum()), low), mode="markers", name="‖∂h_{T−1}/∂e_t‖ (off the log scale)",
+            showlegend=False, marker=dict(symbol="x", size=9, color=PALETTE[0]),
+            text=list(np.asarray(words)[off]), customdata=influence[off],
+            hovertemplate="t = %{x}: %{text}<br>‖∂h_{T−1}/∂e_t‖ = %{customdata:.6g}, which a log axis cannot show"
+                          "<extra></extra>"), row=2, col=1)
+    fig.update_layout(title=title, template=TEMPLATE, hovermode="closest", showlegend=False, height=620)
+    fig.update_yaxes(title_text="a_t (logit units)", row=1, col=1)
+    ticks = _log_ticks(influence)
+    fig.update_yaxes(title_text="‖∂h_{T−1}/∂e_t‖ (log)", type="log", row=2, col=1,
+                     **({} if ticks is None else dict(tickmode="array", tickvals=ticks,
+                                                       ticktext=[f"{t:g}" for t in ticks])))
+    fig.update_xaxes(title_text="word t of the review, as the model reads it", row=2, col=1)
+    return _tick_words(fig, words, max_ticks)
+
+
+def window_accuracy_figure(results, names=None, chance=0.5, title="Accuracy from the first k or the last k words"):
+    """Test accuracy when a model sees only the first k words of each review (dash-dot) or only the last k
+    (solid), against k on a log x axis; its accuracy on whole reviews dashed, chance dotted. A model that reads
+    only h_{T−1} and forgets fast does nearly as well from the last few dozen words as from the whole review.
+
+    results: dict name → rnnlab.explain.window_accuracy output ({"k", "first", "last", "full"}), or one of them."""
+    single = not isinstance(results, Mapping) or "k" in results
+    items = {"model": results} if single else _as_named(results, "results", "model")
+    names = _names(items, names)
+    fig = go.Figure()
+    ks = []
+    for name, r in items.items():
+        arg = f"results[{name!r}]"
+        k = _array(_get(r, "k", arg), f"{arg}['k']")
+        if (k < 1).any():
+            raise ValueError(f"{arg}['k'] must hold window sizes >= 1 (a log axis), got {k.tolist()}")
+        color = color_for(name, names)
+        for side, dash in (("last", None), ("first", "dashdot")):
+            acc = _array(_get(r, side, arg), f"{arg}[{side!r}]")
+            if len(acc) != len(k):
+                raise ValueError(f"{arg}[{side!r}] must have one accuracy per k ({len(k)}), got {len(acc)}")
+            label = f"{name}: {side} k words"
+            fig.add_trace(go.Scatter(x=k, y=acc, mode="lines+markers", name=label, legendgroup=name,
+                                     line=dict(color=color, dash=dash),
+                                     hovertemplate=f"<b>{label}</b><br>k = %{{x}} words kept<br>"
+                                                   "accuracy = %{y:.4g}<extra></extra>"))
+        full = float(_get(r, "full", arg))
+        fig.add_trace(go.Scatter(x=[k.min(), k.max()], y=[full, full], mode="lines", legendgroup=name,
+                                 name=f"{name}: whole review ({full:.3g})", line=dict(color=color, dash=FIT_DASH),
+                                 hovertemplate=f"<b>{name}</b>: whole review<br>accuracy = {full:.4g}<extra></extra>"))
+        ks.append(k)
+    k = np.concatenate(ks)
+    fig.add_trace(go.Scatter(x=[k.min(), k.max()], y=[chance, chance], mode="lines", name=f"chance {chance:.3g}",
+                             line=dict(color=REFERENCE, dash=BOUND_DASH),
+                             hovertemplate=f"chance = {chance:.4g}<extra></extra>"))
+    _layout(fig, title, "words kept k (log scale)", "test accuracy (fraction)")
+    ticks = np.unique(k)  # the k measured, rather than a log axis' 2 and 5 between its powers of ten
+    return fig.update_xaxes(type="log", tickmode="array", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+
+
+def highlighted_text_html(tokens, values, scale=None):
+    """The words as HTML, each on a background coloured by its value: red < 0 < blue (as state_heatmap), opacity
+    |value| / scale (default: the largest |value|), the exact value in a tooltip. Every word is escaped
+    (html.escape), so typed text is shown, never interpreted. For st.html or st.markdown(unsafe_allow_html=True)."""
+    tokens = [str(t) for t in tokens]
+    v = _array(values, "values") if tokens else np.zeros(0)
+    if len(v) != len(tokens):
+        raise ValueError(f"values must hold one number per token ({len(tokens)}), got {len(v)}")
+    finite = np.abs(v[np.isfinite(v)])
+    if scale is None:
+        scale = float(finite.max(initial=0.0)) or 1.0
+    elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0 or None, got {scale!r}")
+    spans = []
+    for word, value in zip(tokens, v):
+        alpha = min(1.0, abs(value) / scale) if math.isfinite(value) else 0.0
+        r, g, b = POSITIVE if value > 0 else NEGATIVE
+        ink = "#ffffff" if alpha > 0.55 else "inherit"  # dark backgrounds need light letters
+        spans.append(f'<span title="{html.escape(f"{word}: {value:+.4g}")}" style="background-color: '
+                     f'rgba({r},{g},{b},{0.85 * alpha:.3f}); color: {ink}; padding: 0.1em 0.2em; '
+                     f'border-radius: 0.25em">{html.escape(word)}</span>')
+    return f'<div style="line-height: 2.1">{" ".join(spans)}</div>'

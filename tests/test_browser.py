@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-PAGES = 6
+PAGES = 7
 SETTLE_S = 90
 
 
@@ -41,14 +41,16 @@ def playwright():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The dashboard on a free loopback port, with its run store in a temporary folder; killed at the end."""
+    """The dashboard on a free loopback port, with its run store in a temporary folder and no IMDB reviews (the
+    IMDB page as on a fresh machine); killed at the end."""
     port = _free_port()
     home = tmp_path_factory.mktemp("rnnlab_home")
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "RNNLAB_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, env={**{k: v for k, v in os.environ.items() if k != "RNNLAB_IMDB_DIR"}, "RNNLAB_HOME": str(home)},
+        stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

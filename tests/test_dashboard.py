@@ -5,29 +5,36 @@ checked against rnnlab called directly on the same inputs, or against closed for
 The run store is a temporary folder (RNNLAB_HOME), never the user's.
 """
 import copy
+import gzip
 import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import imdb, memory, presets
+from rnnlab.experiments import imdb as imdb_experiment
+from rnnlab.experiments import imdb_config
+from rnnlab.explain import predict_proba
 from rnnlab.params import count_parameters
 from rnnlab.runs import RunConfig, Store, load_run, run
 from rnnlab.train import History
 from rnnlab.trajectories import state_trajectory
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-PAGES = ("overview", "parameters", "trajectories", "memory_decay", "dependencies", "compare")
+PAGES = ("overview", "parameters", "trajectories", "memory_decay", "dependencies", "compare", "imdb")
 SHOWN = 5e-3  # metrics show 3 significant digits
 
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    """The dashboard on its first page, with the run store in tmp_path."""
+    """The dashboard on its first page, with the run store in tmp_path and no IMDB reviews (unless a test names
+    some in $RNNLAB_IMDB_DIR)."""
     monkeypatch.setenv("RNNLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
     threads = torch.get_num_threads()  # the app pins torch to one thread; give the other tests theirs back
     yield AppTest.from_file(APP, default_timeout=60).run()
     torch.set_num_threads(threads)
@@ -267,3 +274,94 @@ def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(a
     assert list(at.dataframe[0].value.set_index("").columns) == ["flat"]
     assert any(c.value.startswith("Length T: 30 (a Flatten head") for c in at.sidebar.caption)
     assert any("one random sequence of 30 steps" in c.value for c in at.main.caption)
+
+
+# ------------------------------------------------------------------------------------------------ IMDB
+
+def tiny_reviews(folder, n=40, seed=0):
+    """A JSON-lines IMDB folder (the layout of rnnlab.imdb) whose label is one word, "great" or "awful", at the
+    end of filler words."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "film", "plot", "actor", "scene", "music", "story", "long"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "test"):
+        with gzip.open(folder / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
+            for i in range(n):
+                words = list(rng.choice(filler, size=rng.integers(3, 14))) + ["great" if i % 2 else "awful"]
+                f.write(json.dumps({"text": " ".join(words), "label": i % 2, "id": i // 2, "rating": 8}) + "\n")
+    return folder
+
+
+def p_positive(model, config, vocabulary, text):
+    """P(positive) of a typed review, read as in training: encoded, then padded in front to config.length."""
+    return float(predict_proba(model, imdb.pad_sequences([vocabulary.encode(text)], config.length))[0])
+
+
+def test_imdb_page_without_runs_or_data_explains_how_to_get_them_and_reads_with_the_untrained_model(app):
+    at = open_page(app, "imdb")
+    assert not at.error
+    info = " ".join(i.value for i in at.info)
+    assert "RNNLAB_IMDB_DIR" in info and "rnnlab imdb --data-dir" in info and "No IMDB run is stored yet" in info
+    assert not [b for b in at.button if b.label.startswith("Train")]  # nothing to train on
+    assert metric(at, "Test accuracy") == "untrained"
+    assert any("Untrained" in w.value for w in at.warning)
+    config = imdb_config()
+    assert metric(at, "Parameters") == f"{count_parameters(config.build_model()):,}" == "322,113"
+    text = "A dull film, and an even duller ending"
+    find(at.text_area, "A review").set_value(text).run()
+    words = imdb.Vocabulary(["a", "dull", "film", "and", "an", "even", "duller", "ending"], config.num_symbols)
+    assert number(metric(at, "P(positive)")) == pytest.approx(
+        p_positive(config.build_model(), config, words, text), rel=SHOWN)
+    assert metric(at, "Words read") == "9"
+    assert "&lt;start&gt;" in at.html[0].value and "duller" in at.html[0].value
+
+
+def test_imdb_page_shows_a_stored_run_predicts_typed_reviews_and_measures_first_vs_last_words(app, tmp_path,
+                                                                                              monkeypatch):
+    data = tiny_reviews(tmp_path / "reviews")
+    monkeypatch.setenv("RNNLAB_IMDB_DIR", str(data))
+    result = imdb_experiment(n_train=40, n_test=40, length=12, num_symbols=20, embedding_dim=8, hidden_size=8,
+                             epochs=6, batch_size=4, lr=1e-2, progress=False)
+    config, model = result.config, result.model
+    at = open_page(app, "imdb")
+    assert not at.error
+    assert find(at.selectbox, "Run").value == result.hash
+    accuracy = result.metrics["test_accuracy"]
+    assert number(metric(at, "Test accuracy").rstrip(" %")) == pytest.approx(100 * accuracy, abs=0.05)
+    assert metric(at, "Parameters") == f"{count_parameters(model):,}"
+    assert at.dataframe[0].value["run"].tolist() == [result.hash]
+    shown = []
+    for text in ("the long film was great", "the plot the story the music, awful"):
+        find(at.text_area, "A review").set_value(text).run()
+        shown.append(number(metric(at, "P(positive)")))
+        assert shown[-1] == pytest.approx(p_positive(model, config, result.vocabulary, text), rel=SHOWN)
+    assert shown[0] > 0.5 > shown[1]
+    # first k / last k words of the 40 test reviews, k = 10 (the lecture's 20 is past this run's 12 words)
+    test = imdb.load(num_words=20, maxlen=12, data_dir=data, progress=False)
+    rows = [r[r != 0] for r in test.x_test[:40]]
+
+    def accuracy_of(kept):
+        x = imdb.pad_sequences(kept, 12)
+        with torch.no_grad():
+            return float(((torch.sigmoid(model(torch.from_numpy(x))) >= 0.5).numpy() == test.y_test[:40]).mean())
+
+    assert number(metric(at, "Whole review").rstrip(" %")) == pytest.approx(100 * accuracy_of(rows), abs=0.05)
+    assert number(metric(at, "Last 10 words").rstrip(" %")) == pytest.approx(
+        100 * accuracy_of([r[-10:] for r in rows]), abs=0.05)
+    assert number(metric(at, "First 10 words").rstrip(" %")) == pytest.approx(
+        100 * accuracy_of([r[:10] for r in rows]), abs=0.05)
+
+
+def test_imdb_page_trains_the_quick_lecture_model_on_demand_and_shows_it(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNLAB_IMDB_DIR", str(tiny_reviews(tmp_path / "reviews")))
+    at = open_page(app, "imdb")
+    find(at.radio, "How much").set_value(find(at.radio, "How much").options[1]).run()
+    find(at.button, "Train SimpleRNN(32), last state").click().run()
+    assert not at.exception and not at.error
+    config = imdb_config(n_train=2000, length=200, epochs=1)
+    stored = Store(tmp_path / "runs").load(config, weights=False)
+    assert find(at.selectbox, "Run").value == config.hash
+    assert number(metric(at, "Test accuracy").rstrip(" %")) == pytest.approx(
+        100 * stored.metrics["test_accuracy"], abs=0.05)
+    assert not [b for b in at.button if b.label.startswith("Train")]
+    assert any("is stored" in s.value for s in at.success)

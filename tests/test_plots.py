@@ -4,6 +4,7 @@ import csv
 import io
 import math
 import re
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,8 +16,9 @@ from rnnlab.models import LSTM, SequenceClassifier, SimpleRNN
 from rnnlab.params import summary
 from rnnlab.plots import (PALETTE, accuracy_vs_lag_figure, color_for, figure_data, figure_html, gradient_figure,
                           history_figure, influence_figure, memory_profile_figure, params_figure,
-                          perturbation_figure, saliency_figure, saturation_figure, spectrum_figure, state_heatmap,
-                          trajectory_figure)
+                          highlighted_text_html, perturbation_figure, saliency_figure, saturation_figure,
+                          spectrum_figure, state_heatmap, trajectory_figure, window_accuracy_figure,
+                          word_attribution_figure)
 from rnnlab.train import History
 from rnnlab.trajectories import state_trajectory
 
@@ -391,3 +393,137 @@ def test_figure_html_is_standalone_with_plotly_inline():
     assert "plotly.js v" in page and len(page) > 1_000_000  # the library itself, not a link to it
     assert not re.search(r"<script[^>]*\bsrc=", page)
     assert '"name":"tanh"' in page
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+def test_word_attribution_draws_the_explanation_word_by_word_with_influence_on_a_log_axis():
+    """Oracle: the Explanation that rnnlab.explain.explain returns, drawn as given."""
+    from rnnlab.explain import explain
+    from rnnlab.imdb import Vocabulary
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(vocab_size=12, embedding_dim=3, hidden_size=4)
+    vocabulary = Vocabulary(["a", "film", "that", "was", "not", "good", "<br />"], num_words=12)
+    e = explain(model, [0, 0, 1, 4, 5, 10, 6, 7, 8, 9], vocabulary)  # two pads in front, dropped from the words
+    fig = word_attribution_figure(e)
+    bars, line = fig.data
+    assert bars.type == "bar" and line.type == "scatter"
+    np.testing.assert_array_equal(bars.x, np.arange(8))
+    np.testing.assert_array_equal(bars.y, e.attribution)
+    np.testing.assert_array_equal(line.y, e.influence)
+    assert list(bars.text) == ["&lt;start&gt;", "a", "film", "&lt;br /&gt;", "that", "was", "not", "good"]
+    assert list(line.text) == list(bars.text) and bars.textposition == "none"  # in the hover, not on the bars
+    np.testing.assert_array_equal(bars.marker.color, e.attribution)
+    limit = np.abs(e.attribution).max()
+    assert (bars.marker.cmin, bars.marker.cmid, bars.marker.cmax) == (-limit, 0.0, limit)  # diverging, centred
+    assert "%{y:.6g}" in bars.hovertemplate and "%{text}" in line.hovertemplate
+    assert fig.layout.yaxis2.type == "log" and fig.layout.yaxis.type in (None, "linear")
+    assert list(fig.layout.xaxis2.ticktext) == list(bars.text)
+    exported = [r for r in rows(fig) if r["trace"] == "gradient × input a_t"]
+    assert [r["text"] for r in exported] == ["<start>", "a", "film", "<br />", "that", "was", "not", "good"]
+    assert [float(r["y"]) for r in exported] == e.attribution.tolist()
+    assert "word t" in fig.layout.xaxis2.title.text and "∂h_{T−1}/∂e_t" in fig.layout.yaxis2.title.text
+    assert fig.layout.title.text == f"Which words moved the prediction: P(positive) = {e.probability:.3g}"
+
+
+def test_word_attribution_marks_an_influence_a_log_axis_cannot_show_and_rejects_mismatched_lengths():
+    e = SimpleNamespace(tokens=["w0", "w1", "w2"], attribution=[0.5, -1.0, 0.0], influence=[0.0, 0.1, 2.0],
+                        probability=0.25)
+    fig = word_attribution_figure(e)
+    np.testing.assert_array_equal(fig.data[1].y, [0.0, 0.1, 2.0])  # the value itself stays in the trace
+    (mark,) = [t for t in fig.data if "off the log scale" in t.name]
+    assert list(mark.x) == [0] and list(mark.y) == [pytest.approx(0.01)] and mark.marker.symbol == "x"
+    # a narrow log range is labelled 1-2-5, in full: not plotly's bare leading digits
+    assert list(fig.layout.yaxis2.ticktext) == ["0.1", "0.2", "0.5", "1", "2"]
+    np.testing.assert_allclose(fig.layout.yaxis2.tickvals, [0.1, 0.2, 0.5, 1.0, 2.0], rtol=1e-12)
+    wide = word_attribution_figure(SimpleNamespace(tokens=["a", "b"], attribution=[1, 2], influence=[2e-5, 3.0]))
+    assert list(wide.layout.yaxis2.ticktext) == ["0.0001", "0.001", "0.01", "0.1", "1"]  # powers of ten
+    with pytest.raises(ValueError, match="explanation must hold one attribution and one influence per token "
+                                         r"\(3 tokens\), got 2 and 3"):
+        word_attribution_figure(SimpleNamespace(tokens=["a", "b", "c"], attribution=[1, 2], influence=[1, 2, 3]))
+    with pytest.raises(TypeError, match="explanation must have 'influence'"):
+        word_attribution_figure(SimpleNamespace(tokens=["a"], attribution=[1.0]))
+
+
+def test_window_accuracy_draws_first_and_last_k_per_model_with_the_whole_review_dashed_and_chance_dotted():
+    """Oracle: the window_accuracy dicts given, drawn as given."""
+    results = {"SimpleRNN": {"k": [5, 20, 500], "first": [0.55, 0.6, 0.84], "last": [0.7, 0.75, 0.84], "full": 0.84},
+               "LSTM": {"k": [5, 20, 500], "first": [0.6, 0.7, 0.87], "last": [0.72, 0.8, 0.87], "full": 0.87}}
+    fig = window_accuracy_figure(results)
+    for name, r in results.items():
+        last, first = trace(fig, f"{name}: last k words"), trace(fig, f"{name}: first k words")
+        full = trace(fig, f"{name}: whole review ({r['full']:.3g})")
+        np.testing.assert_array_equal(last.x, r["k"])
+        np.testing.assert_array_equal(last.y, r["last"])
+        np.testing.assert_array_equal(first.y, r["first"])
+        assert list(full.y) == [r["full"]] * 2 and list(full.x) == [5, 500]
+        assert last.line.dash is None and first.line.dash == "dashdot" and full.line.dash == "dash"
+        assert last.line.color == first.line.color == full.line.color == color_for(name, list(results))
+    chance = trace(fig, "chance 0.5")
+    assert list(chance.y) == [0.5, 0.5] and chance.line.dash == "dot"
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "words kept k (log scale)"
+    assert list(fig.layout.xaxis.tickvals) == [5, 20, 500] and list(fig.layout.xaxis.ticktext) == ["5", "20", "500"]
+    assert fig.layout.yaxis.title.text == "test accuracy (fraction)"
+    one = window_accuracy_figure(results["LSTM"])
+    np.testing.assert_array_equal(trace(one, "model: last k words").y, results["LSTM"]["last"])
+
+
+def test_window_accuracy_figure_rejects_results_that_do_not_match_their_k():
+    with pytest.raises(ValueError, match=r"results\['m'\]\['first'\] must have one accuracy per k \(2\), got 1"):
+        window_accuracy_figure({"m": {"k": [1, 2], "first": [0.5], "last": [0.5, 0.6], "full": 0.6}})
+    with pytest.raises(ValueError, match=r"results\['m'\]\['k'\] must hold window sizes >= 1"):
+        window_accuracy_figure({"m": {"k": [0, 2], "first": [0.5, 0.6], "last": [0.5, 0.6], "full": 0.6}})
+    with pytest.raises(TypeError, match=r"results\['m'\] must have 'full'"):
+        window_accuracy_figure({"m": {"k": [1], "first": [0.5], "last": [0.5]}})
+
+
+class _Spans(HTMLParser):
+    """The spans of highlighted_text_html as (attributes, text), and every tag met (a browser's reading)."""
+
+    def __init__(self):
+        super().__init__()
+        self.spans, self.tags, self.open = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "span":
+            self.open = [dict(attrs), ""]
+
+    def handle_data(self, data):
+        if self.open is not None:
+            self.open[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "span":
+            self.spans.append(tuple(self.open))
+            self.open = None
+
+
+def test_highlighted_text_shows_typed_words_as_text_never_as_markup():
+    """Oracle: Python's HTML parser reads back exactly the words given, and no tag but the div and the spans."""
+    words = ['<script>alert("x")</script>', '" onmouseover="alert(1)', "<br />", "good", "&amp;"]
+    parser = _Spans()
+    parser.feed(highlighted_text_html(words, [1.0, -1.0, 0.5, 0.0, -0.25]))
+    assert parser.tags == ["div"] + ["span"] * 5
+    assert [text for _, text in parser.spans] == words
+    assert [attrs["title"] for attrs, _ in parser.spans] == [f"{w}: {v:+.4g}" for w, v in
+                                                            zip(words, [1.0, -1.0, 0.5, 0.0, -0.25])]
+    assert set(parser.spans[1][0]) == {"title", "style"}  # the quote did not open an attribute
+
+
+def test_highlighted_text_colours_red_below_zero_blue_above_with_opacity_by_magnitude():
+    """Oracle: opacity 0.85·|v|/scale, scale the largest |v| unless given; RdBu's red and blue ends."""
+    def backgrounds(html_text):
+        return re.findall(r"background-color: rgba\((\d+),(\d+),(\d+),([\d.]+)\)", html_text)
+
+    got = backgrounds(highlighted_text_html(["bad", "fine", "great", "odd"], [-2.0, 0.5, 1.0, float("nan")]))
+    assert got == [("178", "24", "43", "0.850"), ("33", "102", "172", "0.212"), ("33", "102", "172", "0.425"),
+                   ("178", "24", "43", "0.000")]
+    got = backgrounds(highlighted_text_html(["a"], [1.0], scale=4.0))
+    assert got == [("33", "102", "172", "0.212")]
+    assert highlighted_text_html([], []) == '<div style="line-height: 2.1"></div>'
+    with pytest.raises(ValueError, match=r"values must hold one number per token \(2\), got 1"):
+        highlighted_text_html(["a", "b"], [1.0])
+    with pytest.raises(ValueError, match="scale must be a finite number > 0 or None, got 0"):
+        highlighted_text_html(["a"], [1.0], scale=0)
