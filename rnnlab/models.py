@@ -68,6 +68,16 @@ def spectral_radius(m):
     return torch.linalg.eigvals(m.detach().double()).abs().max().item()
 
 
+def phi_prime_of_state(nonlinearity, h):
+    """φ'(z_t) read off h_t = φ(z_t), without z_t: 1 − h_t² for tanh (what autograd uses too), [h_t > 0] for relu,
+    1 for linear."""
+    if nonlinearity == "tanh":
+        return 1 - h * h
+    if nonlinearity == "relu":
+        return (h > 0).to(h.dtype)
+    return torch.ones_like(h)
+
+
 @contextmanager
 def flush_denormals():
     """Flush denormal floats to zero meanwhile, then restore the caller's setting.
@@ -123,12 +133,7 @@ class _SimpleRNNBPTT(torch.autograd.Function):
         x, h0, A, hs = ctx.saved_tensors
         T, B, H = hs.shape
         A_h, A_x = A[:, :H].contiguous(), A[:, H:]
-        if ctx.nonlinearity == "tanh":
-            d = 1 - hs * hs
-        elif ctx.nonlinearity == "relu":
-            d = (hs > 0).to(hs.dtype)
-        else:
-            d = torch.ones_like(hs)
+        d = phi_prime_of_state(ctx.nonlinearity, hs)
         g_out = grad_states.transpose(0, 1).contiguous()
         delta = torch.empty_like(d)
         with flush_denormals():
