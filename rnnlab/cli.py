@@ -4,13 +4,18 @@
     rnnlab train --length 100 --lag 99     train one RunConfig (or fetch it from the store) and print its history
     rnnlab imdb --head flatten              the lecture's IMDB experiment (its defaults; same options as train)
     rnnlab runs                             list the stored runs
+    rnnlab sweep sweeps/lecture.toml        train a grid of configurations × seeds; mean ± std across seeds
 
 `train` has one option per RunConfig field (hidden_size → --hidden-size), generated from the dataclass, so the
-command line cannot drift from the configuration. A bad value exits with status 2 and one line on stderr.
+command line cannot drift from the configuration. A bad value exits with status 2 and one line on stderr; a run
+that diverges, data that cannot be read or a store that cannot be written exit with status 1, Ctrl-C with 130,
+each with one line and no traceback (warnings too are one line, "rnnlab: warning: …").
 """
 import argparse
+import functools
 import sys
 import types
+import warnings
 from dataclasses import fields
 
 from .experiments import LECTURE_IMDB
@@ -18,6 +23,7 @@ from .imdb import DataError, DataNotFound
 from .models import CELLS, HEADS, SequenceClassifier
 from .params import summary
 from .runs import RunConfig, Store, run
+from .sweeps import EXECUTORS, format_summary, load_sweep, run_sweep, summarize
 from .train import TrainingDiverged
 
 
@@ -76,7 +82,7 @@ def _add_config_options(parser, defaults=None, fixed=()):
 
 def build_parser():
     parser = _Parser(prog="rnnlab", description="See why a recurrent network forgets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs,sweep}")
 
     p = commands.add_parser("summary", help="the Keras-like parameter table of a SequenceClassifier",
                             description="Print layer, output shape and parameter count, as Keras' model.summary(). "
@@ -108,6 +114,26 @@ def build_parser():
 
     p = commands.add_parser("runs", help="list the stored runs", description="List the runs in the store.")
     p.add_argument("--store", metavar="PATH", default=None, help="run store (default: as for train)")
+
+    p = commands.add_parser("sweep", help="train a grid of configurations × seeds and summarize it across seeds",
+                            description="Expand the sweep file's grid (TOML: seeds, [base], [grid]; see "
+                                        "sweeps/lecture.toml), train the runs the store does not hold yet, and "
+                                        "print mean ± std [95 percent t-interval] across seeds per configuration. "
+                                        "A combination RunConfig rejects (lag >= length) is skipped with a note; a "
+                                        "value no combination can use is an error. A failed run is retried once, "
+                                        "then recorded in <store>/.failures. Run it again to resume.")
+    p.add_argument("file", metavar="FILE", help="the sweep file (TOML)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: worker processes on this machine; ray: Ray tasks (pip install 'rnnlab[ray]') "
+                        "(default: local)")
+    p.add_argument("--address", metavar="ADDR", default=None,
+                   help="ray: the cluster to join, 'auto' or 'ray://host:port' (default: a new local Ray instance)")
+    p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
+    p.add_argument("--store", metavar="PATH", default=None, help="run store (default: as for train)")
+    p.add_argument("--influence", action="store_true",
+                   help="also summarize the time constant and horizon of ‖∂h_t/∂x_0‖ of the trained models")
+    p.add_argument("--dry-run", action="store_true", help="show the grid and what the store holds; train nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -122,6 +148,8 @@ def _summary(args, parser):
                                    seq_len=args.seq_len)
     except (ValueError, TypeError) as e:
         _usage_error(parser, e)
+    except (RuntimeError, MemoryError) as e:  # sizes valid but too large to allocate
+        _fail(parser, e, "the model does not fit in memory: ")
     print(summary(model))
 
 
@@ -130,17 +158,22 @@ def _train(args, parser, task=None):
         config = RunConfig(**{f.name: getattr(args, f.name, task) for f in fields(RunConfig)})
     except (ValueError, TypeError) as e:
         _usage_error(parser, e)
+    store = _open_store(args, parser)
+    # Before training, so that whoever waits sees which run is being computed.
+    print(f"run {config.hash}: {config.task}, {config.cell}, length {config.length}, lag {config.lag}", flush=True)
     try:
-        result = run(config, store=Store(args.store), progress=not args.no_progress,
-                     data_dir=getattr(args, "data_dir", None))
-    except TrainingDiverged as e:
-        parser.exit(1, f"rnnlab: {e}\n")
-    except (DataNotFound, DataError) as e:
-        parser.exit(1, f"rnnlab: {e}\n")
+        result = run(config, store=store, progress=not args.no_progress, data_dir=getattr(args, "data_dir", None))
+    except KeyboardInterrupt:  # run() writes a run only whole, so an interrupted one left nothing behind
+        parser.exit(130, f"rnnlab: interrupted; run {config.hash} was not stored\n")
+    except (TrainingDiverged, DataNotFound, DataError) as e:
+        _fail(parser, e)
+    except MemoryError as e:
+        _fail(parser, e, f"run {config.hash} does not fit in memory: ")
+    except (OSError, RuntimeError) as e:  # a full disk, a folder we may not write, a tensor torch cannot allocate
+        _fail(parser, e, f"run {config.hash} failed ({type(e).__name__}): ")
     if config.task == "imdb":
         print(summary(result.model))
     h = result.history
-    print(f"run {config.hash}: {config.task}, {config.cell}, length {config.length}, lag {config.lag}")
     print(f"{'epoch':>5}  {'loss':>8}  {'accuracy':>8}  {'test_loss':>9}  {'test_acc':>8}  {'seconds':>7}")
     for e in range(h.epochs):
         print(f"{e + 1:>5}  {_fmt(h.loss[e]):>8}  {_fmt(h.accuracy[e]):>8}  {_fmt(h.val_loss[e]):>9}  "
@@ -152,8 +185,11 @@ def _train(args, parser, task=None):
 
 
 def _runs(args, parser):
-    store = Store(args.store)
-    results = store.list()
+    store = _open_store(args, parser)
+    try:
+        results = store.list()
+    except OSError as e:
+        _fail(parser, e, "cannot read the run store: ")
     if not results:
         print(f"no runs in {store.root}")
         return
@@ -165,11 +201,94 @@ def _runs(args, parser):
     print(f"{len(results)} run{'s' if len(results) != 1 else ''} in {store.root}")
 
 
+def _sweep(args, parser):
+    if args.address is not None and args.executor != "ray":
+        parser.error(f"--address is for --executor ray (a Ray cluster), got --executor {args.executor}")
+    try:
+        sweep = load_sweep(args.file)
+    except OSError as e:
+        parser.error(f"cannot read the sweep file {args.file!r}: {e.strerror or e}")
+    except (ValueError, TypeError) as e:
+        _usage_error(parser, e)
+    except ImportError as e:  # Python 3.10 without tomli
+        _fail(parser, e)
+    store = _open_store(args, parser)
+    print(f"sweep {sweep.name}: {len(sweep.configs)} runs = {len(sweep.configs) // len(sweep.seeds)} configurations"
+          f" × {len(sweep.seeds)} seed{'s' if len(sweep.seeds) != 1 else ''}")
+    for combination, reason in sweep.invalid:
+        print(f"  skipped {', '.join(f'{k}={v}' for k, v in combination.items())}: {reason}")
+    if args.dry_run:
+        held = sum(c in store for c in sweep.configs)
+        print(f"{held} already in {store.root}, {len(sweep.configs) - held} to train")
+        return
+    try:
+        result = run_sweep(sweep, store=store, executor=args.executor, workers=args.workers, address=args.address,
+                           progress=not args.no_progress)
+    except ImportError as e:
+        _fail(parser, e)
+    except OSError as e:
+        _fail(parser, e, f"cannot write the run store {store.root}: ")
+    except KeyboardInterrupt:
+        parser.exit(130, f"rnnlab: interrupted; the runs that finished are in {store.root}: the same command "
+                         "resumes the sweep\n")
+    try:
+        summary = summarize(result, by=list(sweep.axes), influence=args.influence)
+    except ValueError as e:  # --influence on an imdb sweep
+        _fail(parser, e)
+    print(format_summary(summary))
+    for f in result.failures:
+        print(f"failed {f['hash']} after {f['attempts']} attempts: {f['error']}")
+    print(f"{result.trained} trained, {result.skipped} from the store, {len(result.failures)} failed; "
+          f"runs in {store.root}")
+    if result.failures:
+        parser.exit(1, f"rnnlab: {len(result.failures)} of {len(sweep.configs)} runs failed (tracebacks in "
+                       f"{store.root / '.failures'}); the same command tries them again\n")
+
+
+def _open_store(args, parser):
+    try:
+        return Store(args.store)
+    except (TypeError, ValueError) as e:
+        parser.error(f"--store: {e}")
+
+
+def _one_line(e):
+    """The message of `e` on one line, without the C++ backtrace that torch appends to its own errors."""
+    return " ".join(str(e).split("Exception raised from")[0].split()) or type(e).__name__
+
+
+def _fail(parser, e, prefix=""):
+    """An error the user cannot fix by changing an option: one line, exit 1."""
+    parser.exit(1, f"rnnlab: {prefix}{_one_line(e)}\n")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"rnnlab: warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
+
+
+def _terminal(main):
+    """Around the entry point: Ctrl-C ends with one line and exit status 130 (128 + SIGINT), never a traceback,
+    and warnings print as one line each."""
+
+    @functools.wraps(main)
+    def wrapper(argv=None):
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            try:
+                return main(argv)
+            except KeyboardInterrupt:
+                print("rnnlab: interrupted", file=sys.stderr)
+                raise SystemExit(130) from None
+
+    return wrapper
+
+
 def _usage_error(parser, e):
     """A value argparse let through but the library rejects (hidden_size 0, lag >= length, …): one line, exit 2."""
-    parser.error(" ".join(str(e).split()) or type(e).__name__)
+    parser.error(_one_line(e))
 
 
+@_terminal
 def main(argv=None):
     """Entry point of the `rnnlab` console script; returns the exit status (argparse exits 2 on bad values)."""
     parser = build_parser()
@@ -177,7 +296,7 @@ def main(argv=None):
     if args.command == "imdb":
         _train(args, parser, task="imdb")
     else:
-        {"summary": _summary, "train": _train, "runs": _runs}[args.command](args, parser)
+        {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep}[args.command](args, parser)
     return 0
 
 

@@ -26,11 +26,26 @@ def _check_text_model(model):
         raise ValueError(f"model must have one sigmoid output (num_classes=1), got num_classes={model.num_classes}")
 
 
+def _token_array(x, name, ndim):
+    """x as a NumPy array of integer token ids with `ndim` dimensions, none of them empty."""
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer token ids, got {a.dtype} values")
+    if a.ndim != ndim or a.size == 0:
+        shape = "(T,)" if ndim == 1 else "(n, T)"
+        raise ValueError(f"{name} must be a non-empty array of token ids of shape {shape}, got shape {a.shape}")
+    return a
+
+
 def _ids(ids):
-    ids = torch.as_tensor(np.asarray(ids), dtype=torch.int64)
-    if ids.dim() != 1 or ids.numel() == 0:
-        raise ValueError(f"ids must be one non-empty sequence of token ids, got shape {tuple(ids.shape)}")
-    return ids
+    return torch.as_tensor(_token_array(ids, "ids", 1), dtype=torch.int64)
+
+
+def _check_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -50,7 +65,8 @@ class Explanation:
 def predict_proba(model, x, batch_size=256):
     """P(positive) for each row of token ids x (n, T)."""
     _check_text_model(model)
-    x = torch.as_tensor(np.asarray(x), dtype=torch.int64)
+    _check_int("batch_size", batch_size)
+    x = torch.as_tensor(_token_array(x, "x", 2), dtype=torch.int64)
     model.eval()
     with torch.no_grad():
         return torch.cat([torch.sigmoid(model(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]).numpy()
@@ -86,7 +102,9 @@ def keep_window(x, k, side, maxlen=None):
         raise ValueError(f"side must be 'first' or 'last', got {side!r}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
-    x = np.asarray(x)
+    if maxlen is not None:
+        _check_int("maxlen", maxlen)
+    x = _token_array(x, "x", 2)
     rows = [row[row != PAD] for row in x]
     rows = [row[:k] if side == "first" else row[-k:] for row in rows]
     return pad_sequences(rows, maxlen or x.shape[1], padding="pre", truncating="pre")
@@ -96,8 +114,16 @@ def window_accuracy(model, x, y, ks, batch_size=256):
     """Accuracy when only the first k or only the last k words of each review are kept, for each k in ks.
 
     Returns {"k": ks, "first": accuracies, "last": accuracies, "full": accuracy on the untouched rows}."""
-    y = np.asarray(y)
-    acc = lambda rows: float(((predict_proba(model, rows, batch_size) >= 0.5) == y).mean())
+    x, y = _token_array(x, "x", 2), np.asarray(y)
+    if y.shape != (len(x),) or not np.isin(y, (0, 1)).all():
+        raise ValueError(f"y must hold one label, 0 or 1, per row of x: shape ({len(x)},), got shape {y.shape}"
+                         f"{'' if y.shape != (len(x),) else f' with values {np.unique(y)[:5].tolist()}'}")
+    ks = list(ks) if isinstance(ks, (list, tuple, range, np.ndarray)) else ks
+    if not isinstance(ks, list) or not ks:
+        raise ValueError(f"ks must be a non-empty list of window sizes (ints >= 1), got {ks!r}")
+    for k in ks:
+        _check_int("each k in ks", k)
     ks = [int(k) for k in ks]
+    acc = lambda rows: float(((predict_proba(model, rows, batch_size) >= 0.5) == y).mean())
     return {"k": ks, "first": [acc(keep_window(x, k, "first")) for k in ks],
             "last": [acc(keep_window(x, k, "last")) for k in ks], "full": acc(x)}

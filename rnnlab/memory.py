@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals
+from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals, phi_prime_of_state
 from rnnlab.runs import RunConfig, run
 from rnnlab.train import check_labels
 from rnnlab.trajectories import Trajectory, state_trajectory  # noqa: F401 (its own module; importable from here too)
@@ -125,12 +125,7 @@ def _linearise_simple_rnn(rnn, x, state):
     """
     (h0,) = state
     states = rnn(x, h0=h0)
-    if rnn.nonlinearity == "tanh":
-        d = 1 - states * states
-    elif rnn.nonlinearity == "relu":
-        d = (states > 0).to(states.dtype)
-    else:
-        d = torch.ones_like(states)
+    d = phi_prime_of_state(rnn.nonlinearity, states)
     d, A_h, H = _steps_first(d), rnn.A_h.detach().contiguous(), rnn.hidden_size
 
     def step(i, dh, drive, out):
@@ -141,7 +136,7 @@ def _linearise_simple_rnn(rnn, x, state):
             out += drive
         return out.mul_(d[i])
 
-    return step, (states[:, -1],)
+    return step, (states[:, -1],), states
 
 
 def _linearise_lstm(rnn, x, state):
@@ -178,7 +173,7 @@ def _linearise_lstm(rnn, x, state):
             dc_new.addcmul_(f[t], dc)
         return torch.addcmul(do, k[t], dc_new, out=out), dc_new
 
-    return step, (states[:, -1], cells[:, -1])
+    return step, (states[:, -1], cells[:, -1]), states
 
 
 def _linearise_gru(rnn, x, state):
@@ -208,18 +203,28 @@ def _linearise_gru(rnn, x, state):
         torch.add(wr, wz, out=out).add_(wn)
         return out if dh is None else out.addcmul_(z[t], dh)
 
-    return step, (states[:, -1],)
+    return step, (states[:, -1],), states
 
 
 _LINEARISE = {SimpleRNN: _linearise_simple_rnn, LSTM: _linearise_lstm, GRU: _linearise_gru}
 
 
 def _linearisations(rnn, x, chunk):
-    """Yield (s, step) for the chunks x[:, s : s + chunk], carrying the state from chunk to chunk."""
+    """Yield (s, step) for the chunks x[:, s : s + chunk], carrying the state from chunk to chunk.
+
+    States that overflow make every later derivative meaningless (relu reads φ'(NaN) as 0, a tangent then looks
+    like it vanished): a RuntimeWarning names the first such t, for the caller of the measurement.
+    """
     h = x.new_zeros(x.shape[0], rnn.hidden_size)
-    state = (h, h) if isinstance(rnn, LSTM) else (h,)
+    state, warned = ((h, h) if isinstance(rnn, LSTM) else (h,)), False
     for s in range(0, x.shape[1], chunk):
-        step, state = _LINEARISE[type(rnn)](rnn, x[:, s : s + chunk], state)
+        step, state, states = _LINEARISE[type(rnn)](rnn, x[:, s : s + chunk], state)
+        if not warned and not torch.isfinite(states).all():
+            t = s + int((~torch.isfinite(states)).any(2).any(0).nonzero()[0, 0])
+            warnings.warn(f"the states h_t overflow to inf/NaN from t = {t} ({x.dtype}): what is measured from "
+                          "there on is meaningless. Use float64 (model.double()), a smaller spectral radius or a "
+                          "shorter sequence.", RuntimeWarning, stacklevel=4)  # past the measurement and no_grad
+            warned = True
         yield s, step
 
 
@@ -478,7 +483,8 @@ def fit_decay(curve, threshold=1e-3, tol=None):
         regime, time_constant, half_life = "vanishing", 1.0 / rate, math.log(2.0) / rate
     else:
         regime, time_constant, half_life = ("stable" if rate >= -tol else "exploding"), math.inf, math.inf
-    return DecayFit(rate, time_constant, half_life, horizon, float(r2), regime, float(math.exp(intercept)),
+    amplitude = math.exp(intercept) if intercept < 709.0 else math.inf  # e^709.8 is float64's largest value
+    return DecayFit(rate, time_constant, half_life, horizon, float(r2), regime, amplitude,
                     start, stop)
 
 
@@ -547,12 +553,7 @@ def lyapunov_exponent(model, x, seed=0):
             torch.log(growth[:, 0], out=logs[s + i])
             for u in vs:
                 u.div_(growth.clamp_min(torch.finfo(x.dtype).tiny))
-    exponent = float(logs.mean(0).mean())
-    if math.isnan(exponent):
-        warnings.warn(f"lyapunov_exponent is NaN: the states or the tangent overflowed ({x.dtype}); use float64 "
-                      "(model.double()), a smaller spectral radius or a shorter sequence", RuntimeWarning,
-                      stacklevel=2)
-    return exponent
+    return float(logs.mean(0).mean())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

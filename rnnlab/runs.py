@@ -6,11 +6,16 @@
                                                                                     weights.pt
 
 A run is written into a temporary folder inside the store and renamed to its hash with os.replace, so a store
-only ever holds complete runs: a crash mid-write leaves a hidden ".tmp-…" folder that listing ignores. The store
-is `$RNNLAB_HOME/runs` if RNNLAB_HOME is set, else `$XDG_CACHE_HOME/rnnlab/runs` (default `~/.cache/rnnlab/runs`).
+only ever holds complete runs: a crash mid-write leaves a hidden ".tmp-…" folder that listing ignores and the next
+save removes, with a warning, once it is an hour old. Two processes saving the same run race to one rename: the
+first wins and the second discards its copy. Reading back checks every file against the config it names; a run
+that does not match is refused (CorruptRun), and `run` sets such a folder aside as ".broken-<hash>-<time>" and
+trains again. The store is `$RNNLAB_HOME/runs` if RNNLAB_HOME is set, else `$XDG_CACHE_HOME/rnnlab/runs` (default
+`~/.cache/rnnlab/runs`).
 """
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -18,6 +23,7 @@ import shutil
 import tempfile
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -31,6 +37,13 @@ from .train import OPTIMIZERS, History, evaluate, fit
 
 TASKS = tasks.TASKS + ("imdb",)
 IMDB_SIZE = 25000  # reviews in each of IMDB's train and test splits
+INT_MAX = 2**63 - 1
+FORMAT = 1  # the layout of a stored run; one written by a later rnnlab is refused rather than misread
+STALE_SECONDS = 3600  # a hidden .tmp-/.trash- folder this old was left by a killed process: no save takes an hour
+
+
+class CorruptRun(ValueError):
+    """A run folder that cannot be read back as the run its name promises; the message says what differs."""
 
 
 def _opt(default, text, choices=None, minimum=1):
@@ -83,6 +96,8 @@ class RunConfig:
                 minimum = f.metadata["minimum"]
                 if value < minimum:
                     raise ValueError(f"{f.name} must be >= {minimum}, got {value}")
+                if value > INT_MAX:  # torch takes sizes and seeds as int64
+                    raise ValueError(f"{f.name} must be <= 2**63 - 1 = {INT_MAX}, got {value}")
                 object.__setattr__(self, f.name, int(value))
             else:  # float, or float | None
                 if value is None and f.default is None:
@@ -214,10 +229,7 @@ def default_store():
 
 def _write(path, data):
     with open(path, "wb") as f:
-        if isinstance(data, bytes):
-            f.write(data)
-        else:
-            torch.save(data, f)
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
 
@@ -243,7 +255,11 @@ class Store:
     """A folder of runs, one sub-folder per config hash. Folders starting with "." are never runs."""
 
     def __init__(self, root=None):
+        if root is not None and not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}")
         self.root = Path(root).expanduser() if root is not None else default_store()
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"root must be a folder, got the file {str(self.root)!r}")
 
     def __repr__(self):
         return f"Store({str(self.root)!r})"
@@ -259,15 +275,22 @@ class Store:
         first), the stored one is kept and this copy is discarded. A text model's vocabulary (its ranked words)
         goes along, so that a typed review can be encoded without the data set."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_stale()
         final = self.path(config)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{config.hash}-", dir=self.root))
         try:
             _write(tmp / "config.json", _json(config.to_dict()))
-            _write(tmp / "metrics.json", _json({"metrics": metrics, "history": history.to_dict()}))
-            _write(tmp / "weights.pt", model.state_dict())
+            buffer = io.BytesIO()
+            torch.save(model.state_dict(), buffer)
+            files = {"weights.pt": buffer.getvalue()}
             if vocabulary is not None:
                 kept = vocabulary.id_to_word[imdb.INDEX_FROM + 1 :]
-                _write(tmp / "vocabulary.json", _json({"num_words": vocabulary.num_words, "words": kept}))
+                files["vocabulary.json"] = _json({"num_words": vocabulary.num_words, "words": kept})
+            digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+            _write(tmp / "metrics.json", _json({"format": FORMAT, "sha256": digests, "metrics": metrics,
+                                                "history": history.to_dict()}))
+            for name, data in files.items():
+                _write(tmp / name, data)
             _fsync_dir(tmp)
             try:
                 os.replace(tmp, final)
@@ -283,26 +306,101 @@ class Store:
         return final
 
     def load(self, key, weights=True):
-        """The stored RunResult for a hash or config (KeyError if absent); weights=False skips the model."""
+        """The stored RunResult for a hash or config (KeyError if absent); weights=False skips the model.
+
+        Raises CorruptRun, naming the file and what differs, when a file is missing, truncated or malformed, when
+        config.json does not hash to the folder's name (edited), when metrics.json comes from a later rnnlab, or
+        when weights.pt does not hold the tensors, of the shapes, that the config builds."""
         folder = self.path(key)
-        if not folder.is_dir():
+        if not folder.exists():
             raise KeyError(f"no run {_key(key)!r} in {self.root}")
-        config = RunConfig.from_dict(json.loads((folder / "config.json").read_text("utf-8")))
+        if not folder.is_dir():
+            raise CorruptRun(f"{folder} is a file, not a run folder")
+        stored_config = _read_json(folder / "config.json")
+        try:
+            config = RunConfig.from_dict(stored_config)
+        except (TypeError, ValueError) as e:
+            raise CorruptRun(f"{folder / 'config.json'} is not a valid RunConfig: {e}") from None
         if config.hash != folder.name:
-            raise ValueError(f"{folder} holds a config whose hash is {config.hash}, not its folder name")
-        stored = json.loads((folder / "metrics.json").read_text("utf-8"))
-        history = History.from_dict(stored["history"])
+            raise CorruptRun(f"{folder / 'config.json'} describes run {config.hash}, not {folder.name}: it was "
+                             "edited, or copied from another run")
+        stored = _read_json(folder / "metrics.json")
+        if not isinstance(stored.get("format", 1), int) or stored.get("format", 1) > FORMAT:
+            raise CorruptRun(f"{folder / 'metrics.json'} has format {stored.get('format')!r}; this rnnlab reads "
+                             f"format {FORMAT} and older: it was written by a later version")
+        metrics, history, digests = stored.get("metrics"), stored.get("history"), stored.get("sha256", {})
+        try:
+            if not isinstance(metrics, dict) or not isinstance(history, dict) or not isinstance(digests, dict):
+                raise ValueError("it must hold the objects 'metrics' and 'history' (and 'sha256')")
+            bad = [k for k in _NUMERIC_METRICS if not isinstance(metrics.get(k, 0), (int, float, type(None)))]
+            if bad:
+                raise ValueError(f"metrics {bad} must be numbers or null")
+            history = History.from_dict(history)
+            for name, curve in history.to_dict().items():
+                if name == "best_epoch":
+                    ok = curve is None or (isinstance(curve, int) and not isinstance(curve, bool))
+                else:
+                    ok = isinstance(curve, list) and all(isinstance(v, (int, float, type(None))) for v in curve)
+                if not ok:
+                    raise ValueError(f"history {name!r} must be {'an int or null' if name == 'best_epoch' else 'a list of numbers or null'}")
+        except (TypeError, ValueError) as e:
+            raise CorruptRun(f"{folder / 'metrics.json'} is malformed: {e}") from None
         model, vocabulary = None, None
         if (folder / "vocabulary.json").is_file():
-            stored_words = json.loads((folder / "vocabulary.json").read_text("utf-8"))
-            vocabulary = imdb.Vocabulary(stored_words["words"], stored_words["num_words"])
+            _check_sha256(folder / "vocabulary.json", digests)
+            stored_words = _read_json(folder / "vocabulary.json")
+            try:
+                words = stored_words["words"]
+                if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                    raise ValueError("'words' must be a list of strings")
+                vocabulary = imdb.Vocabulary(words, stored_words["num_words"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise CorruptRun(f"{folder / 'vocabulary.json'} is malformed: {e!r}") from None
         if weights:
             model = config.build_model()
-            model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
+            path = folder / "weights.pt"
+            if not path.is_file():
+                raise CorruptRun(f"{folder} has no weights.pt")
+            _check_sha256(path, digests)  # before unpickling anything
+            try:
+                state = torch.load(path, weights_only=True, map_location="cpu")
+            except Exception as e:  # truncated zip, foreign pickle, …: whatever torch says, the file is unusable
+                raise CorruptRun(f"{path} cannot be read ({type(e).__name__}: {' '.join(str(e).split())[:200]}): "
+                                 "it is truncated or not a weights file") from None
+            _check_state(state, model.state_dict(), path)
+            model.load_state_dict(state)
             model.eval()
-        elif not (folder / "weights.pt").is_file():
-            raise FileNotFoundError(f"{folder} has no weights.pt")
-        return RunResult(config, history, stored["metrics"], model, folder, cached=True, vocabulary=vocabulary)
+        else:
+            _check_zip(folder / "weights.pt")
+        return RunResult(config, history, metrics, model, folder, cached=True, vocabulary=vocabulary)
+
+    def set_aside(self, key, reason):
+        """Rename a broken run folder to ".broken-<hash>-<time>-<pid>" (kept for inspection, never listed), with a
+        warning; returns the new path, or None if another process moved or removed it first."""
+        folder = self.path(key)
+        aside = self.root / f".broken-{folder.name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        try:
+            os.replace(folder, aside)
+        except FileNotFoundError:
+            return None
+        warnings.warn(f"run {folder.name} in {self.root} is broken ({reason}); moved it aside to {aside.name}",
+                      stacklevel=2)
+        return aside
+
+    def _remove_stale(self):
+        """Remove the hidden temporary folders that a process killed mid-save (or mid-delete) left behind."""
+        now = time.time()
+        for p in self.root.iterdir():
+            if not p.name.startswith((".tmp-", ".trash-")):
+                continue
+            try:
+                stale = p.is_dir() and now - p.stat().st_mtime > STALE_SECONDS
+            except OSError:  # another process removed it meanwhile
+                continue
+            if stale:
+                shutil.rmtree(p, ignore_errors=True)
+                warnings.warn(f"removed {p}, a half-written run left by a process that was killed while saving",
+                              stacklevel=3)
 
     def list(self):
         """Summaries (no weights) of every complete run, oldest first; malformed folders are skipped with a
@@ -317,7 +415,7 @@ class Store:
                 results.append(self.load(folder.name, weights=False))
             except Exception as e:  # any broken folder must not hide the others
                 warnings.warn(f"skipping malformed run folder {folder}: {e}", stacklevel=2)
-        return sorted(results, key=lambda r: (r.metrics.get("created", 0), r.hash))
+        return sorted(results, key=lambda r: (r.metrics.get("created") or 0, r.hash))
 
     def delete(self, key):
         """Remove a run; returns whether it was there. Renamed away first, so no half-deleted run is listed."""
@@ -328,6 +426,64 @@ class Store:
         os.replace(folder, trash)
         shutil.rmtree(trash, ignore_errors=True)
         return True
+
+
+_NUMERIC_METRICS = ("test_loss", "test_accuracy", "chance", "seconds", "epochs", "created")
+
+
+def _read_json(path):
+    """A JSON object from a run folder, or CorruptRun naming the file."""
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise CorruptRun(f"{path.parent} has no {path.name}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CorruptRun(f"{path} is not readable JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise CorruptRun(f"{path} must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _check_sha256(path, digests):
+    """CorruptRun if the file's sha256 is not the one metrics.json recorded when the run was saved (runs stored
+    before sha256 was recorded have none to compare)."""
+    expected = digests.get(path.name)
+    if expected is None:
+        return
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected:
+        raise CorruptRun(f"{path} has sha256 {actual[:16]}…, not the {str(expected)[:16]}… recorded when the run "
+                         "was saved: it was changed or damaged since")
+
+
+def _check_zip(path):
+    """Without loading the tensors: a weights.pt that torch.save wrote is a zip whose directory sits at its end,
+    so a truncated or foreign file fails here. The listing checks this much; load checks the tensors too."""
+    if not path.is_file():
+        raise CorruptRun(f"{path.parent} has no {path.name}")
+    try:
+        zipfile.ZipFile(path).close()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise CorruptRun(f"{path} cannot be read ({type(e).__name__}: {e}): it is truncated or not a weights "
+                         "file") from None
+
+
+def _check_state(state, expected, path):
+    """CorruptRun unless `state` holds exactly the finite tensors, of the shapes, that the config's model has."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CorruptRun(f"{path} must hold a dict of tensors (a state_dict), got {type(state).__name__}")
+    differences = [f"missing {k}" for k in expected if k not in state]
+    differences += [f"unexpected {k}" for k in state if k not in expected]
+    differences += [f"{k} is {tuple(v.shape)} in the file, {tuple(expected[k].shape)} for the config"
+                    for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+    if differences:
+        raise CorruptRun(f"{path} does not match config.json: {'; '.join(differences[:6])}"
+                         f"{f' (and {len(differences) - 6} more)' if len(differences) > 6 else ''}")
+    wrong_kind = [k for k, v in state.items() if v.is_floating_point() != expected[k].is_floating_point()]
+    not_finite = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if wrong_kind or not_finite:
+        raise CorruptRun(f"{path} holds {'non-float' if wrong_kind else 'NaN or inf in'} "
+                         f"{', '.join(wrong_kind or not_finite)}")
 
 
 def _key(key):
@@ -349,14 +505,21 @@ def run(config, store=None, progress=True, data_dir=None):
     reviews are (task="imdb" only; default $RNNLAB_IMDB_DIR, the cache, or a download). The history's val_* are
     measured on the test set after each epoch (a run selects nothing on them: there is no early stopping).
     metrics: test_loss, test_accuracy (None for adding), chance_metric and chance (tasks.chance_level),
-    seconds (training), epochs, created (Unix time).
+    seconds (training), epochs, created (Unix time). A stored run that cannot be read back (CorruptRun: edited,
+    truncated, from a later version) is moved aside as ".broken-<hash>-<time>-<pid>", with a warning, and trained
+    again. Raises TrainingDiverged if the loss or the gradient becomes non-finite; nothing is stored then.
     """
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
     if store is not False:
         store = _store(store)
-        if config in store:
-            return store.load(config)
+        if os.path.lexists(store.path(config)):
+            try:
+                return store.load(config)
+            except KeyError:  # deleted meanwhile
+                pass
+            except CorruptRun as e:
+                store.set_aside(config, e)
     model = config.build_model()
     if config.task == "imdb":
         data = config.load_imdb(data_dir, progress=bool(progress))

@@ -23,11 +23,16 @@ TASKS = ("lag_recall", "adding")
 ADDING_BASELINE_MSE = 1.0 / 6.0
 
 
-def _check_int(name, value, minimum):
+INT64_MAX = 2**63 - 1  # NumPy's sizes and symbols are int64
+
+
+def _check_int(name, value, minimum, maximum=INT64_MAX):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= 2**63 - 1, got {value}")
 
 
 def lag_recall(n, length, lag, num_symbols, seed=0):
@@ -40,7 +45,7 @@ def lag_recall(n, length, lag, num_symbols, seed=0):
     _check_int("length", length, 1)
     _check_int("lag", lag, 0)
     _check_int("num_symbols", num_symbols, 2)
-    _check_int("seed", seed, 0)
+    _check_int("seed", seed, 0, maximum=None)  # any size seeds PCG64
     if lag >= length:
         raise ValueError(f"lag must be < length (the answer must lie inside the sequence): got lag={lag}, "
                          f"length={length}, allowed 0 … {length - 1}")
@@ -57,7 +62,7 @@ def adding(n, length, seed=0):
     """
     _check_int("n", n, 1)
     _check_int("length", length, 2)
-    _check_int("seed", seed, 0)
+    _check_int("seed", seed, 0, maximum=None)  # any size seeds PCG64
     rng = np.random.default_rng(seed)
     half = length // 2
     values = rng.uniform(0.0, 1.0, size=(n, length))

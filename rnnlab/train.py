@@ -26,11 +26,14 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 
 class TrainingDiverged(ValueError):
-    """The training loss became NaN or ±inf; `epoch` and `step` (both from 1) say where."""
+    """The training loss, or the gradient norm ‖g‖₂, became NaN or ±inf; `epoch` and `step` (both from 1) say
+    where. Raised before the step is taken, so the model keeps the last finite weights."""
 
-    def __init__(self, epoch, step, loss):
-        self.epoch, self.step, self.loss = epoch, step, loss
-        super().__init__(f"training diverged: the loss became {loss} at epoch {epoch}, step {step} "
+    def __init__(self, epoch, step, loss, gradient_norm=None):
+        self.epoch, self.step, self.loss, self.gradient_norm = epoch, step, loss, gradient_norm
+        what = (f"the loss became {loss}" if gradient_norm is None
+                else f"the gradient norm became {gradient_norm} (loss {loss:.4g})")
+        super().__init__(f"training diverged: {what} at epoch {epoch}, step {step} "
                          "(try a smaller lr, gradient clipping, or a smaller spectral_radius)")
 
 
@@ -61,6 +64,38 @@ class History:
         return cls(**{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.items()})
 
 
+def _check_model(model):
+    if not isinstance(model, torch.nn.Module) or not all(callable(getattr(model, m, None)) for m in ("loss", "predict")):
+        raise TypeError(f"model must be a torch.nn.Module with loss(output, y) and predict(output), such as a "
+                        f"SequenceClassifier, got {type(model).__name__}")
+    if next(model.parameters(), None) is None:
+        raise ValueError("model must have parameters to train, got none")
+
+
+def check_labels(model, y, name="y"):
+    """y as the model's loss reads it: one finite value per example for regression, else class ids in
+    [0, num_classes) ({0, 1} for one sigmoid output), as ints or as floats that are whole numbers."""
+    if y.dim() != 1:
+        raise ValueError(f"{name} must hold one label per example, shape (n,), got {tuple(y.shape)}")
+    if y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"{name} must hold numbers, got {y.dtype}")
+    if getattr(model, "regression", False):
+        if not y.is_floating_point() or y.numel() == 0 or torch.isfinite(y).all():
+            return
+        i = int((~torch.isfinite(y)).nonzero()[0, 0])
+        raise ValueError(f"{name} must be finite, got {y[i].item()} at index {i}")
+    classes = max(2, getattr(model, "num_classes", 2))
+    if y.numel() == 0:
+        return
+    bad = (y < 0) | (y >= classes)
+    if y.is_floating_point():
+        bad |= ~torch.isfinite(y) | (y != y.round())
+    if bad.any():
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(f"{name} must hold class ids 0 … {classes - 1} (num_classes={classes}), got "
+                         f"{y[i].item()} at index {i}")
+
+
 def _as_tensors(data, name, model):
     """(x, y) of NumPy arrays or tensors → tensors; floats take the model's dtype so float64 data just works."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -79,6 +114,7 @@ def _as_tensors(data, name, model):
     if y.shape[:1] != x.shape[:1]:
         raise ValueError(f"{name}'s x and y must hold the same number of examples, got {x.shape[0]} and "
                          f"{y.shape[0] if y.dim() else 'a scalar'}")
+    check_labels(model, y, f"{name}'s y")
     return x, y
 
 
@@ -126,6 +162,7 @@ def evaluate(model, data, batch_size=256):
 
     Returns {"loss": float, "accuracy": float or None (regression), "n": number of examples}.
     """
+    _check_model(model)
     _check_batch_size(batch_size)
     x, y = _as_tensors(data, "data", model)
     was_training = model.training
@@ -186,8 +223,10 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
         progress: True for a tqdm bar on a terminal (silent when stderr is not a TTY), False/None for none,
             or a callable(fraction in [0, 1], message) to drive e.g. a dashboard's progress bar.
 
-    Raises TrainingDiverged (a ValueError) as soon as a minibatch loss is not finite, before the step is taken.
+    Raises TrainingDiverged (a ValueError) as soon as a minibatch loss or the gradient norm ‖g‖₂ is not finite,
+    before the step is taken (clipping cannot rescue an infinite gradient).
     """
+    _check_model(model)
     for name, value in (("epochs", epochs), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{name} must be an int, got {value!r}")
@@ -233,8 +272,13 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                     raise TrainingDiverged(epoch, step, loss.item())
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                # ‖g‖₂ in float64: in float32 the squares overflow once entries pass ~1e19, long before g does
+                norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad, dtype=torch.float64)
+                                                             for p in model.parameters() if p.grad is not None]))
+                if not torch.isfinite(norm):
+                    raise TrainingDiverged(epoch, step, loss.item(), gradient_norm=norm.item())
                 if clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    torch.nn.utils.clip_grads_with_norm_(model.parameters(), clip, norm)
                 opt.step()
                 total += loss.item() * len(idx)
                 h = _accuracy_hits(model, out, yb)

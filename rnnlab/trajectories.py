@@ -57,6 +57,11 @@ def state_trajectory(model, x, n_components=2, index=0, tokens=None):
     one = x[index : index + 1]
     one = one.to(rnn.A.dtype) if one.is_floating_point() else one
     h = (clf.states(one) if clf is not None else rnn(one))[0].double().cpu().numpy()
+    if not np.isfinite(h).all():
+        t = int(np.flatnonzero(~np.isfinite(h).all(1))[0])
+        raise ValueError(f"the states h_t of sequence {index} overflow to inf/NaN from t = {t} ({rnn.A.dtype}), so "
+                         "they have no principal components: use float64 (model.double()), a smaller spectral "
+                         "radius or a shorter sequence")
     centred = h - h.mean(0)
     U, S, Vt = np.linalg.svd(centred, full_matrices=False)
     signs = np.sign(Vt[np.arange(n_components), np.abs(Vt[:n_components]).argmax(1)])
