@@ -44,6 +44,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
+from .models import _check_choice, _check_size
+
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 ENV_DIR = "RNNLAB_IMDB_DIR"
@@ -92,7 +94,7 @@ def pad_sequences(sequences, maxlen=None, padding="pre", truncating="pre", value
     if maxlen is None:
         maxlen = max((len(s) for s in sequences), default=0)
     else:
-        _check_int("maxlen", maxlen, 1)
+        _check_size("maxlen", maxlen, 1)
     out = np.full((len(sequences), maxlen), value, dtype=np.int64)
     for row, s in zip(out, sequences):
         s = s[max(0, len(s) - maxlen):] if truncating == "pre" else s[:maxlen]
@@ -114,7 +116,7 @@ class Vocabulary:
 
     def __init__(self, words, num_words=None):
         if num_words is not None:
-            _check_int("num_words", num_words, INDEX_FROM + 1)
+            _check_size("num_words", num_words, INDEX_FROM + 1)
         self.num_words = num_words
         self.size = len(words) + INDEX_FROM + 1 if num_words is None else num_words
         kept = list(words[:max(0, self.size - INDEX_FROM - 1)])
@@ -192,9 +194,9 @@ def load(num_words=10000, maxlen=500, data_dir=None, download=True, padding="pre
     DataError (ChecksumError) when what was found or downloaded cannot be used.
     """
     if num_words is not None:
-        _check_int("num_words", num_words, INDEX_FROM + 1)
+        _check_size("num_words", num_words, INDEX_FROM + 1)
     if maxlen is not None:
-        _check_int("maxlen", maxlen, 1)
+        _check_size("maxlen", maxlen, 1)
     _check_choice("padding", padding, SIDES)
     _check_choice("truncating", truncating, SIDES)
     for name, value in (("download", download), ("progress", progress)):
@@ -482,18 +484,6 @@ def _encode(corpus, num_words, maxlen, padding, truncating, source):
         x = pad_sequences((np.concatenate(([START], reviews[i])) for i in order), maxlen, padding, truncating)
         arrays += [x, corpus[f"{split}_labels"][order].astype(np.int64)]
     return IMDB(*arrays, vocabulary=vocabulary, maxlen=maxlen, padding=padding, truncating=truncating, source=source)
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
 def _check_sha256(value):

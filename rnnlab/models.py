@@ -15,6 +15,7 @@ through PyTorch's fused kernels; `loop` is the explicit recurrence, written as t
 oracle the fast path is tested against.
 """
 import math
+import numbers
 from contextlib import contextmanager
 
 import torch
@@ -28,7 +29,7 @@ HEADS = ("last", "flatten")
 
 
 def _check_size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # int or a NumPy integer
         raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
