@@ -13,7 +13,7 @@ from .memory import (DecayFit, DependencyProfile, MemoryProfile, Spectrum, depen
                      recurrent_spectrum, saliency_curve)
 from .models import GRU, LSTM, SequenceClassifier, SimpleRNN
 from .params import count_parameters, gru_params, lstm_params, simple_rnn_params, summary
-from .runs import RunConfig, RunResult, Store, delete_run, list_runs, load_run, run
+from .runs import CorruptRun, RunConfig, RunResult, Store, delete_run, list_runs, load_run, run
 from .tasks import adding, chance_level, lag_recall
 from .train import History, TrainingDiverged, evaluate, fit
 from .trajectories import Trajectory, state_trajectory

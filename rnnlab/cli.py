@@ -266,6 +266,15 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"rnnlab: warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
 
 
+def _forget_caught_interrupt():
+    """Let a Ctrl-C that was caught and reported end as exit status 130 under `python -m rnnlab` too.
+
+    CPython (3.11) flags a KeyboardInterrupt that passes through exec() of a string, as dataclasses do while
+    torch._dynamo is imported on the first optimizer step, and under `python -m` it kills itself with SIGINT at exit
+    even though the interrupt was caught. Each exec() of a string starts by clearing that flag."""
+    exec("None")
+
+
 def _terminal(main):
     """Around the entry point: Ctrl-C ends with one line and exit status 130 (128 + SIGINT), never a traceback,
     and warnings print as one line each."""
@@ -279,6 +288,8 @@ def _terminal(main):
             except KeyboardInterrupt:
                 print("rnnlab: interrupted", file=sys.stderr)
                 raise SystemExit(130) from None
+            finally:
+                _forget_caught_interrupt()
 
     return wrapper
 

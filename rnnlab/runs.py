@@ -2,15 +2,17 @@
 
     RunConfig ──build_model(), make_data()──▶ fit ──▶ evaluate on the test set ──▶ <store>/<hash>/
                                                                                     config.json
-                                                                                    metrics.json (metrics + history)
+                                                                                    metrics.json (+ sha256)
                                                                                     weights.pt
 
 A run is written into a temporary folder inside the store and renamed to its hash with os.replace, so a store
 only ever holds complete runs: a crash mid-write leaves a hidden ".tmp-…" folder that listing ignores and the next
 save removes, with a warning, once it is an hour old. Two processes saving the same run race to one rename: the
-first wins and the second discards its copy. Reading back checks every file against the config it names; a run
-that does not match is refused (CorruptRun), and `run` sets such a folder aside as ".broken-<hash>-<time>" and
-trains again. The store is `$RNNLAB_HOME/runs` if RNNLAB_HOME is set, else `$XDG_CACHE_HOME/rnnlab/runs` (default
+first wins and the second discards its copy. metrics.json records the sha256 of weights.pt (and vocabulary.json),
+and reading back checks every file against it and against the config; a run that does not match is refused
+(CorruptRun), and `run` sets such a folder aside as ".broken-<hash>-<time>-<pid>" and trains again.
+
+The store is `$RNNLAB_HOME/runs` if RNNLAB_HOME is set, else `$XDG_CACHE_HOME/rnnlab/runs` (default
 `~/.cache/rnnlab/runs`).
 """
 import dataclasses
@@ -309,8 +311,10 @@ class Store:
         """The stored RunResult for a hash or config (KeyError if absent); weights=False skips the model.
 
         Raises CorruptRun, naming the file and what differs, when a file is missing, truncated or malformed, when
-        config.json does not hash to the folder's name (edited), when metrics.json comes from a later rnnlab, or
-        when weights.pt does not hold the tensors, of the shapes, that the config builds."""
+        config.json does not hash to the folder's name (edited), when metrics.json comes from a later rnnlab, when
+        weights.pt or vocabulary.json is not the file whose sha256 metrics.json recorded at save time, or when
+        weights.pt does not hold the finite tensors, of the shapes, that the config builds. weights=False reads no
+        tensors: it checks only that weights.pt is a whole zip, which keeps listing a large store fast."""
         folder = self.path(key)
         if not folder.exists():
             raise KeyError(f"no run {_key(key)!r} in {self.root}")
@@ -338,11 +342,10 @@ class Store:
             history = History.from_dict(history)
             for name, curve in history.to_dict().items():
                 if name == "best_epoch":
-                    ok = curve is None or (isinstance(curve, int) and not isinstance(curve, bool))
-                else:
-                    ok = isinstance(curve, list) and all(isinstance(v, (int, float, type(None))) for v in curve)
-                if not ok:
-                    raise ValueError(f"history {name!r} must be {'an int or null' if name == 'best_epoch' else 'a list of numbers or null'}")
+                    if not (curve is None or (isinstance(curve, int) and not isinstance(curve, bool))):
+                        raise ValueError(f"history 'best_epoch' must be an int or null, got {curve!r}")
+                elif not (isinstance(curve, list) and all(isinstance(v, (int, float, type(None))) for v in curve)):
+                    raise ValueError(f"history {name!r} must be a list of numbers or null")
         except (TypeError, ValueError) as e:
             raise CorruptRun(f"{folder / 'metrics.json'} is malformed: {e}") from None
         model, vocabulary = None, None
@@ -403,8 +406,8 @@ class Store:
                               stacklevel=3)
 
     def list(self):
-        """Summaries (no weights) of every complete run, oldest first; malformed folders are skipped with a
-        warning, temporary ones silently."""
+        """Summaries (no weights) of every complete run, oldest first; malformed folders (see load) are skipped
+        with a warning, hidden ones (temporary, set aside) and stray files silently."""
         if not self.root.is_dir():
             return []
         results = []

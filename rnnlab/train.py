@@ -65,7 +65,8 @@ class History:
 
 
 def _check_model(model):
-    if not isinstance(model, torch.nn.Module) or not all(callable(getattr(model, m, None)) for m in ("loss", "predict")):
+    methods = all(callable(getattr(model, m, None)) for m in ("loss", "predict"))
+    if not isinstance(model, torch.nn.Module) or not methods:
         raise TypeError(f"model must be a torch.nn.Module with loss(output, y) and predict(output), such as a "
                         f"SequenceClassifier, got {type(model).__name__}")
     if next(model.parameters(), None) is None:

@@ -5,10 +5,13 @@ Each test states how many cases it tries (settings(max_examples=N)). The propert
 input gives the right answer (checked against an oracle written here: the documented rules, the explicit loop,
 torch.func.jacrev, the label's definition) and an invalid one gives the documented error, a ValueError or
 TypeError naming the argument, never an IndexError, a RuntimeError or a hang. Sizes are kept small so that the
-whole file runs in well under a minute.
+whole file runs in well under a minute. The cases are derandomized (the same on every run); set RNNLAB_EXPLORE=1
+to draw fresh ones.
 """
 import json
 import math
+import numbers
+import os
 import shutil
 import tempfile
 import warnings
@@ -29,7 +32,10 @@ from rnnlab.runs import CorruptRun, RunConfig, Store, list_runs, run
 from rnnlab.tasks import adding, lag_recall
 from rnnlab.train import evaluate, fit
 
-QUICK = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+# The same cases on every run, so that CI cannot turn red by chance; RNNLAB_EXPLORE=1 draws new ones each run.
+EXPLORE = bool(os.environ.get("RNNLAB_EXPLORE"))
+QUICK = dict(deadline=None, derandomize=not EXPLORE,
+             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 DOCUMENTED = (ValueError, TypeError)
 
 # Anything a user or a widget might hand over where a number or a name is expected.
@@ -134,7 +140,8 @@ def test_run_config_accepts_exactly_the_documented_configs_and_names_the_field_i
 
 # ------------------------------------------------------------------------------------------------ the models
 
-MODEL_ARGS = {"vocab_size": st.one_of(st.none(), st.integers(1, 12)), "input_size": st.one_of(st.none(), st.integers(1, 4)),
+MODEL_ARGS = {"vocab_size": st.one_of(st.none(), st.integers(1, 12)),
+              "input_size": st.one_of(st.none(), st.integers(1, 4)),
               "embedding_dim": st.integers(1, 4), "hidden_size": st.integers(1, 5),
               "cell": st.sampled_from(("simple_rnn", "lstm", "gru")), "head": st.sampled_from(("last", "flatten")),
               "seq_len": st.one_of(st.none(), st.integers(1, 6)), "num_classes": st.integers(1, 4),
@@ -150,7 +157,7 @@ def classifier_problem(a):
         used = {"seq_len": a.get("head", "last") == "flatten", "embedding_dim": a.get("vocab_size") is not None}
         optional = name in ("vocab_size", "input_size", "seq_len")  # None is their documented "not given"
         if (v is not None or not optional) and used.get(name, True) and (
-                isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1):
             bad.add(name)
     if (a.get("vocab_size") is None) == (a.get("input_size") is None):
         bad |= {"vocab_size", "input_size"}
@@ -180,7 +187,7 @@ def classifier_args(draw):
                               max_size=1)):
         a[name] = draw(WILD)
     # sizes past memory make torch raise RuntimeError while allocating (reported to the lead)
-    assume(all(not isinstance(v, int) or v < 10**4 for v in a.values()))
+    assume(all(not isinstance(v, numbers.Integral) or v < 10**4 for v in a.values()))
     return a
 
 
@@ -213,7 +220,8 @@ def test_classifier_builds_exactly_when_the_arguments_are_valid_and_its_output_h
 
 def _layer(kind, input_size, hidden):
     torch.manual_seed(0)
-    return {"tanh": lambda: SimpleRNN(input_size, hidden), "relu": lambda: SimpleRNN(input_size, hidden, nonlinearity="relu"),
+    return {"tanh": lambda: SimpleRNN(input_size, hidden),
+            "relu": lambda: SimpleRNN(input_size, hidden, nonlinearity="relu"),
             "lstm": lambda: LSTM(input_size, hidden), "gru": lambda: GRU(input_size, hidden)}[kind]()
 
 
@@ -346,7 +354,8 @@ def test_fit_and_evaluate_take_valid_labels_and_refuse_others_by_name(kind, n, T
         model = SequenceClassifier(input_size=2, hidden_size=2, regression=True)
         x = np.random.default_rng(n).normal(size=(n, T, 2))
     else:
-        model = SequenceClassifier(vocab_size=4, embedding_dim=2, hidden_size=2, num_classes=3 if kind == "classes" else 1)
+        model = SequenceClassifier(vocab_size=4, embedding_dim=2, hidden_size=2,
+                                   num_classes=3 if kind == "classes" else 1)
         x = np.random.default_rng(n).integers(0, 4, size=(n, T))
     y = np.array((labels * n)[:n])
     if y.dtype.kind == "f" or kind == "regression":
@@ -429,7 +438,8 @@ BAD_MEASUREMENT_CALLS = {
 
 
 @settings(max_examples=300, **QUICK)
-@given(st.sampled_from(sorted(BAD_MEASUREMENT_CALLS)), st.one_of(WILD, tensors(), st.lists(st.integers(-3, 5), max_size=3)))
+@given(st.sampled_from(sorted(BAD_MEASUREMENT_CALLS)),
+       st.one_of(WILD, tensors(), st.lists(st.integers(-3, 5), max_size=3)))
 def test_measurements_given_anything_answer_or_raise_only_documented_errors(call, value):
     """300 generated arguments (anything at all: numbers, strings, containers, tensors of any dtype and shape,
     with NaN/inf) for each argument of each measurement, the rest valid. Property: a result, or a ValueError /
@@ -557,7 +567,8 @@ def test_a_damaged_run_is_refused_as_corrupt_or_read_back_unchanged_and_never_cr
 OPTIONS = [f for f in fields(RunConfig)]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, derandomize=not EXPLORE,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(options=st.lists(st.tuples(st.sampled_from(OPTIONS), st.one_of(
     st.text(alphabet="0123456789-+.eEnoaifNI_ x", max_size=5), st.integers(-3, 30).map(str),
     st.sampled_from(["none", "nan", "inf", "-1", "0", "1e3", "0.5", "tanh", "lstm", "flatten", "adding", "imdb"]))),

@@ -457,7 +457,9 @@ def _store_entries(store):
 @pytest.mark.slow
 def test_ctrl_c_during_rnnlab_train_exits_130_with_one_line_and_stores_nothing(tmp_path):
     """A real `python -m rnnlab train` that would train for minutes, sent SIGINT once it has printed the run it
-    trains. SIGINT is reset to its default in the child, as an interactive shell leaves it."""
+    trains. SIGINT is reset to its default in the child, as an interactive shell leaves it. Half a second in, the
+    signal often lands while torch._dynamo is being imported by the first optimizer step, the case in which
+    `python -m` used to die by SIGINT (status −2) after printing its message (see cli._forget_caught_interrupt)."""
     store = tmp_path / "store"
     argv = [sys.executable, "-m", "rnnlab", "train", "--epochs", "1000", "--n-train", "500", "--length", "10",
             "--hidden-size", "8", "--no-progress", "--store", str(store)]
