@@ -5,12 +5,10 @@ checked against rnnlab called directly on the same inputs, or against closed for
 The run store is a temporary folder (RNNLAB_HOME), never the user's.
 """
 import copy
-import gzip
 import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -23,6 +21,7 @@ from rnnlab.params import count_parameters
 from rnnlab.runs import RunConfig, Store, load_run, run
 from rnnlab.train import History
 from rnnlab.trajectories import state_trajectory
+from tiny_imdb import tiny_reviews
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = ("overview", "parameters", "trajectories", "memory_decay", "dependencies", "compare", "imdb")
@@ -277,20 +276,6 @@ def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(a
 
 
 # ------------------------------------------------------------------------------------------------ IMDB
-
-def tiny_reviews(folder, n=40, seed=0):
-    """A JSON-lines IMDB folder (the layout of rnnlab.imdb) whose label is one word, "great" or "awful", at the
-    end of filler words."""
-    rng = np.random.default_rng(seed)
-    filler = ["the", "film", "plot", "actor", "scene", "music", "story", "long"]
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "test"):
-        with gzip.open(folder / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
-            for i in range(n):
-                words = list(rng.choice(filler, size=rng.integers(3, 14))) + ["great" if i % 2 else "awful"]
-                f.write(json.dumps({"text": " ".join(words), "label": i % 2, "id": i // 2, "rating": 8}) + "\n")
-    return folder
-
 
 def p_positive(model, config, vocabulary, text):
     """P(positive) of a typed review, read as in training: encoded, then padded in front to config.length."""

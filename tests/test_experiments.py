@@ -1,7 +1,5 @@
 """The lecture's IMDB experiment: its configuration, the stored run with its vocabulary, and (when the real reviews
 are there) a short real training run well above chance."""
-import gzip
-import json
 import os
 from pathlib import Path
 
@@ -9,33 +7,18 @@ import numpy as np
 import pytest
 
 from rnnlab.cli import main
-from rnnlab.experiments import LECTURE_IMDB, imdb, imdb_config
+from rnnlab.experiments import imdb, imdb_config
 from rnnlab.explain import predict_proba
 from rnnlab.imdb import load
 from rnnlab.params import summary
-from rnnlab.runs import RunConfig, load_run, list_runs
+from rnnlab.runs import list_runs, load_run
+from tiny_imdb import tiny_reviews
 
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path):
     monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
     monkeypatch.setenv("RNNLAB_HOME", str(tmp_path / "home"))
-
-
-def tiny_reviews(folder, n=60, seed=0):
-    """A JSON-lines IMDB folder whose label is carried by one word: "great" (positive) or "awful" (negative),
-    among filler words, so a tiny model can learn it in one epoch."""
-    rng = np.random.default_rng(seed)
-    filler = ["the", "film", "plot", "actor", "scene", "music", "story", "long"]
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "test"):
-        with gzip.open(folder / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
-            for i in range(n):
-                label = i % 2
-                words = list(rng.choice(filler, size=8)) + ["great" if label else "awful"]
-                f.write(json.dumps({"text": " ".join(words), "label": label, "id": i // 2, "rating": 8 if label else 2})
-                        + "\n")
-    return folder
 
 
 def test_lecture_configuration_is_the_lectures_model():
