@@ -11,7 +11,9 @@ flushed; a Python loop over steps; Keras 3 on TensorFlow with XLA, if tensorflow
     python benchmarks/bench_train.py [--rounds 15] [--threads 1] [--quick]
 """
 import argparse
+import os
 import platform
+import tempfile
 import time
 
 import numpy as np
@@ -19,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import rnnlab
+from rnnlab import kernel
 from rnnlab.models import flush_denormals
 
 V, T, E, H, B = 10000, 500, 32, 32, 32
@@ -29,10 +32,11 @@ def rnnlab_step(head, x, y):
     model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=H, head=head, seq_len=T)
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
 
-    def step():
-        opt.zero_grad()
-        model.loss(model(x), y).backward()
-        opt.step()
+    def step():  # as rnnlab.fit takes it: denormals flushed while training
+        with flush_denormals():
+            opt.zero_grad()
+            model.loss(model(x), y).backward()
+            opt.step()
     return step, lambda xb: model(xb)
 
 
@@ -75,11 +79,15 @@ def torch_rnn_step(head, x, y, flush=False, loop=False):
 
 def keras_step(head, x, y):
     try:
-        import os
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         import keras
+        import tensorflow as tf
     except ImportError:
         return None
+    if not keras_step.threads_set:  # the same number of threads as torch; possible once, before TF's first op
+        tf.config.threading.set_intra_op_parallelism_threads(torch.get_num_threads())
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        keras_step.threads_set = True
     layers = [keras.layers.Embedding(V, E), keras.layers.SimpleRNN(H, return_sequences=head == "flatten")]
     if head == "flatten":
         layers.append(keras.layers.Flatten())
@@ -88,6 +96,24 @@ def keras_step(head, x, y):
     xn, yn = x.numpy(), y.numpy()
     model.train_on_batch(xn[:B], yn[:B])  # compile outside the timing
     return (lambda: model.train_on_batch(xn, yn)), (lambda xb: model.predict_on_batch(xb.numpy()))
+
+
+keras_step.threads_set = False
+
+
+def compile_seconds():
+    """A cold build of rnnlab's C kernel (no cache of ours or Zig's): what the first call on a new machine pays."""
+    cc = kernel.compilers()
+    if not cc:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["ZIG_GLOBAL_CACHE_DIR"] = os.environ["ZIG_LOCAL_CACHE_DIR"] = tmp
+        try:
+            start = time.perf_counter()
+            kernel.build(cc[0], tmp)
+            return time.perf_counter() - start
+        finally:
+            del os.environ["ZIG_GLOBAL_CACHE_DIR"], os.environ["ZIG_LOCAL_CACHE_DIR"]
 
 
 def median_ms(samples):
@@ -123,6 +149,9 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")
+    seconds = compile_seconds()
+    print("rnnlab's C kernel: " + ("no compiler (pip install ziglang): PyTorch loops" if seconds is None else
+          f"{seconds:.1f} s to compile cold (once per machine), loaded: {kernel.load() is not None}"))
     g = torch.Generator().manual_seed(0)
     x = torch.randint(1, V, (B, T), generator=g)
     y = torch.randint(0, 2, (B,), generator=g).float()

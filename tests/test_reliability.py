@@ -142,7 +142,7 @@ def test_a_gradient_too_large_for_a_float32_norm_is_still_clipped_not_zeroed():
 
 def test_exploding_relu_gradients_diverge_without_clip_and_are_held_by_clip():
     """relu, ρ(A_h) = 1.2, T = 30, SGD at lr 0.1. Without clipping the weights blow up within the first epoch:
-    fit stops at the first non-finite loss, and the weights it leaves are exactly those after the step before
+    fit stops at the first non-finite loss or gradient, and the weights it leaves are exactly those after the step before
     (oracle: recorded after every step by the progress callback), from which the reported minibatch, rebuilt
     from the seeded shuffle, gives a non-finite loss. With clip = 1 every step moves θ by ‖Δθ‖₂ ≤ lr·clip
     (oracle: SGD's update is −lr·g with ‖g‖ clipped to 1) and training ends finite."""
@@ -162,8 +162,13 @@ def test_exploding_relu_gradients_diverge_without_clip_and_are_held_by_clip():
     assert all(torch.equal(snapshots[-1][k], v) for k, v in _weights(m).items())
     order = torch.randperm(256, generator=torch.Generator().manual_seed(0))
     idx = order[(step - 1) * 32 : step * 32]
-    with torch.no_grad():
-        assert not math.isfinite(m.loss(m(torch.from_numpy(x[idx]).float()), torch.from_numpy(y[idx]).float()))
+    loss = m.loss(m(torch.from_numpy(x[idx]).float()), torch.from_numpy(y[idx]).float())
+    if e.value.gradient_norm is None:  # the loss itself overflowed
+        assert not math.isfinite(loss) and not math.isfinite(e.value.loss)
+    else:  # a finite loss whose gradient overflowed
+        assert math.isfinite(loss.item()) and loss.item() == pytest.approx(e.value.loss, rel=1e-6)
+        loss.backward()
+        assert not all(torch.isfinite(p.grad).all() for p in m.parameters())
 
     m, snapshots = model(), []
     snapshots.append(_weights(m))

@@ -1,0 +1,215 @@
+"""The SimpleRNN's C kernel (rnnlab.kernel): against the same loops written as PyTorch ops, against autograd through
+the explicit recurrence, and against torch.tanh; how it is built, cached and given up on."""
+import copy
+import os
+import warnings
+
+import pytest
+import torch
+
+from rnnlab import kernel
+from rnnlab.models import SequenceClassifier, SimpleRNN
+from rnnlab.train import fit
+
+
+def test_the_kernel_builds_here_with_the_installed_toolchain():
+    assert kernel.compilers(), "no C compiler: requirements.txt installs ziglang"
+    assert kernel.load() is not None
+
+
+def both_paths(fn, monkeypatch):
+    """fn() with the C kernel, then with the PyTorch loops."""
+    assert kernel.load() is not None
+    fast = fn()
+    with monkeypatch.context() as m:
+        m.setattr(kernel, "load", lambda: None)
+        slow = fn()
+    return fast, slow
+
+
+@pytest.mark.parametrize("hidden, batch", [(32, 32), (8, 3), (16, 1), (5, 4), (33, 2), (64, 5), (128, 2)])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "linear"])
+def test_kernel_in_float32_is_as_accurate_as_the_pytorch_loops(hidden, batch, nonlinearity, monkeypatch):
+    """Every specialised state size (8 … 128), the generic one (5, 33), odd batches, each φ. Oracle: the same
+    states and gradients in float64 through the explicit loop; the kernel's float32 error is at most twice that of
+    the same loops as PyTorch ops (the order of the sums differs, so the roundings do)."""
+    torch.manual_seed(0)
+    model = SimpleRNN(7, hidden, nonlinearity=nonlinearity, init="orthogonal" if nonlinearity == "tanh" else "torch")
+    with torch.no_grad():
+        model.A[:, :hidden] *= 0.5 if nonlinearity != "tanh" else 1.0  # relu/linear stay bounded over 60 steps
+        model.b.uniform_(-0.5, 0.5)
+    x, h0 = torch.randn(batch, 60, 7), torch.randn(batch, hidden)
+    weights = torch.randn(batch, 60, hidden)
+
+    def run(model, dtype=torch.float32, loop=False):
+        xg, hg = x.to(dtype).requires_grad_(), h0.to(dtype).requires_grad_()
+        states = (model.loop if loop else model)(xg, hg)
+        grads = torch.autograd.grad((states * weights.to(dtype)).sum(), [xg, hg, model.A, model.b])
+        return [states.detach(), *grads]
+
+    fast, slow = both_paths(lambda: run(model), monkeypatch)
+    exact = run(copy.deepcopy(model).double(), torch.float64, loop=True)
+    for got, other, want in zip(fast, slow, exact):
+        err, err_torch = (got.double() - want).abs().max(), (other.double() - want).abs().max()
+        assert err <= max(2 * err_torch, 1e-6 * want.abs().max()), (err, err_torch)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_kernel_in_float64_equals_autograd_through_the_explicit_loop(bias):
+    """Oracle: autograd through `loop` (the equation step by step), float64, to 1e-8."""
+    assert kernel.load() is not None
+    torch.manual_seed(0)
+    model = SimpleRNN(3, 32, bias=bias).double()
+    x = torch.randn(5, 80, 3, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(5, 80, 32, dtype=torch.float64)
+    fast = torch.autograd.grad((model(x) * weights).sum(), [x, *model.parameters()])
+    slow = torch.autograd.grad((model.loop(x) * weights).sum(), [x, *model.parameters()])
+    for got, want in zip(fast, slow):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)
+
+
+def test_float32_tanh_is_within_a_few_ulp_of_the_exact_one():
+    """h_t = tanh(x_t) when A_h = 0 and A_x = I; oracle: torch.tanh in float64."""
+    assert kernel.load() is not None
+    model = SimpleRNN(32, 32, bias=False)
+    with torch.no_grad():
+        model.A.zero_()
+        model.A[:, 32:] = torch.eye(32)
+    x = torch.cat([torch.linspace(-12, 12, 32 * 4001), torch.logspace(-10, 1, 32 * 500),
+                   -torch.logspace(-10, 1, 32 * 500)]).reshape(1, -1, 32)
+    with torch.no_grad():
+        h = model(x).double()
+    want = torch.tanh(x.double())
+    rel = (h - want).abs() / want.abs()
+    assert rel.max().item() <= 4 * torch.finfo(torch.float32).eps
+    assert torch.equal(model(torch.full((1, 1, 32), 50.0)).detach(), torch.ones(1, 1, 32))  # saturates exactly
+
+
+@pytest.mark.parametrize("read", ["last", "flatten", "sum", "time_major"])
+def test_gradients_arriving_in_any_layout_are_read_in_place(read, monkeypatch):
+    """The last head's gradient (zeros but the last step), Flatten's, a broadcast one (strides 0), a transposed one."""
+    torch.manual_seed(0)
+    model = SimpleRNN(4, 16)
+    x = torch.randn(3, 50, 4)
+    losses = {"last": lambda s: s[:, -1].square().sum(), "flatten": lambda s: (s.reshape(3, -1) ** 3).sum(),
+              "sum": lambda s: s.sum(), "time_major": lambda s: s.transpose(0, 1).contiguous().cumsum(0).sum()}
+
+    def run():
+        return torch.autograd.grad(losses[read](model(x)), [model.A, model.b])
+
+    fast, slow = both_paths(run, monkeypatch)
+    for got, want in zip(fast, slow):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "linear"])
+def test_a_nan_or_inf_in_the_weights_comes_out_as_in_the_pytorch_loops(nonlinearity, monkeypatch):
+    """Diverged weights must show as NaN/inf, not be clipped away (fminf and `v > 0 ? v : 0` would drop a NaN)."""
+    torch.manual_seed(0)
+    model = SimpleRNN(3, 8, nonlinearity=nonlinearity)
+    x = torch.randn(2, 6, 3)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with torch.no_grad():
+            model.A[2, 5] = bad
+
+        def run():
+            with torch.no_grad():
+                return model(x)
+
+        fast, slow = both_paths(run, monkeypatch)
+        assert torch.equal(fast.isnan(), slow.isnan()) and torch.equal(fast.isinf(), slow.isinf())
+        assert not torch.isfinite(fast).all() or nonlinearity == "tanh"  # tanh(±inf) = ±1 is finite
+
+
+def test_denormals_are_flushed_inside_the_kernel_and_the_callers_mode_is_kept():
+    assert kernel.load() is not None
+    torch.set_flush_denormal(False)
+    model = SimpleRNN(2, 8, nonlinearity="linear", bias=False).double()
+    with torch.no_grad():
+        model.A.zero_()
+        model.A[:, :8] = 1e-310 * torch.eye(8)  # h_1 = A_h·h_0 = 2e-310: a float64 denormal, flushed to 0
+        model.A[:, 8:] = 1.0
+    x = torch.zeros(1, 2, 2, dtype=torch.float64)
+    x[0, 0] = 1.0
+    assert torch.equal(model(x)[0, 1], torch.zeros(8, dtype=torch.float64))
+    assert 1e-310 * 2.0 == 2e-310 != 0.0  # unflushed, h_1 would be this denormal
+    assert (torch.tensor([1e-39]) * 1.0).item() != 0.0  # and the caller's mode is untouched
+
+
+def test_the_classifier_trains_the_same_with_or_without_the_kernel(monkeypatch):
+    """Oracle: the same fit run with the PyTorch loops; the embedding's gradient comes from index_add_."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 50, (64, 30), generator=g), torch.randint(0, 2, (64,), generator=g).float()
+
+    def train():
+        torch.manual_seed(0)
+        model = SequenceClassifier(vocab_size=50, embedding_dim=8, hidden_size=16, head="last")
+        history = fit(model, (x, y), epochs=2, batch_size=16, progress=False)
+        return [*history.loss, *model.parameters()]
+
+    fast, slow = both_paths(train, monkeypatch)
+    for got, want in zip(fast, slow):
+        torch.testing.assert_close(torch.as_tensor(got), torch.as_tensor(want), rtol=1e-4, atol=1e-5)
+
+
+def test_embedding_gradient_equals_pytorchs_embedding_backward():
+    torch.manual_seed(0)
+    model = SequenceClassifier(vocab_size=20, embedding_dim=4, hidden_size=8, head="flatten", seq_len=12)
+    ids = torch.randint(0, 20, (6, 12))
+    weights = torch.randn(6, 12, 4)
+    (got,) = torch.autograd.grad((model.embed(ids) * weights).sum(), [model.embedding.weight])
+    (want,) = torch.autograd.grad((model.embedding(ids) * weights).sum(), [model.embedding.weight])
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    assert torch.equal(model.embed(ids), model.embedding(ids))
+
+
+def test_fit_flushes_denormals_while_training_and_restores_the_mode():
+    seen = []
+    torch.set_flush_denormal(False)
+    x, y = torch.randint(0, 10, (8, 5)), torch.randint(0, 2, (8,)).float()
+    fit(SequenceClassifier(vocab_size=10, embedding_dim=4, hidden_size=4), (x, y), epochs=1, batch_size=4,
+        progress=lambda fraction, message: seen.append((torch.tensor([1e-39]) * 1.0).item()))
+    assert seen and all(v == 0.0 for v in seen)
+    assert (torch.tensor([1e-39]) * 1.0).item() != 0.0
+
+
+def test_the_library_is_built_once_then_loaded_from_the_cache(tmp_path):
+    cc = kernel.compilers()[0]
+    path = kernel.build(cc, tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert kernel.build(cc, tmp_path) == path and path.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_a_compiler_that_fails_is_reported_and_the_pytorch_loops_take_over(tmp_path, monkeypatch):
+    bad = tmp_path / "cc"
+    bad.write_text("#!/bin/sh\necho 'cc: error: no such thing' >&2\nexit 1\n")
+    bad.chmod(0o755)
+    monkeypatch.setattr(kernel, "compilers", lambda: [[str(bad)]])
+    monkeypatch.setenv("RNNLAB_KERNEL_DIR", str(tmp_path / "kernels"))
+    kernel.load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="no such thing"):
+            assert kernel.load() is None
+        with pytest.raises(RuntimeError, match="failed"):
+            kernel.build([str(bad)], tmp_path)
+        assert not list((tmp_path / "kernels").glob("*"))
+        model = SimpleRNN(3, 4).double()  # and the layer still runs, through the PyTorch loops
+        x = torch.randn(2, 9, 3, dtype=torch.float64)
+        torch.testing.assert_close(model(x), model.loop(x), rtol=0, atol=1e-12)
+    finally:
+        kernel.load.cache_clear()
+
+
+def test_rnnlab_kernel_torch_turns_the_kernel_off(monkeypatch):
+    monkeypatch.setenv("RNNLAB_KERNEL", "torch")
+    kernel.load.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert kernel.load() is None
+    finally:
+        monkeypatch.delenv("RNNLAB_KERNEL")
+        kernel.load.cache_clear()
+    assert kernel.load() is not None
+    assert os.environ.get("RNNLAB_KERNEL") is None
