@@ -1,9 +1,9 @@
 /* The SimpleRNN's recurrence and its BPTT as plain loops over steps, compiled once per machine (rnnlab/kernel.py).
 
-   Forward, in place:   s_t ← φ(s_t + b + A_h·h_{t-1}),   s_t holding A_x·x_t on entry,   h_{-1} = h0
+   Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
 
-   Arrays are C-contiguous, time-major: s, delta (T, B, H); h0 (B, H); b (H) or NULL. g_out is read at
+   Arrays are C-contiguous, time-major: s, delta (T, B, H); h0 (B, H). g_out is read at
    g_out[t·gt + b·gb + j], so that a batch-major gradient needs no copy. The forward reads A_hᵀ (H, H) so that its
    inner loop runs along contiguous memory; the backward reads A_h (H, H). φ: 0 tanh, 1 relu, 2 linear.
    Denormals are flushed to zero during each call (they make x86 arithmetic many times slower), then restored.
@@ -66,15 +66,13 @@ static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, i
 #define DEFINE(REAL, SUFFIX, TANH)                                                                                 \
 ROWS_TIMES(REAL)                                                                                                   \
 static inline __attribute__((always_inline)) void forward_##SUFFIX(int64_t T, int64_t B, int64_t H,               \
-        REAL *restrict s, const REAL *restrict h0, const REAL *restrict AT, const REAL *restrict bias, int nl) {    \
+        REAL *restrict s, const REAL *restrict h0, const REAL *restrict AT, int nl) {                              \
     for (int64_t t = 0; t < T; t++) {                                                                              \
         const REAL *prev = t ? s + (t - 1) * B * H : h0;                                                           \
         REAL *st = s + t * B * H;                                                                                  \
         for (int64_t b = 0; b < B; b += 2) {                                                                       \
             const int64_t rows = B - b < 2 ? 1 : 2;                                                                \
             REAL *z = st + b * H;                                                                                  \
-            if (bias)                                                                                              \
-                for (int64_t i = 0; i < rows * H; i++) z[i] += bias[i % H];                                        \
             rows_times_##REAL(H, rows, z, z + H, prev + b * H, prev + (b + 1) * H, AT);                            \
             for (int64_t i = 0; i < rows * H; i++) z[i] = PHI(REAL, TANH, z[i], nl);                               \
         }                                                                                                          \
@@ -96,16 +94,15 @@ static inline __attribute__((always_inline)) void backward_##SUFFIX(int64_t T, i
         for (int64_t i = 0; i < B * H; i++) delta[o + i] *= DPHI(REAL, hs[o + i], nl);                             \
     }                                                                                                              \
 }                                                                                                                  \
-void rnn_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *s, const REAL *h0, const REAL *AT,             \
-                          const REAL *bias, int nl) {                                                              \
+void rnn_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *s, const REAL *h0, const REAL *AT, int nl) {     \
     FLUSH_ON();                                                                                                    \
     switch (H) {                                                                                                   \
-        case 8: forward_##SUFFIX(T, B, 8, s, h0, AT, bias, nl); break;                                                   \
-        case 16: forward_##SUFFIX(T, B, 16, s, h0, AT, bias, nl); break;                                                 \
-        case 32: forward_##SUFFIX(T, B, 32, s, h0, AT, bias, nl); break;                                                 \
-        case 64: forward_##SUFFIX(T, B, 64, s, h0, AT, bias, nl); break;                                                 \
-        case 128: forward_##SUFFIX(T, B, 128, s, h0, AT, bias, nl); break;                                               \
-        default: forward_##SUFFIX(T, B, H, s, h0, AT, bias, nl);                                                         \
+        case 8: forward_##SUFFIX(T, B, 8, s, h0, AT, nl); break;                                                   \
+        case 16: forward_##SUFFIX(T, B, 16, s, h0, AT, nl); break;                                                 \
+        case 32: forward_##SUFFIX(T, B, 32, s, h0, AT, nl); break;                                                 \
+        case 64: forward_##SUFFIX(T, B, 64, s, h0, AT, nl); break;                                                 \
+        case 128: forward_##SUFFIX(T, B, 128, s, h0, AT, nl); break;                                               \
+        default: forward_##SUFFIX(T, B, H, s, h0, AT, nl);                                                         \
     }                                                                                                              \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \

@@ -4,10 +4,10 @@ A training step of the lecture's model is 500 dependent steps of a 32×32 produc
 millisecond, and what costs is the per-step overhead of calling PyTorch from Python (a few µs an op, four ops a
 step). `_kernel.c` runs those loops in C:
 
-    forward    s_t ← φ(s_t + b + A_h·h_{t-1}),        s_t = A_x·x_t on entry
+    forward    s_t ← φ(s_t + A_h·h_{t-1}),            s_t = u_t = A_x·x_t + b on entry
     backward   δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h
 
-and leaves everything that is one big operation (the input drive A_x·x_t, the weight gradients) to PyTorch.
+and leaves everything that is one big operation (the input drive u_t, the weight gradients) to PyTorch.
 
 It is compiled with the Zig toolchain that the `ziglang` package brings (`python -m ziglang cc`, a clang), so no
 system compiler is needed; `$CC` or `cc` is tried when ziglang is missing. The library lands in the cache
@@ -36,7 +36,7 @@ FLAGS = ["-O3", "-march=native", "-shared", "-fPIC"]
 NONLINEARITY = {"tanh": 0, "relu": 1, "linear": 2}
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _SIGNATURES = {  # argument types of the exported functions, checked by ctypes on every call
-    "rnn_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4 + [ctypes.c_int],
+    "rnn_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int],
     "rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
                     + [ctypes.c_int],
 }
@@ -144,13 +144,12 @@ def supports(t):
     return t.device.type == "cpu" and t.dtype in _SUFFIX
 
 
-def forward(lib, states, h0, A_hT, b, nonlinearity):
-    """In place: states (T, B, H) holding A_x·x_t becomes h_t. b (H,) or None. All of one dtype (float32 or
-    float64), C-contiguous, on the CPU."""
+def forward(lib, states, h0, A_hT, nonlinearity):
+    """In place: states (T, B, H) holding u_t becomes h_t. All of one dtype (float32 or float64), C-contiguous, on
+    the CPU."""
     T, B, H = states.shape
     fn = getattr(lib, f"rnn_forward_{_SUFFIX[states.dtype]}")
-    fn(T, B, H, states.data_ptr(), h0.data_ptr(), A_hT.data_ptr(), None if b is None else b.data_ptr(),
-       NONLINEARITY[nonlinearity])
+    fn(T, B, H, states.data_ptr(), h0.data_ptr(), A_hT.data_ptr(), NONLINEARITY[nonlinearity])
 
 
 def backward(lib, states, grad_states, delta, A_h, nonlinearity):

@@ -99,74 +99,69 @@ def flush_denormals():
         torch.set_flush_denormal(was_on)
 
 
-class _SimpleRNNBPTT(torch.autograd.Function):
-    r"""The SimpleRNN with its forward loop and backpropagation through time written out, for speed.
+class _Recurrence(torch.autograd.Function):
+    r"""The SimpleRNN's loop over steps given its input drive u_t = A_x·x_t + b, with BPTT written out, for speed.
 
-    Everything is kept time-major, (T, batch, hidden), so that each step reads and writes one contiguous block.
-    Forward: the input drive u_t = A_x·x_t + b for all t in one GEMM, then two small ops per step,
+    Everything is time-major, (T, batch, hidden), so that each step reads and writes one contiguous block. The
+    drive u for all t comes from one GEMM (or one lookup, see SequenceClassifier.states), and autograd takes ∂L/∂u
+    back through it. Forward, in place of u:
 
         h_t = φ(u_t + A_h·h_{t-1})
 
-    written in place into the output. Backward, with g_t = ∂L/∂h_t (from the output at t and from h_{t+1}) and
-    d_t = φ'(z_t) read off the states (tanh: 1 − h_t², relu: [h_t > 0], linear: 1):
+    Backward, with g_t = ∂L/∂h_t (from the output at t and from h_{t+1}) and d_t = φ'(z_t) read off the states
+    (tanh: 1 − h_t², relu: [h_t > 0], linear: 1):
 
         δ_t = g_t ⊙ d_t,      g_{t-1} = ∂L/∂h_{t-1} (output) + δ_t·A_h,      t = T-1 … 0
 
-    again two small ops per step; then every weight gradient is one GEMM over all steps at once:
+    so that ∂L/∂u_t = δ_t, ∂L/∂A_h = Σ_t δ_tᵀ h_{t-1} (one GEMM over all steps) and ∂L/∂h0 = δ_0·A_h.
 
-        ∂L/∂A_h = Σ_t δ_tᵀ h_{t-1},   ∂L/∂A_x = Σ_t δ_tᵀ x_t,   ∂L/∂b = Σ_t δ_t,   ∂L/∂x_t = δ_t·A_x,   ∂L/∂h0 = δ_0·A_h
-
-    The two loops over steps run in C (rnnlab.kernel) where it could be built, for float32 and float64 on the CPU;
-    elsewhere they run as the PyTorch ops above, which give the same numbers (float32 tanh up to a few ulp).
+    Both loops run in C (rnnlab.kernel) where it could be built, for float32 and float64 on the CPU; elsewhere as
+    two PyTorch ops a step, which give the same numbers (float32 tanh up to a few ulp).
     """
 
     @staticmethod
-    def forward(ctx, x, h0, A, b, nonlinearity):
-        H = h0.shape[1]
-        A_hT, A_x = A[:, :H].T, A[:, H:]
-        x = x.transpose(0, 1).contiguous()
-        same = A.dtype == h0.dtype == x.dtype and (b is None or b.dtype == x.dtype)
-        lib = kernel.load() if same and kernel.supports(x) else None
-        if lib is not None:  # A_x·x_t here, b added in the loop (saves a pass over the states)
-            states = F.linear(x, A_x)
-            kernel.forward(lib, states, h0.contiguous(), A_hT.contiguous(), b, nonlinearity)
+    def forward(ctx, u, h0, A_h, nonlinearity):
+        lib = kernel.load() if kernel.supports(u) and A_h.dtype == h0.dtype == u.dtype else None
+        if lib is not None:
+            kernel.forward(lib, u, h0.contiguous(), A_h.T.contiguous(), nonlinearity)
         else:
-            states = F.linear(x, A_x, b)  # u_t, overwritten step by step by h_t
             phi_ = {"tanh": torch.tanh_, "relu": torch.relu_, "linear": None}[nonlinearity]
-            h = h0
-            for u_t in states.unbind(0):  # one C++ call makes every step's view
+            h, A_hT = h0, A_h.T
+            for u_t in u.unbind(0):  # one C++ call makes every step's view
                 h = u_t.addmm_(h, A_hT)
                 if phi_ is not None:
                     phi_(h)
-        ctx.save_for_backward(x, h0, A, states)
-        ctx.nonlinearity, ctx.has_bias, ctx.lib = nonlinearity, b is not None, lib
-        return states.transpose(0, 1)
+        ctx.mark_dirty(u)  # u now holds the states
+        ctx.save_for_backward(h0, A_h, u)
+        ctx.nonlinearity, ctx.lib = nonlinearity, lib
+        return u
 
     @staticmethod
     def backward(ctx, grad_states):
-        x, h0, A, hs = ctx.saved_tensors
+        h0, A_h, hs = ctx.saved_tensors
         T, B, H = hs.shape
-        A_h, A_x = A[:, :H].contiguous(), A[:, H:]
+        A_h = A_h.contiguous()
         delta = torch.empty_like(hs)
         with flush_denormals():
             if ctx.lib is not None:
-                kernel.backward(ctx.lib, hs, grad_states.transpose(0, 1), delta, A_h, ctx.nonlinearity)
+                kernel.backward(ctx.lib, hs, grad_states, delta, A_h, ctx.nonlinearity)
             else:
-                g_out = grad_states.transpose(0, 1).contiguous()
-                d = phi_prime_of_state(ctx.nonlinearity, hs)
+                d, g_out = phi_prime_of_state(ctx.nonlinearity, hs), grad_states.contiguous()
                 ds, deltas, gs = d.unbind(0), delta.unbind(0), g_out.unbind(0)
                 g = gs[T - 1]
                 for t in range(T - 1, 0, -1):
                     torch.mul(g, ds[t], out=deltas[t])
                     g = torch.addmm(gs[t - 1], deltas[t], A_h)
                 torch.mul(g, ds[0], out=deltas[0])
-            flat = delta.view(T * B, H)
             grad_A_h = delta[1:].view(-1, H).T @ hs[:-1].view(-1, H) + delta[0].T @ h0
-            grad_A = torch.cat([grad_A_h, flat.T @ x.view(T * B, -1)], dim=1)
-            grad_b = flat.sum(0) if ctx.has_bias else None
-            grad_x = (flat @ A_x).view(T, B, -1).transpose(0, 1) if ctx.needs_input_grad[0] else None
             grad_h0 = delta[0] @ A_h if ctx.needs_input_grad[1] else None
-        return grad_x, grad_h0, grad_A, grad_b, None
+        return delta, grad_h0, grad_A_h, None
+
+
+def recurrence(u, h0, A_h, nonlinearity):
+    """All states h_t = φ(u_t + A_h·h_{t-1}), (T, batch, hidden), from the drive u (T, batch, hidden), which it
+    overwrites (hand it a fresh tensor, as F.linear or a lookup returns)."""
+    return _Recurrence.apply(u.contiguous(), h0, A_h, nonlinearity)
 
 
 class _Lookup(torch.autograd.Function):
@@ -312,7 +307,14 @@ class SimpleRNN(_Recurrent):
         h0 = self._h0(x, h0)
         if torch._C._are_functorch_transforms_active():  # torch.func (jacrev, jvp, vmap) needs plain autograd ops
             return self.loop(x, h0)
-        return _SimpleRNNBPTT.apply(x, h0, self.A, self.b, self.nonlinearity)
+        u = F.linear(x.transpose(0, 1), self.A_x, self.b)  # u_t = A_x·x_t + b, time-major, in one GEMM
+        return self.recur(u, h0)
+
+    def recur(self, u, h0=None):
+        """The states h_t (batch, T, hidden) from the drive u_t = A_x·x_t + b given time-major, (T, batch, hidden)
+        (a fresh tensor: it is overwritten)."""
+        h0 = u.new_zeros(u.shape[1], self.hidden_size) if h0 is None else h0.to(u.dtype)
+        return recurrence(u, h0, self.A_h, self.nonlinearity).transpose(0, 1)
 
     def loop(self, x, h0=None):
         """The explicit recurrence h_t = φ(A·[h_{t-1}; x_t] + b), step by step: the oracle for `forward`."""
@@ -531,25 +533,39 @@ class SequenceClassifier(nn.Module):
     def hidden_size(self):
         return self.rnn.hidden_size
 
-    def embed(self, x):
-        """The float inputs x_t the recurrent layer reads: E[token_t] for token ids, x itself otherwise."""
-        if self.embedding is None:
-            return x
+    def _check_ids(self, x):
         if not isinstance(x, torch.Tensor) or x.dtype not in (torch.int64, torch.int32) or x.dim() != 2:
             raise TypeError(f"x must be token ids, an int64 tensor of shape (batch, T), got "
                             f"{getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
             raise ValueError(f"token ids must lie in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}), "
                              f"got values in [{int(x.min())}, {int(x.max())}]")
-        if torch._C._are_functorch_transforms_active() or self.embedding.padding_idx is not None:
+
+    def embed(self, x):
+        """The float inputs x_t the recurrent layer reads: E[token_t] for token ids, x itself otherwise."""
+        if self.embedding is None:
+            return x
+        self._check_ids(x)
+        if torch._C._are_functorch_transforms_active():
             return self.embedding(x)
-        # Looked up time-major, (T, batch, dim), and handed on as a (batch, T, dim) view: the SimpleRNN's loop reads
+        # Looked up time-major, (T, batch, dim), and handed on as a (batch, T, dim) view: the recurrent layer reads
         # it time-major with no copy.
         return _Lookup.apply(x.T, self.embedding.weight).transpose(0, 1)
 
     def states(self, x):
-        """All states h_t, (batch, T, hidden)."""
-        return self.rnn(self.embed(x))
+        """All states h_t, (batch, T, hidden).
+
+        A SimpleRNN reading embeddings needs only its drive u_t = A_x·E[token_t] + b, a row of the projected table
+        E·A_xᵀ + b. Once a batch holds more tokens than the vocabulary has words, projecting the table (one row a
+        word) costs less than projecting every token, so the drive is looked up there (the same numbers up to
+        rounding; autograd carries ∂L/∂u back through the lookup and the projection).
+        """
+        rnn = self.rnn
+        if (self.embedding is None or self.cell != "simple_rnn" or torch._C._are_functorch_transforms_active()
+                or not torch.is_tensor(x) or x.numel() < self.vocab_size):
+            return rnn(self.embed(x))
+        self._check_ids(x)
+        return rnn.recur(_Lookup.apply(x.T, F.linear(self.embedding.weight, rnn.A_x, rnn.b)))
 
     def head_output(self, states):
         """The Dense layer on h_{T-1} or on all states flattened: (batch,) for one output, else (batch, classes)."""

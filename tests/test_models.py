@@ -199,11 +199,11 @@ def test_hand_written_bptt_equals_autograd_through_the_explicit_loop(nonlinearit
 
 
 def test_hand_written_bptt_passes_gradcheck_against_finite_differences():
-    from rnnlab.models import _SimpleRNNBPTT
+    from rnnlab.models import recurrence
     torch.manual_seed(0)
-    args = (rand(2, 6, 3).requires_grad_(), rand(2, 4, seed=1).requires_grad_(),
-            (0.5 * rand(4, 7, seed=2)).requires_grad_(), rand(4, seed=3).requires_grad_())
-    assert torch.autograd.gradcheck(lambda *a: _SimpleRNNBPTT.apply(*a, "tanh"), args)
+    args = (rand(6, 2, 4).requires_grad_(), rand(2, 4, seed=1).requires_grad_(),
+            (0.5 * rand(4, 4, seed=2)).requires_grad_())
+    assert torch.autograd.gradcheck(lambda u, h0, A_h: recurrence(u.clone(), h0, A_h, "tanh"), args)
 
 
 def test_flush_denormals_restores_the_callers_setting():
@@ -229,3 +229,23 @@ def test_nan_in_float_inputs_is_named_with_its_index():
         SimpleRNN(3, 2)(x)
     with pytest.raises(ValueError, match="x must be finite"):
         SequenceClassifier(input_size=3)(x)
+
+
+@pytest.mark.parametrize("vocab", [7, 500])
+@pytest.mark.parametrize("head", ["last", "flatten"])
+def test_classifier_states_and_gradients_equal_embedding_then_explicit_loop(vocab, head):
+    """vocab 7 < batch·T tokens: the drive is looked up in the projected table E·A_xᵀ + b; vocab 500: every token
+    is projected. Oracle: nn.Embedding, then autograd through the explicit loop, float64."""
+    torch.manual_seed(0)
+    model = SequenceClassifier(vocab_size=vocab, embedding_dim=3, hidden_size=6, head=head, seq_len=20).double()
+    with torch.no_grad():
+        model.rnn.b.uniform_(-0.3, 0.3)
+    x = torch.randint(0, vocab, (4, 20), generator=torch.Generator().manual_seed(1))
+    y = torch.rand(4, dtype=torch.float64)
+    fast_states = model.states(x)
+    slow_states = model.rnn.loop(model.embedding(x))
+    torch.testing.assert_close(fast_states, slow_states, rtol=0, atol=1e-12)
+    fast = torch.autograd.grad(model.loss(model.head_output(fast_states), y), list(model.parameters()))
+    slow = torch.autograd.grad(model.loss(model.head_output(slow_states), y), list(model.parameters()))
+    for got, want in zip(fast, slow):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)
