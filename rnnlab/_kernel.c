@@ -1,7 +1,9 @@
-/* The SimpleRNN's recurrence and its BPTT as plain loops over steps, compiled once per machine (rnnlab/kernel.py).
+/* The SimpleRNN's recurrence, its BPTT and its tangents as plain loops over steps, compiled once per machine
+   (rnnlab/kernel.py).
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
+   Tangents:            τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1}),   K directions per sequence (memory.influence_curve)
 
    Arrays are C-contiguous, time-major: s, delta (T, B, H); h0 (B, H). g_out is read at
    g_out[t·gt + b·gb + j], so that a batch-major gradient needs no copy. The forward reads A_hᵀ (H, H) so that its
@@ -63,22 +65,35 @@ static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, i
     }                                                                                                              \
 }
 
+/* Calls f with H as a constant for the usual state sizes (the compiler then unrolls and keeps rows in registers),
+   with the runtime H otherwise. */
+#define BY_SIZE(f, H, ...)                                                                                         \
+    switch (H) {                                                                                                   \
+        case 8: f(8, __VA_ARGS__); break;                                                                          \
+        case 16: f(16, __VA_ARGS__); break;                                                                        \
+        case 32: f(32, __VA_ARGS__); break;                                                                        \
+        case 64: f(64, __VA_ARGS__); break;                                                                        \
+        case 128: f(128, __VA_ARGS__); break;                                                                      \
+        default: f(H, __VA_ARGS__);                                                                                \
+    }
+
 #define DEFINE(REAL, SUFFIX, TANH)                                                                                 \
 ROWS_TIMES(REAL)                                                                                                   \
-static inline __attribute__((always_inline)) void forward_##SUFFIX(int64_t T, int64_t B, int64_t H,               \
+/* h_t = φ(u_t + A_h·h_{t-1}), in place of u: s (T, B, H). */                                                    \
+static inline __attribute__((always_inline)) void forward_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
         REAL *restrict s, const REAL *restrict h0, const REAL *restrict AT, int nl) {                              \
     for (int64_t t = 0; t < T; t++) {                                                                              \
         const REAL *prev = t ? s + (t - 1) * B * H : h0;                                                           \
-        REAL *st = s + t * B * H;                                                                                  \
         for (int64_t b = 0; b < B; b += 2) {                                                                       \
             const int64_t rows = B - b < 2 ? 1 : 2;                                                                \
-            REAL *z = st + b * H;                                                                                  \
+            REAL *z = s + (t * B + b) * H;                                                                         \
             rows_times_##REAL(H, rows, z, z + H, prev + b * H, prev + (b + 1) * H, AT);                            \
             for (int64_t i = 0; i < rows * H; i++) z[i] = PHI(REAL, TANH, z[i], nl);                               \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
-static inline __attribute__((always_inline)) void backward_##SUFFIX(int64_t T, int64_t B, int64_t H,              \
+/* δ_t = (g_out_t + δ_{t+1}·A_h) ⊙ φ'(z_t), t = T-1 … 0: delta (T, B, H). */                                      \
+static inline __attribute__((always_inline)) void backward_##SUFFIX(int64_t H, int64_t T, int64_t B,              \
         const REAL *restrict hs, const REAL *restrict g_out, int64_t gt, int64_t gb, REAL *restrict delta,         \
         const REAL *restrict Ah, int nl) {                                                                         \
     for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
@@ -94,29 +109,45 @@ static inline __attribute__((always_inline)) void backward_##SUFFIX(int64_t T, i
         for (int64_t i = 0; i < B * H; i++) delta[o + i] *= DPHI(REAL, hs[o + i], nl);                             \
     }                                                                                                              \
 }                                                                                                                  \
+/* Tangents τ_t = d_t ⊙ (A_h·τ_{t-1}), K of them per sequence: out (n, B, K, H) from τ_{-1} = tau0 (B, K, H) and  \
+   d (n, B, H) = φ'(z_t); sq (n, B), if not NULL, gets Σ τ² over K and H, summed in double. */                     \
+static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, int64_t n, int64_t B, int64_t K,    \
+        const REAL *restrict d, const REAL *restrict AT, const REAL *restrict tau0, REAL *restrict out,            \
+        double *restrict sq) {                                                                                     \
+    for (int64_t t = 0; t < n; t++) {                                                                              \
+        const REAL *prev = t ? out + (t - 1) * B * K * H : tau0;                                                   \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const REAL *db = d + (t * B + b) * H;                                                                  \
+            for (int64_t k = 0; k < K; k += 2) {                                                                   \
+                const int64_t rows = K - k < 2 ? 1 : 2, o = (b * K + k) * H;                                       \
+                REAL *z = out + t * B * K * H + o;                                                                 \
+                for (int64_t i = 0; i < rows * H; i++) z[i] = 0;                                                   \
+                rows_times_##REAL(H, rows, z, z + H, prev + o, prev + o + H, AT);                                  \
+                for (int64_t i = 0; i < rows * H; i++) z[i] *= db[i % H];                                          \
+                if (sq) {                                                                                          \
+                    double acc = 0;                                                                                \
+                    for (int64_t i = 0; i < rows * H; i++) acc += (double)z[i] * z[i];                             \
+                    sq[t * B + b] += acc;                                                                          \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
 void rnn_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *s, const REAL *h0, const REAL *AT, int nl) {     \
     FLUSH_ON();                                                                                                    \
-    switch (H) {                                                                                                   \
-        case 8: forward_##SUFFIX(T, B, 8, s, h0, AT, nl); break;                                                   \
-        case 16: forward_##SUFFIX(T, B, 16, s, h0, AT, nl); break;                                                 \
-        case 32: forward_##SUFFIX(T, B, 32, s, h0, AT, nl); break;                                                 \
-        case 64: forward_##SUFFIX(T, B, 64, s, h0, AT, nl); break;                                                 \
-        case 128: forward_##SUFFIX(T, B, 128, s, h0, AT, nl); break;                                               \
-        default: forward_##SUFFIX(T, B, H, s, h0, AT, nl);                                                         \
-    }                                                                                                              \
+    BY_SIZE(forward_##SUFFIX, H, T, B, s, h0, AT, nl)                                                              \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
 void rnn_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *hs, const REAL *g_out, int64_t gt,     \
                            int64_t gb, REAL *delta, const REAL *Ah, int nl) {                                      \
     FLUSH_ON();                                                                                                    \
-    switch (H) {                                                                                                   \
-        case 8: backward_##SUFFIX(T, B, 8, hs, g_out, gt, gb, delta, Ah, nl); break;                                       \
-        case 16: backward_##SUFFIX(T, B, 16, hs, g_out, gt, gb, delta, Ah, nl); break;                                     \
-        case 32: backward_##SUFFIX(T, B, 32, hs, g_out, gt, gb, delta, Ah, nl); break;                                     \
-        case 64: backward_##SUFFIX(T, B, 64, hs, g_out, gt, gb, delta, Ah, nl); break;                                     \
-        case 128: backward_##SUFFIX(T, B, 128, hs, g_out, gt, gb, delta, Ah, nl); break;                                   \
-        default: backward_##SUFFIX(T, B, H, hs, g_out, gt, gb, delta, Ah, nl);                                             \
-    }                                                                                                              \
+    BY_SIZE(backward_##SUFFIX, H, T, B, hs, g_out, gt, gb, delta, Ah, nl)                                          \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *d, const REAL *AT,             \
+                          const REAL *tau0, REAL *out, double *sq) {                                               \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, sq)                                                    \
     FLUSH_OFF();                                                                                                   \
 }
 

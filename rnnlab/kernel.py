@@ -6,6 +6,7 @@ step). `_kernel.c` runs those loops in C:
 
     forward    s_t ← φ(s_t + A_h·h_{t-1}),            s_t = u_t = A_x·x_t + b on entry
     backward   δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h
+    tangents   τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1})       (the Jacobian ∂h_t/∂x_0 carried forward, rnnlab.memory)
 
 and leaves everything that is one big operation (the input drive u_t, the weight gradients) to PyTorch.
 
@@ -39,6 +40,7 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
     "rnn_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int],
     "rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
                     + [ctypes.c_int],
+    "rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5,
 }
 
 
@@ -161,3 +163,12 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
     fn = getattr(lib, f"rnn_backward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), grad_states.data_ptr(), grad_states.stride(0), grad_states.stride(1),
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
+
+
+def tangent(lib, d, A_hT, tau0, out, sq=None):
+    """τ_t = d_t ⊙ (A_h·τ_{t-1}) for the n steps of d (n, B, H), from tau0 (B, K, H), into out (n, B, K, H); adds
+    Σ τ_t² over K and H to sq (n, B) float64, if given."""
+    n, B, H = d.shape
+    fn = getattr(lib, f"rnn_tangent_{_SUFFIX[d.dtype]}")
+    fn(n, B, out.shape[2], H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
+       None if sq is None else sq.data_ptr())

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnlab import kernel
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals, phi_prime_of_state
 from rnnlab.runs import RunConfig, run
 from rnnlab.train import check_labels
@@ -125,8 +126,8 @@ def _linearise_simple_rnn(rnn, x, state):
     """
     (h0,) = state
     states = rnn(x, h0=h0)
-    d = phi_prime_of_state(rnn.nonlinearity, states)
-    d, A_h, H = _steps_first(d), rnn.A_h.detach().contiguous(), rnn.hidden_size
+    phi_prime = phi_prime_of_state(rnn.nonlinearity, states)
+    d, A_h, H = _steps_first(phi_prime), rnn.A_h.detach().contiguous(), rnn.hidden_size
 
     def step(i, dh, drive, out):
         if dh is None:
@@ -136,7 +137,29 @@ def _linearise_simple_rnn(rnn, x, state):
             out += drive
         return out.mul_(d[i])
 
+    step.phi_prime = phi_prime  # (batch, steps, hidden), for the C loop of influence_curve
     return step, (states[:, -1],), states
+
+
+def _simple_rnn_tangents(lib, rnn, phi_prime, tangent, out, sq=None):
+    """influence_curve's chunk of steps through the C loop (rnnlab.kernel): J_t for the n steps of phi_prime
+    (batch, n, hidden), from J before the chunk (batch, input, hidden), None at t = 0 (then J_0 = φ'(z_0) ⊙ A_x),
+    written into out (≥ n, batch, input, hidden), and ‖J_t‖²_F into sq (n, batch) float64 if given.
+    Returns J (n, batch, hidden, input) and the last J."""
+    n = phi_prime.shape[1]
+    d = phi_prime.transpose(0, 1).contiguous()  # (n, batch, hidden)
+    first = 0
+    if sq is not None:
+        sq.zero_()
+    if tangent is None:
+        torch.mul(d[0].unsqueeze(1), rnn.A_x.detach().T.unsqueeze(0), out=out[0])
+        tangent, first = out[0].clone(), 1
+        if sq is not None:
+            sq[0] = out[0].double().square().sum((1, 2))
+    if first < n:
+        kernel.tangent(lib, d[first:], rnn.A_h.detach().T.contiguous(), tangent, out[first:n],
+                       None if sq is None else sq[first:n])
+    return out[:n].permute(0, 1, 3, 2), out[n - 1].clone()
 
 
 def _linearise_lstm(rnn, x, state):
@@ -262,16 +285,25 @@ def influence_curve(model, x, norm="fro", full=False):
         raise ValueError(f"full=True returns T·batch·hidden·input = {T}·{B}·{H}·{D} = {T * B * H * D} numbers, "
                          f"more than {FULL_LIMIT}: use full=False for the curve, or a shorter x")
     C = _chunk(T, H * B * D)
-    buf = x.new_empty(C, H, B, D)
+    lib = kernel.load() if type(rnn) is SimpleRNN and kernel.supports(x) else None
+    buf = x.new_empty((C, H, B, D) if lib is None else (C, B, D, H))
     drive = rnn.A_x.detach().unsqueeze(1)  # ∂(A_x·x_0)/∂x_0 for every sequence, (gates·hidden, 1, input)
     out = np.empty((T, B, H, D) if full else T, dtype=_numpy(x[:0]).dtype)
     tangent = None
     for s, step in _linearisations(rnn, x, C):
         n = min(C, T - s)
-        with flush_denormals():  # a vanishing J_t would otherwise crawl through denormals, many times slower
-            for i in range(n):
-                tangent = step(i, tangent, drive if s + i == 0 else None, buf[i])
-        J = buf[:n].permute(0, 2, 1, 3)  # (steps, batch, hidden, input)
+        if lib is not None:  # the SimpleRNN's whole chunk in one call of its C loop, ‖J_t‖_F summed there too
+            sq = None if full or norm != "fro" else torch.empty(n, B, dtype=torch.float64)
+            J, tangent = _simple_rnn_tangents(lib, rnn, step.phi_prime, tangent, buf, sq)
+            if sq is not None:
+                with np.errstate(over="ignore"):
+                    out[s : s + n] = _numpy(sq.sqrt_().mean(1))
+                continue
+        else:
+            with flush_denormals():  # a vanishing J_t would otherwise crawl through denormals, many times slower
+                for i in range(n):
+                    tangent = step(i, tangent, drive if s + i == 0 else None, buf[i])
+            J = buf[:n].permute(0, 2, 1, 3)  # (steps, batch, hidden, input)
         if full:
             out[s : s + n] = _numpy(J)
             continue

@@ -4,6 +4,7 @@ import copy
 import os
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -213,3 +214,22 @@ def test_rnnlab_kernel_torch_turns_the_kernel_off(monkeypatch):
         kernel.load.cache_clear()
     assert kernel.load() is not None
     assert os.environ.get("RNNLAB_KERNEL") is None
+
+
+@pytest.mark.parametrize("hidden, batch, inputs", [(32, 4, 3), (5, 3, 2), (64, 1, 1)])
+def test_influence_curve_through_the_kernel_equals_the_pytorch_steps_and_autograd(hidden, batch, inputs,
+                                                                                   monkeypatch):
+    """∂h_t/∂x_0 carried by the C loop, in chunks (a small chunk size forces several, and one of one step), against
+    the same tangents as PyTorch ops and, as the independent oracle, torch.autograd.functional.jacobian, float64."""
+    from rnnlab import memory
+    monkeypatch.setattr(memory, "CHUNK_ELEMENTS", hidden * batch * inputs * 7)  # chunks of 7 steps over T = 29
+    torch.manual_seed(0)
+    model = SimpleRNN(inputs, hidden).double()
+    x = torch.randn(batch, 29, inputs, dtype=torch.float64)
+    fast, slow = both_paths(lambda: memory.influence_curve(model, x, full=True), monkeypatch)
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-14)
+    jac = torch.autograd.functional.jacobian(lambda x0: model.loop(torch.cat([x0[:, None], x[:, 1:]], 1)), x[:, 0])
+    want = torch.stack([jac[b, :, :, b] for b in range(batch)], 1)  # (T, batch, hidden, input)
+    np.testing.assert_allclose(fast, want.numpy(), rtol=1e-9, atol=1e-13)
+    curve = memory.influence_curve(model.float(), x.float())  # float32: the curve's norms through the kernel too
+    np.testing.assert_allclose(curve, np.linalg.norm(want.numpy(), axis=(2, 3)).mean(1), rtol=1e-4, atol=1e-7)
