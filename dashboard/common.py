@@ -6,10 +6,15 @@ a model, so that st.cache_data can key on them. The run store is rnnlab's defaul
 cache), read when a function is called, so tests can point it at a temporary folder.
 """
 import copy
+import hashlib
 import json
 import math
+import sys
+import types
 from contextlib import contextmanager
+from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -19,6 +24,7 @@ from rnnlab.memory import dependency_profile, memory_profile
 from rnnlab.models import CELLS, INITS, NONLINEARITIES
 from rnnlab.params import count_parameters
 from rnnlab.runs import RunConfig, Store, list_runs, load_run
+from rnnlab.sweeps import default_workers, failures, load_sweep, run_sweep, stored_results, summarize
 from rnnlab.trajectories import state_trajectory
 
 AT_INIT = "at initialisation"
@@ -30,6 +36,13 @@ BUDGET = 10_000 * 4 * 32 * 32
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 WASHOUT = 50  # memory profiles: steps before the first recalled input, so that h_{-1} = 0 does not single out x_0
 COMPARE = "compare"  # st.session_state[COMPARE]: list of {"name", "config" (JSON text), "source"}
+ROOT = Path(__file__).resolve().parents[1]
+SWEEPS = ROOT / "sweeps"  # the repository's sweep files
+DEFAULT_SWEEP = "lecture.toml"
+TYPED = "A file I name…"
+BANDS = {"95% interval": "interval", "± 1 std": "std", "none": None}  # label → rnnlab.sweeps band
+STATISTIC_NAMES = {"test_accuracy": "test accuracy", "test_loss": "test loss", "time_constant": "time constant τ",
+                   "horizon": "horizon"}  # rnnlab.sweeps.summarize's statistics, as the tables name them
 
 
 # ------------------------------------------------------------------------------------------------ messages
@@ -381,3 +394,163 @@ def explanation(config_json, source, x, text=""):
     (source a run hash), or at initialisation those of words_in_order(text)."""
     words = vocabulary(source) if source != AT_INIT else words_in_order(from_json(config_json), text)
     return explain(model_for(config_json, source), x, words)
+
+
+# ------------------------------------------------------------------------------------------------ sweeps
+
+def sweep_files():
+    """The repository's sweep files, sweeps/*.toml, by name."""
+    return sorted(SWEEPS.glob("*.toml"))
+
+
+def sweep_select(key):
+    """A choice among the repository's sweep files, or a path the person types (relative paths are read from the
+    working folder, else from the repository root); returns (Sweep, path), or (None, None) with the reason shown."""
+    files = {p.name: p for p in sweep_files()}
+    options = list(files) + [TYPED]
+    choice = st.selectbox("Sweep file", options, key=f"{key}.file",
+                          index=options.index(DEFAULT_SWEEP) if DEFAULT_SWEEP in files else 0,
+                          help="A grid of configurations × seeds (TOML); `rnnlab sweep FILE` trains it from a terminal")
+    if choice != TYPED:
+        path = files[choice]
+    else:
+        text = st.text_input("Path of a sweep file (TOML)", key=f"{key}.path", placeholder="sweeps/mine.toml").strip()
+        if not text:
+            st.info("Type the path of a sweep file: `seeds = [...]`, a `[base]` and a `[grid]` table (see "
+                    "sweeps/lecture.toml).")
+            return None, None
+        path = Path(text).expanduser()
+        path = path if path.is_absolute() or path.exists() else ROOT / path
+    try:
+        return load_sweep(path), path
+    except OSError as error:
+        st.error(f"Cannot read the sweep file {path}: {error.strerror or error}")
+    except (ValueError, TypeError) as error:
+        st.error(f"{error}")
+    return None, None
+
+
+def sweep_key(key, sweep):
+    """A widget key for this sweep: choosing another sweep gives fresh widgets, with that sweep's options."""
+    return f"{key}.{hashlib.sha256(' '.join(c.hash for c in sweep.configs).encode()).hexdigest()[:12]}"
+
+
+def sweep_command(path):
+    try:
+        path = Path(path).resolve().relative_to(ROOT)
+    except ValueError:
+        pass
+    return f"rnnlab sweep {path}"
+
+
+@contextmanager
+def main_script_hidden():
+    """Streamlit runs the page as the module __main__ of file dashboard/app.py, and a process that multiprocessing
+    starts (forkserver or spawn) imports __main__'s file first: every sweep worker would run the whole dashboard.
+    The workers need only rnnlab, so while they start __main__ is an empty module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def sweep_runs(key, sweep, path):
+    """How much of the sweep the store holds ("k of N"), its failed runs, and a button that trains the missing ones
+    here (rnnlab.sweeps.run_sweep on this machine's cores) with a progress bar; returns the stored results.
+
+    As on-demand training: any click while the sweep runs (Cancel included) reruns the page, which stops the sweep
+    at its next progress update, once the runs under way finish; the finished runs stay in the store."""
+    s = store()
+    running = f"{key}.running"
+    missing = [c for c in sweep.configs if c not in s]
+    failed = [f for f in failures(s) if f.get("hash") in {c.hash for c in missing}]
+    c = st.columns(3)
+    c[0].metric("Runs in the store", f"{len(sweep.configs) - len(missing)} of {len(sweep.configs)}")
+    c[1].metric("Configurations × seeds", f"{len(sweep.configs) // len(sweep.seeds)} × {len(sweep.seeds)}")
+    c[2].metric("Failed runs", len(failed))
+    if sweep.invalid:
+        st.caption(f"{len(sweep.invalid)} combinations skipped: " + "; ".join(
+            f"{', '.join(f'{k}={v}' for k, v in combination.items())} ({reason})"
+            for combination, reason in sweep.invalid[:3]) + ("; …" if len(sweep.invalid) > 3 else ""))
+    if failed:
+        st.warning(f"{len(failed)} run{'s' if len(failed) > 1 else ''} failed, the last after "
+                   f"{failed[-1].get('attempts', '?')} attempts with {failed[-1].get('error')}. Tracebacks in "
+                   f"{s.root / '.failures'}; running the sweep again retries {'them' if len(failed) > 1 else 'it'}.")
+
+    cancel = st.empty()
+    if st.session_state.get(running) and missing:
+        if cancel.button("Cancel", key=f"{key}.cancel", icon=":material/cancel:"):
+            cancel.empty()
+            st.session_state[running] = False
+            st.warning("Sweep cancelled; the runs that finished are kept in the store.")
+        else:
+            workers = min(default_workers(), len(missing))
+            bar = st.progress(0.0, text=f"starting {len(missing)} runs on {workers} worker processes…")
+            with main_script_hidden():
+                run_sweep(sweep, s, workers=workers, progress=lambda fraction, message: bar.progress(fraction, message))
+            st.session_state[running] = False
+            st.rerun()
+    st.session_state[running] = False  # done or cancelled (a rerun that interrupts the sweep skips this)
+    if missing:
+        st.button(f"Run the {len(missing)} missing run{'s' if len(missing) > 1 else ''} of {sweep.name}",
+                  key=f"{key}.run", type="primary", icon=":material/play_arrow:",
+                  on_click=lambda: st.session_state.update({running: True}))
+        st.caption(f"Here: one process per core ({default_workers()}), each run stored as it finishes. Or from a "
+                   "terminal, on more cores or a Ray cluster; this page shows the runs as they arrive:")
+        st.code(sweep_command(path), language="bash")
+    return stored_results(sweep, s)
+
+
+def varying(sweep):
+    """The grid's fields that take more than one value, in the file's order."""
+    return [f for f, values in sweep.axes.items() if len(values) > 1]
+
+
+def numeric(sweep, field):
+    """Whether every value of the field in the grid is a number (it can be an x axis)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sweep.axes[field])
+
+
+def values_of(sweep, field):
+    """The values of a field in the sweep, as the names rnnlab.sweeps.profiles gives its curves."""
+    return [str(v) for v in sweep.axes.get(field, [getattr(sweep.configs[0], field)])]
+
+
+def hold_fixed(key, sweep, results, free):
+    """A selectbox for each varying field not in `free`, holding it at one of its values; returns the results at
+    those values and {field: value}."""
+    held = [f for f in varying(sweep) if f not in free]
+    fixed = {}
+    for column, field in zip(st.columns(len(held)) if held else [], held):
+        fixed[field] = column.selectbox(f"Hold {field} at", sweep.axes[field], key=f"{key}.hold.{field}",
+                                        format_func=str)
+    return [r for r in results if all(getattr(r.config, f) == v for f, v in fixed.items())], fixed
+
+
+@st.cache_data(max_entries=32, show_spinner="Summarizing across seeds…")
+def sweep_summary(root, hashes, by, influence=False):
+    """rnnlab.sweeps.summarize of the stored runs `hashes` (a tuple) in the store at `root`, grouped by `by`; with
+    influence=True it loads every model to fit the decay of ‖∂h_t/∂x_0‖."""
+    s = Store(root)
+    return summarize([s.load(h, weights=False) for h in hashes], by=list(by), influence=influence)
+
+
+def summary_table(summary, by, statistics, key, name):
+    """A summary as a table: the `by` fields, the seeds, and mean, std and interval of each statistic; with its CSV."""
+    level = summary[0]["level"]
+    rows = []
+    for r in summary:
+        row = {f: str(r[f]) for f in by}
+        row.update({"seeds (n)": r["n"], "seeds": " ".join(map(str, r["seeds"]))})
+        for s in statistics:
+            label = STATISTIC_NAMES[s]
+            row.update({f"{label} mean": r[f"{s}_mean"], f"{label} std": r[f"{s}_std"],
+                        f"{label} {level:.0%} low": r[f"{s}_lower"], f"{label} {level:.0%} high": r[f"{s}_upper"]})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, key=f"{key}.table")
+    st.download_button("Summary (CSV)", lambda: table.to_csv(index=False), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"{key}.summary_csv", on_click="ignore", icon=":material/download:")
+

@@ -318,10 +318,12 @@ def memory_profile_figure(profiles, names=None, title="Memory profile: r² of re
     return _layout(fig, title, "lag k (steps)", "r² (fraction of the variance of x_{t−k} recalled)")
 
 
-def accuracy_vs_lag_figure(profiles, names=None, title="Test accuracy against the lag to recall"):
+def accuracy_vs_lag_figure(profiles, names=None, title="Test accuracy against the lag to recall",
+                           x_label="lag k (steps)"):
     """Accuracy of a trained network on a task whose answer lies k steps back, against k; chance level dashed.
     profiles: dict name → DependencyProfile (lags, accuracy, chance, and optional lower, upper: an error band,
-    e.g. mean ± std or a 95% interval across seeds), or one DependencyProfile."""
+    e.g. mean ± std or a 95% interval across seeds), or one DependencyProfile. A sweep's accuracy against another
+    field (rnnlab.sweeps.profiles(x=...)) names that field in x_label."""
     items = _as_named(profiles, "profiles", "accuracy")
     names = _names(items, names)
     fig = go.Figure()
@@ -334,7 +336,7 @@ def accuracy_vs_lag_figure(profiles, names=None, title="Test accuracy against th
             raise ValueError(f"{arg}.accuracy must have one value per lag ({len(lags)}), got {len(acc)}")
         color = color_for(name, names)
         lower, upper = _get(p, "lower", arg, None), _get(p, "upper", arg, None)
-        hover = f"<b>{name}</b><br>lag k = %{{x}}<br>accuracy = %{{y:.6g}}"
+        hover = f"<b>{name}</b><br>{x_label.split(' (')[0]} = %{{x}}<br>accuracy = %{{y:.6g}}"
         customdata = None
         if lower is not None and upper is not None:
             lower, upper = _array(lower, f"{arg}.lower"), _array(upper, f"{arg}.upper")
@@ -359,8 +361,90 @@ def accuracy_vs_lag_figure(profiles, names=None, title="Test accuracy against th
         fig.add_trace(go.Scatter(x=[lags.min(), lags.max()], y=[chance, chance], mode="lines",
                                  name=f"chance {chance:.3g}", line=dict(color=REFERENCE, dash=CHANCE_DASH),
                                  hovertemplate=f"chance = {chance:.6g}<extra></extra>"))
-    _layout(fig, title, "lag k (steps)", "test accuracy (fraction)")
+    _layout(fig, title, x_label, "test accuracy (fraction)")
     return fig.update_yaxes(range=[-0.02, 1.02])
+
+
+STATISTICS = {  # rnnlab.sweeps.summarize's statistics: the y axis of summary_figure
+    "test_accuracy": "test accuracy (fraction)",
+    "test_loss": "test loss (mean per example)",
+    "time_constant": "time constant τ of ‖∂h_t/∂x_0‖ (steps)",
+    "horizon": "horizon of ‖∂h_t/∂x_0‖ (steps)",
+}
+
+
+def summary_figure(summary, statistic="test_accuracy", by="cell", x=None, band="interval", names=None,
+                   title=None):
+    """A statistic of a sweep's groups side by side: one bar per group (a colour per value of `by`) at its mean
+    across seeds, with an error bar: the summary's t-interval (band="interval"), ± one standard deviation ("std")
+    or none (None); the groups' bars stand side by side at each value of the field `x` (one place if x is None).
+    The number of seeds and the interval are in the hover and the text (figure_data's text column); chance is
+    dashed for the test accuracy. A mean that is not finite (a horizon beyond the sequence, a time constant of a
+    curve that never decays) gets no bar: a note above its place says so.
+
+    summary: rows of rnnlab.sweeps.summarize (dicts: the fields, n, chance, <statistic>_mean, _std, _lower,
+    _upper), grouped by `by` and x. names: every value of `by` (as str) in colour order, to keep the colours."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(map(repr, STATISTICS))}, got {statistic!r}")
+    if band not in ("interval", "std", None):
+        raise ValueError(f"band must be 'interval' or 'std' (or None: no band), got {band!r}")
+    rows = list(summary)
+    if not rows:
+        raise ValueError("summary must hold at least one row, got none")
+    for row in rows:
+        missing = [k for k in (by, x, "n", f"{statistic}_mean", f"{statistic}_std", f"{statistic}_lower",
+                                f"{statistic}_upper") if k is not None and k not in row]
+        if missing:
+            raise ValueError(f"summary rows must have {missing} (rnnlab.sweeps.summarize grouped by {by!r}"
+                             + ("" if x is None else f" and {x!r}")
+                             + (", influence=True" if statistic in ("time_constant", "horizon") else "") + ")")
+    groups = {}
+    for row in rows:
+        groups.setdefault(str(row[by]), []).append(row)
+    names = _names(groups, names)
+    label = STATISTICS[statistic]
+    value = label.split(" (")[0]
+    spread = {"interval": "{:.0%} interval".format(rows[0].get("level", 0.95)), "std": "± 1 std", None: ""}[band]
+    fig = go.Figure()
+    off_scale = {}  # place → names whose mean is not finite
+    for name, group in groups.items():
+        places = [f"{x} = {r[x]}" if x is not None else value for r in group]
+        if len(set(places)) != len(places):
+            raise ValueError(f"group {by} = {name} has more than one row per {x or 'group'}: the summary is also "
+                             f"grouped by another field; summarize the runs at one value of it, or make it x")
+        mean, std, lower, upper = (np.array([np.nan if r[f"{statistic}_{part}"] is None else r[f"{statistic}_{part}"]
+                                             for r in group], dtype=np.float64)
+                                   for part in ("mean", "std", "lower", "upper"))  # None: the task has no such metric
+        if band != "interval":
+            lower, upper = mean - std, mean + std
+        finite = np.isfinite(mean)
+        for place, ok in zip(places, finite):
+            if not ok:
+                off_scale.setdefault(place, []).append(name)
+        text = [f"{m:.4g}" + ("" if band is None or not np.isfinite(lo) else f", {spread} [{lo:.4g}, {hi:.4g}]")
+                + f", {r['n']} seed{'s' if r['n'] != 1 else ''}" for m, lo, hi, r in zip(mean, lower, upper, group)]
+        error = None
+        if band is not None:
+            error = dict(type="data", array=np.where(finite, upper - mean, np.nan),
+                         arrayminus=np.where(finite, mean - lower, np.nan), visible=True, thickness=1.5, width=6)
+        fig.add_trace(go.Bar(x=places, y=np.where(finite, mean, np.nan), name=name, legendgroup=name,
+                             marker_color=color_for(name, names), error_y=error, text=text, textposition="none",
+                             hovertemplate=f"<b>{by} = {name}</b><br>%{{x}}<br>{value} = %{{text}}<extra></extra>"))
+    for place, which in off_scale.items():
+        fig.add_annotation(x=place, y=1, yref="paper", yanchor="bottom", showarrow=False,
+                           text=f"not finite (∞ or nan): {', '.join(which)}")
+    chances = {r.get("chance") for r in rows}
+    if statistic == "test_accuracy" and len(chances) == 1 and None not in chances:
+        chance = float(chances.pop())
+        fig.add_hline(y=chance, line=dict(color=REFERENCE, dash=CHANCE_DASH), annotation_text=f"chance {chance:.3g}")
+    if title is None:
+        title = (f"{value[0].upper()}{value[1:]} by {by}" + ("" if x is None else f" at each {x}")
+                 + ": mean across seeds" + {"interval": f" and its {spread}", "std": " ± 1 std", None: ""}[band])
+    _layout(fig, title, x or "", label)
+    fig.update_layout(barmode="group", legend_title_text=by)
+    if statistic == "test_accuracy":
+        fig.update_yaxes(range=[0, 1.02])
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------- training, size

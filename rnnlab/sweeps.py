@@ -21,7 +21,8 @@ TOML has no null: "none" stands for None in the fields whose default is None (sp
                         (this process) writes every result into the store, so workers need no shared disk
     stored_results      what the store holds of a sweep, training nothing
     summarize           mean, standard deviation and 95% interval across seeds, per group of configurations
-    profiles            accuracy against lag with that interval as a band, for plots.accuracy_vs_lag_figure
+    profiles            accuracy against lag (or another field) with that interval as a band, for
+                        plots.accuracy_vs_lag_figure
 
 Invalid combinations: RunConfig validates each combination. A value that no valid combination uses (a typo, or
 lag 200 when every length is ≤ 101) is an error before anything runs; a combination of values that are valid
@@ -655,42 +656,52 @@ def summarize(results, by=None, influence=False, level=0.95):
 
 @dataclass(frozen=True, eq=False)
 class LagProfile:
-    """Mean test accuracy per lag across seeds and a band around it; what plots.accuracy_vs_lag_figure draws."""
+    """Mean test accuracy per lag across seeds and a band around it; what plots.accuracy_vs_lag_figure draws.
+    lags holds the values of the field on the x axis: the lag, unless profiles(x=...) chose another."""
 
     lags: np.ndarray
     accuracy: np.ndarray
     chance: float
-    lower: np.ndarray | None  # None when no lag has two seeds (no spread to show)
+    lower: np.ndarray | None  # None when no lag has two seeds (no spread to show), or band=None
     upper: np.ndarray | None
     n: np.ndarray  # runs (seeds) behind each point
 
 
-def profiles(summary, by="cell", band="interval"):
-    """Accuracy against lag, one LagProfile per value of `by`, from a summary grouped by `by` and "lag".
+BANDS = ("interval", "std", None)
+
+
+def profiles(summary, by="cell", band="interval", x="lag"):
+    """Accuracy against lag, one LagProfile per value of `by`, from a summary grouped by `by` and "lag" (or x).
 
     by: a field name or a list of them (names then read "cell=lstm, hidden_size=32"). band: "interval" (the
-    summary's t-interval) or "std" (mean ± one standard deviation). Returns dict name → LagProfile, lags sorted.
+    summary's t-interval), "std" (mean ± one standard deviation) or None (no band). x: the field against which
+    accuracy is drawn, "lag" or another numeric field the summary is grouped by (length, hidden_size, …).
+    Returns dict name → LagProfile, its x values sorted.
     """
     by = [by] if isinstance(by, str) else list(by)
     if not by:
         raise ValueError("by must name at least one field, got none")
-    if band not in ("interval", "std"):
-        raise ValueError(f"band must be 'interval' or 'std', got {band!r}")
+    if band not in BANDS:
+        raise ValueError(f"band must be 'interval' or 'std' (or None: no band), got {band!r}")
+    if not isinstance(x, str) or x in by:
+        raise ValueError(f"x must name a field that is not in by ({by}), got {x!r}")
     out = {}
     for row in summary:
-        missing = [k for k in by + ["lag", "test_accuracy_mean"] if k not in row]
+        missing = [k for k in by + [x, "test_accuracy_mean"] if k not in row]
         if missing:
             raise ValueError(f"summary rows must have {missing}: summarize(results, by=[{', '.join(map(repr, by))}, "
-                             f"'lag']) on runs with a test accuracy")
+                             f"{x!r}]) on runs with a test accuracy")
+        if isinstance(row[x], bool) or not isinstance(row[x], (int, float)):
+            raise ValueError(f"x must be a numeric field, got {x} = {row[x]!r}")
         name = str(row[by[0]]) if len(by) == 1 else ", ".join(f"{k}={row[k]}" for k in by)
         out.setdefault(name, []).append(row)
     profiles = {}
     for name, rows in out.items():
-        rows = sorted(rows, key=lambda r: r["lag"])
-        lags = [r["lag"] for r in rows]
-        if len(set(lags)) != len(lags):
-            extra = sorted({k for r in rows for k in r if k in FIELDS and k not in by and k != "lag"})
-            raise ValueError(f"profile {name!r} has more than one row per lag: the summary is also grouped by "
+        rows = sorted(rows, key=lambda r: r[x])
+        xs = [r[x] for r in rows]
+        if len(set(xs)) != len(xs):
+            extra = sorted({k for r in rows for k in r if k in FIELDS and k not in by and k != x})
+            raise ValueError(f"profile {name!r} has more than one row per {x}: the summary is also grouped by "
                              f"{extra}; add them to by")
         if len({r["chance"] for r in rows}) > 1:
             raise ValueError(f"profile {name!r} mixes chance levels {sorted({r['chance'] for r in rows})}")
@@ -700,12 +711,12 @@ def profiles(summary, by="cell", band="interval"):
         if band == "interval":
             lower = np.array([r["test_accuracy_lower"] for r in rows], dtype=np.float64)
             upper = np.array([r["test_accuracy_upper"] for r in rows], dtype=np.float64)
-        else:
+        elif band == "std":
             std = np.array([r["test_accuracy_std"] for r in rows], dtype=np.float64)
             lower, upper = mean - std, mean + std
-        if np.isnan(lower).all():
+        if band is None or np.isnan(lower).all():
             lower = upper = None
-        profiles[name] = LagProfile(np.array(lags), mean, float(rows[0]["chance"]), lower, upper,
+        profiles[name] = LagProfile(np.array(xs), mean, float(rows[0]["chance"]), lower, upper,
                                     np.array([r["n"] for r in rows]))
     return profiles
 

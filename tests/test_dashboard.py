@@ -4,11 +4,18 @@ checked against rnnlab called directly on the same inputs, or against closed for
 
 The run store is a temporary folder (RNNLAB_HOME), never the user's.
 """
+import base64
 import copy
 import json
+import math
+import shutil
+import sys
+import types
 import warnings
+from multiprocessing import spawn
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -19,11 +26,13 @@ from rnnlab.experiments import imdb_config
 from rnnlab.explain import predict_proba
 from rnnlab.params import count_parameters
 from rnnlab.runs import RunConfig, Store, load_run, run
+from rnnlab.sweeps import load_sweep, run_sweep, stored_results, summarize
 from rnnlab.train import History
 from rnnlab.trajectories import state_trajectory
 from tiny_imdb import tiny_reviews
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard" / "app.py")
 PAGES = ("overview", "parameters", "trajectories", "memory_decay", "dependencies", "compare", "imdb")
 SHOWN = 5e-3  # metrics show 3 significant digits
 
@@ -273,6 +282,285 @@ def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(a
     assert list(at.dataframe[0].value.set_index("").columns) == ["flat"]
     assert any(c.value.startswith("Length T: 30 (a Flatten head") for c in at.sidebar.caption)
     assert any("one random sequence of 30 steps" in c.value for c in at.main.caption)
+
+
+# ------------------------------------------------------------------------------------------------ sweeps
+
+# cell × hidden_size × lag × 3 seeds = 24 runs of a few milliseconds each
+TINY_SWEEP = """seeds = [0, 1, 2]
+[base]
+length = 6
+n_train = 64
+n_test = 32
+embedding_dim = 4
+epochs = 2
+batch_size = 16
+[grid]
+cell = ["simple_rnn", "gru"]
+hidden_size = [4, 8]
+lag = [0, 3]
+"""
+
+
+@pytest.fixture(scope="module")
+def trained_tiny(tmp_path_factory):
+    """The tiny sweep trained once (rnnlab.sweeps.run_sweep) into a folder that tests copy into their store."""
+    folder = tmp_path_factory.mktemp("tiny_sweep")
+    (folder / "tiny.toml").write_text(TINY_SWEEP)
+    result = run_sweep(load_sweep(folder / "tiny.toml"), store=folder / "runs", workers=2, progress=False)
+    assert not result.failures
+    return folder
+
+
+def with_tiny(tmp_path, trained=None):
+    """The tiny sweep file in tmp_path, and its runs in the test's store when `trained` holds them."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_SWEEP)
+    if trained is not None:
+        shutil.copytree(trained / "runs", tmp_path / "runs")
+    return path
+
+
+def choose_sweep(at, path):
+    find(at.selectbox, "Sweep file").set_value("A file I name…").run()
+    find(at.text_input, "Path of a sweep file (TOML)").set_value(str(path)).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def _decoded(value):
+    """Plotly's JSON with its typed arrays ({"dtype", "bdata", "shape"?}) as NumPy arrays."""
+    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return array.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else array
+    if isinstance(value, dict):
+        return {k: _decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    return value
+
+
+def chart(at, title_start):
+    """The one figure on the page whose title starts with title_start, as a dict (AppTest does not read charts:
+    the element's proto carries the figure's JSON)."""
+    figures = [_decoded(json.loads(c.proto.spec)) for c in at.get("plotly_chart")]
+    matches = [f for f in figures if f["layout"]["title"]["text"].startswith(title_start)]
+    assert len(matches) == 1, [f["layout"]["title"]["text"] for f in figures]
+    return matches[0]
+
+
+def traced(figure):
+    return {t.get("name"): t for t in figure["data"]}
+
+
+# Student's t quantile t_0.975 for ν = n − 1 degrees of freedom, closed forms: ν = 1 the Cauchy quantile, ν = 2
+# t = (2p − 1)·√(2 / (1 − (2p − 1)²))
+T_975 = {1: math.tan(math.pi * (0.975 - 0.5)), 2: 0.95 * math.sqrt(2 / (1 - 0.95**2))}
+
+
+def across_seeds(store, sweep, seeds=3, **fields):
+    """Mean, std and 95% interval of the stored test accuracies of the sweep's runs with these fields, one per seed
+    (NumPy, std with n − 1, and T_975): independent of rnnlab.sweeps."""
+    configs = [c for c in sweep.configs if all(getattr(c, k) == v for k, v in fields.items()) and c in store]
+    accuracy = np.array([store.load(c, weights=False).metrics["test_accuracy"] for c in configs], dtype=np.float64)
+    assert len(accuracy) == seeds == len({c.seed for c in configs})
+    mean, std = accuracy.mean(), accuracy.std(ddof=1)
+    half = T_975[seeds - 1] * std / math.sqrt(seeds)
+    return mean, std, mean - half, mean + half
+
+
+@pytest.mark.parametrize("page", ["dependencies", "compare"])
+def test_sweep_section_on_an_empty_store_shows_0_of_n_runs_and_the_button_and_trains_nothing(app, tmp_path, page):
+    at = open_page(app, page)
+    assert not at.error
+    lecture = load_sweep(ROOT / "sweeps" / "lecture.toml")
+    assert find(at.selectbox, "Sweep file").value == "lecture.toml"
+    assert metric(at, "Runs in the store") == f"0 of {len(lecture.configs)}"
+    assert metric(at, "Configurations × seeds") == f"{len(lecture.configs) // 3} × 3"
+    find(at.button, f"Run the {len(lecture.configs)} missing runs of lecture")
+    assert "rnnlab sweep sweeps/lecture.toml" in [c.value for c in at.code]
+    assert not at.get("progress")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_dependencies_runs_a_sweep_through_its_button_and_draws_the_mean_and_interval_across_seeds(app, tmp_path):
+    path = with_tiny(tmp_path)
+    sweep = load_sweep(path)
+    at = choose_sweep(open_page(app, "dependencies"), path)
+    assert metric(at, "Runs in the store") == f"0 of {len(sweep.configs)}" == "0 of 24"
+    find(at.button, "Run the 24 missing runs of tiny").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store = Store(tmp_path / "runs")
+    assert all(c in store for c in sweep.configs)
+    assert metric(at, "Runs in the store") == "24 of 24" and metric(at, "Failed runs") == "0"
+    assert not [b for b in at.button if b.label.startswith("Run the")]
+    # defaults: lag on x, a curve per cell, hidden_size held at its first value, the 95% interval as the band
+    assert (find(at.selectbox, "x axis").value, find(at.selectbox, "Curves (colour) by").value) == ("lag", "cell")
+    assert find(at.selectbox, "Hold hidden_size at").value == 4
+    traces = traced(chart(at, "tiny: test accuracy against lag"))
+    assert set(traces) == {"simple_rnn", "simple_rnn band", "gru", "gru band", "chance 0.125"}
+    table = at.dataframe[-1].value
+    summary = summarize([r for r in stored_results(sweep, store) if r.config.hidden_size == 4], by=["cell", "lag"])
+    for cell in ("simple_rnn", "gru"):
+        oracle = [across_seeds(store, sweep, cell=cell, hidden_size=4, lag=lag) for lag in (0, 3)]
+        mean, _, lower, upper = (np.array(v) for v in zip(*oracle))
+        assert list(traces[cell]["x"]) == [0, 3]
+        np.testing.assert_allclose(traces[cell]["y"], mean, rtol=1e-12)
+        np.testing.assert_allclose(traces[f"{cell} band"]["y"], np.concatenate([upper, lower[::-1]]), rtol=1e-12)
+        rows = [r for r in summary if r["cell"] == cell]  # what summarize gives on the stored runs directly
+        np.testing.assert_allclose(traces[cell]["y"], [r["test_accuracy_mean"] for r in rows], rtol=1e-12)
+        for lag, (m, s, lo, hi) in zip((0, 3), oracle):
+            row = table[(table["cell"] == cell) & (table["lag"] == str(lag))].iloc[0]
+            assert row["seeds (n)"] == 3 and row["seeds"] == "0 1 2"
+            assert [row["test accuracy mean"], row["test accuracy std"], row["test accuracy 95% low"],
+                    row["test accuracy 95% high"]] == pytest.approx([m, s, lo, hi], rel=1e-9)
+    assert "Summary (CSV)" in [b.label for b in at.get("download_button")]
+
+
+def test_dependencies_sweep_widgets_choose_the_curves_the_x_axis_and_the_band(app, tmp_path, trained_tiny):
+    path = with_tiny(tmp_path, trained_tiny)
+    sweep, store = load_sweep(path), Store(tmp_path / "runs")
+    at = choose_sweep(open_page(app, "dependencies"), path)
+    assert metric(at, "Runs in the store") == "24 of 24"
+    find(at.selectbox, "Curves (colour) by").set_value("hidden_size").run()
+    find(at.selectbox, "Hold cell at").set_value("gru").run()
+    traces = traced(chart(at, "tiny: test accuracy against lag"))
+    assert set(traces) == {"4", "4 band", "8", "8 band", "chance 0.125"}  # one curve per state size now
+    for h in (4, 8):
+        oracle = [across_seeds(store, sweep, cell="gru", hidden_size=h, lag=lag) for lag in (0, 3)]
+        np.testing.assert_allclose(traces[str(h)]["y"], [o[0] for o in oracle], rtol=1e-12)
+    find(at.radio, "Band across seeds").set_value("± 1 std").run()
+    traces = traced(chart(at, "tiny: test accuracy against lag"))
+    oracle = [across_seeds(store, sweep, cell="gru", hidden_size=8, lag=lag) for lag in (0, 3)]
+    mean, std = np.array([o[0] for o in oracle]), np.array([o[1] for o in oracle])
+    np.testing.assert_allclose(traces["8 band"]["y"], np.concatenate([mean + std, (mean - std)[::-1]]), rtol=1e-12)
+    find(at.radio, "Band across seeds").set_value("none").run()
+    assert set(traced(chart(at, "tiny: test accuracy against lag"))) == {"4", "8", "chance 0.125"}
+    find(at.selectbox, "x axis").set_value("hidden_size").run()  # accuracy against the state size, a curve per cell
+    assert find(at.selectbox, "Curves (colour) by").value == "cell"
+    find(at.selectbox, "Hold lag at").set_value(3).run()
+    traces = traced(chart(at, "tiny: test accuracy against hidden_size"))
+    assert set(traces) == {"simple_rnn", "gru", "chance 0.125"}
+    for cell in ("simple_rnn", "gru"):
+        assert list(traces[cell]["x"]) == [4, 8]
+        np.testing.assert_allclose(traces[cell]["y"], [across_seeds(store, sweep, cell=cell, hidden_size=h, lag=3)[0]
+                                                       for h in (4, 8)], rtol=1e-12)
+    assert not at.exception and not at.error
+
+
+def test_a_partly_stored_sweep_shows_what_the_store_holds_and_the_seeds_behind_each_point(app, tmp_path,
+                                                                                           trained_tiny):
+    path = with_tiny(tmp_path, trained_tiny)
+    sweep, store = load_sweep(path), Store(tmp_path / "runs")
+    gone = [c for c in sweep.configs
+            if c.hidden_size == 8 or (c.cell, c.hidden_size, c.lag, c.seed) == ("gru", 4, 0, 2)]
+    assert all(store.delete(c) for c in gone)
+    at = choose_sweep(open_page(app, "dependencies"), path)
+    assert metric(at, "Runs in the store") == f"{24 - len(gone)} of 24" == "11 of 24"
+    find(at.button, "Run the 13 missing runs of tiny")
+    traces = traced(chart(at, "tiny: test accuracy against lag"))
+    mean, _, lower, upper = across_seeds(store, sweep, seeds=2, cell="gru", hidden_size=4, lag=0)  # ν = 1
+    assert traces["gru"]["y"][0] == pytest.approx(mean, rel=1e-12)
+    assert [traces["gru band"]["y"][0], traces["gru band"]["y"][-1]] == pytest.approx([upper, lower], rel=1e-12)
+    table = at.dataframe[-1].value
+    assert list(table["seeds (n)"]) == [3, 3, 2, 3] and list(table["seeds"])[2] == "0 1"
+    find(at.selectbox, "Hold hidden_size at").set_value(8).run()
+    assert not at.exception and not at.error
+    assert any("holds no run of tiny with hidden_size = 8" in i.value for i in at.info)
+
+
+def test_compare_draws_sweep_groups_side_by_side_with_error_bars_across_seeds(app, tmp_path, trained_tiny):
+    path = with_tiny(tmp_path, trained_tiny)
+    sweep, store = load_sweep(path), Store(tmp_path / "runs")
+    at = choose_sweep(open_page(app, "compare"), path)
+    assert list(at.dataframe[0].value.columns)[1:] == [presets.LECTURE, "LSTM, same state size"]  # still first
+    assert (find(at.selectbox, "Groups (colour) by").value, find(at.selectbox, "Side by side at each").value) == \
+        ("cell", "lag")
+    bars = traced(chart(at, "tiny: Test accuracy by cell at each lag"))
+    assert set(bars) == {"simple_rnn", "gru"}
+    for cell in ("simple_rnn", "gru"):
+        oracle = [across_seeds(store, sweep, cell=cell, hidden_size=4, lag=lag) for lag in (0, 3)]
+        mean, _, lower, upper = (np.array(v) for v in zip(*oracle))
+        assert list(bars[cell]["x"]) == ["lag = 0", "lag = 3"] and bars[cell]["type"] == "bar"
+        np.testing.assert_allclose(bars[cell]["y"], mean, rtol=1e-12)
+        np.testing.assert_allclose(bars[cell]["error_y"]["array"], upper - mean, rtol=1e-9)
+        np.testing.assert_allclose(bars[cell]["error_y"]["arrayminus"], mean - lower, rtol=1e-9)
+    # a bar per state size, everything else held: the GRUs at lag 3
+    find(at.selectbox, "Groups (colour) by").set_value("hidden_size").run()
+    find(at.selectbox, "Side by side at each").set_value("— (one bar per group)").run()
+    find(at.selectbox, "Hold cell at").set_value("gru").run()
+    find(at.selectbox, "Hold lag at").set_value(3).run()
+    bars = traced(chart(at, "tiny: Test accuracy by hidden_size"))
+    assert set(bars) == {"4", "8"}
+    for h in (4, 8):
+        assert bars[str(h)]["y"] == pytest.approx([across_seeds(store, sweep, cell="gru", hidden_size=h, lag=3)[0]])
+    table = at.dataframe[-1].value
+    assert list(table["hidden_size"]) == ["4", "8"] and list(table["seeds (n)"]) == [3, 3]
+    # the decay of ‖∂h_t/∂x_0‖ of each trained model, as rnnlab.sweeps.summarize(influence=True) gives it; a mean
+    # that is not finite (a curve that never decays: τ = inf) gets no bar but a note naming its group
+    find(at.selectbox, "Statistic").set_value("time_constant").run()
+    drawn = []
+    for cell in ("gru", "simple_rnn"):
+        find(at.selectbox, "Hold cell at").set_value(cell).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        runs = [r for r in stored_results(sweep, store) if r.config.cell == cell and r.config.lag == 3]
+        summary = summarize(runs, by=["hidden_size"], influence=True)
+        table = at.dataframe[-1].value
+        assert list(table["seeds (n)"]) == [3, 3]
+        assert list(table["time constant τ mean"]) == pytest.approx([r["time_constant_mean"] for r in summary])
+        assert list(table["time constant τ 95% high"]) == pytest.approx(
+            [r["time_constant_upper"] for r in summary], nan_ok=True)
+        figure = chart(at, "tiny: Time constant τ of ‖∂h_t/∂x_0‖ by hidden_size")
+        notes = " ".join(a["text"] for a in figure["layout"].get("annotations", []) if "not finite" in a["text"])
+        for row in summary:
+            y = traced(figure)[str(row["hidden_size"])]["y"][0]
+            if math.isfinite(row["time_constant_mean"]):
+                drawn.append(y)
+                assert y == pytest.approx(row["time_constant_mean"]) and str(row["hidden_size"]) not in notes
+            else:
+                assert (y is None or math.isnan(y)) and str(row["hidden_size"]) in notes
+    assert drawn  # the GRUs' influence decays within the 6 steps
+
+
+def test_a_sweep_file_that_cannot_be_read_is_a_message_naming_it(app, tmp_path):
+    at = open_page(app, "dependencies")
+    find(at.selectbox, "Sweep file").set_value("A file I name…").run()
+    assert any("Type the path of a sweep file" in i.value for i in at.info)
+    missing, bad = tmp_path / "none.toml", tmp_path / "bad.toml"
+    bad.write_text('seeds = [0]\n[grid]\ncell = ["lstn"]\n')
+    for path, words in ((missing, "Cannot read the sweep file"), (bad, "grid.cell = 'lstn' gives no valid run")):
+        find(at.text_input, "Path of a sweep file (TOML)").set_value(str(path)).run()
+        assert not at.exception
+        assert any(words in e.value and str(path) in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_a_sweep_run_that_failed_is_counted_and_its_error_shown(app, tmp_path):
+    path = tmp_path / "diverge.toml"
+    base = "\n".join(f"{k} = {v}" for k, v in dict(length=6, n_train=64, n_test=32, hidden_size=4, embedding_dim=4,
+                                                   epochs=1, batch_size=16).items())
+    path.write_text(f'seeds = [0]\n[base]\n{base}\noptimizer = "sgd"\n[grid]\nlr = [0.001, 1e30]\n')
+    result = run_sweep(load_sweep(path), store=tmp_path / "runs", workers=1, progress=False)
+    assert len(result.failures) == 1 and result.failures[0]["config"]["lr"] == 1e30
+    at = choose_sweep(open_page(app, "dependencies"), path)
+    assert metric(at, "Runs in the store") == "1 of 2" and metric(at, "Failed runs") == "1"
+    assert any("1 run failed, the last after 2 attempts with TrainingDiverged" in w.value for w in at.warning)
+    find(at.button, "Run the 1 missing run of diverge")
+
+
+def test_sweep_workers_start_without_running_the_dashboard_script(monkeypatch):
+    """Streamlit runs a page as the module __main__ of dashboard/app.py; multiprocessing.spawn's preparation data
+    is what a forkserver or spawn worker imports before its first task, so it must not name that script."""
+    monkeypatch.syspath_prepend(str(ROOT / "dashboard"))
+    import common
+
+    page = types.ModuleType("__main__")
+    page.__file__ = APP
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    assert spawn.get_preparation_data("worker")["init_main_from_path"] == APP  # what a worker would run
+    with common.main_script_hidden():
+        prepared = spawn.get_preparation_data("worker")
+        assert "init_main_from_path" not in prepared and "init_main_from_name" not in prepared
+    assert sys.modules["__main__"] is page
 
 
 # ------------------------------------------------------------------------------------------------ IMDB

@@ -1,9 +1,11 @@
-"""Short vs long dependencies: test accuracy against the lag to recall, trained on demand and kept in the store."""
+"""Short vs long dependencies: test accuracy against the lag to recall, trained on demand and kept in the store;
+below, a sweep's runs across seeds with error bands."""
 import streamlit as st
 
 import common
 from rnnlab import plots, presets
 from rnnlab.runs import run
+from rnnlab.sweeps import profiles
 from rnnlab.train import TrainingDiverged
 
 KEY = "deps"
@@ -37,7 +39,6 @@ configs = {n: choices[n].replace(task="lag_recall", length=length, lag=0, epochs
            for n in names}
 if not configs or not lags:
     st.info("Choose at least one configuration and one lag in the sidebar.")
-    st.stop()
 
 store = common.store()
 runs = {(n, k): c.replace(lag=k) for n, c in configs.items() for k in lags}
@@ -74,23 +75,65 @@ if missing:
                "the same store.")
 
 with common.errors_shown():
-    st.dataframe([{"test accuracy": n, **{f"lag {k}": common.fmt(common.stored_accuracy(runs[n, k]))
-                                          if runs[n, k] in store else "not trained" for k in lags}}
-                  for n in configs], hide_index=True, key=f"{KEY}.table")
-    done = [n for n in configs if all(runs[n, k] in store for k in lags)]
-    left, right = st.columns(2)
-    with left:
-        if done:
-            profiles = {n: common.dependency(common.to_json(configs[n]), tuple(lags)) for n in done}
-            common.show_figure(plots.accuracy_vs_lag_figure(profiles, names=list(configs)), "accuracy_vs_lag",
-                               f"{KEY}.accuracy")
-        else:
-            st.info("Accuracy against the lag appears here once a configuration is trained at every lag.")
-    with right:
-        memories = {n: common.linear_memory(common.to_json(c), tuple(lags)) for n, c in configs.items()}
-        common.show_figure(plots.memory_profile_figure(memories, names=list(configs)), "memory_profile",
-                           f"{KEY}.memory")
+    if configs and lags:
+        st.dataframe([{"test accuracy": n, **{f"lag {k}": common.fmt(common.stored_accuracy(runs[n, k]))
+                                              if runs[n, k] in store else "not trained" for k in lags}}
+                      for n in configs], hide_index=True, key=f"{KEY}.table")
+        done = [n for n in configs if all(runs[n, k] in store for k in lags)]
+        left, right = st.columns(2)
+        with left:
+            if done:
+                trained = {n: common.dependency(common.to_json(configs[n]), tuple(lags)) for n in done}
+                common.show_figure(plots.accuracy_vs_lag_figure(trained, names=list(configs)), "accuracy_vs_lag",
+                                   f"{KEY}.accuracy")
+            else:
+                st.info("Accuracy against the lag appears here once a configuration is trained at every lag.")
+        with right:
+            memories = {n: common.linear_memory(common.to_json(c), tuple(lags)) for n, c in configs.items()}
+            common.show_figure(plots.memory_profile_figure(memories, names=list(configs)), "memory_profile",
+                               f"{KEY}.memory")
 
 for name, config in configs.items():
     with st.expander(f"{name}: command line"):
         st.code("\n".join(presets.cli_command(config.replace(lag=k)) for k in lags), language="bash")
+
+st.header("Across seeds: a sweep")
+st.write("One run per lag is an anecdote: another seed may land a few points higher or lower. A sweep trains every "
+         "configuration of a grid once per seed (`rnnlab sweep`); here its runs in the store, the mean across seeds "
+         "and a band: the 95% t-interval of that mean, or ± one standard deviation of the seeds.")
+sweep, path = common.sweep_select(f"{KEY}.sweep")
+if sweep is not None:
+    key = common.sweep_key(f"{KEY}.sweep", sweep)
+    results = common.sweep_runs(key, sweep, path)
+    axes = [f for f in common.varying(sweep) if common.numeric(sweep, f)]
+    if not results:
+        st.info("Accuracy across seeds appears here once the store holds runs of this sweep.")
+    elif not axes:
+        st.info(f"{sweep.name} varies no numeric field to draw accuracy against; compare its groups on the Compare "
+                "page.")
+    else:
+        c = st.columns(3)
+        x = c[0].selectbox("x axis", axes, index=axes.index("lag") if "lag" in axes else 0, key=f"{key}.x")
+        colours = [f for f in common.varying(sweep) if f != x] or ["cell"]
+        colour = c[1].selectbox("Curves (colour) by", colours, key=f"{key}.colour",
+                                index=colours.index("cell") if "cell" in colours else 0)
+        band = c[2].radio("Band across seeds", list(common.BANDS), horizontal=True, key=f"{key}.band")
+        shown, fixed = common.hold_fixed(key, sweep, results, [x, colour])
+        held = "".join(f", {f} = {v}" for f, v in fixed.items())
+        if not shown:
+            st.info(f"The store holds no run of {sweep.name} with {held[2:]} yet.")
+        else:
+            with common.errors_shown():
+                summary = common.sweep_summary(str(common.store().root), tuple(r.hash for r in shown), (colour, x))
+                curves = profiles(summary, by=colour, band=common.BANDS[band], x=x)
+                fig = plots.accuracy_vs_lag_figure(
+                    curves, names=common.values_of(sweep, colour), x_label="lag k (steps)" if x == "lag" else x,
+                    title=f"{sweep.name}: test accuracy against {x}, mean across seeds{held}")
+                common.show_figure(fig.update_layout(legend_title_text=colour), f"{sweep.name}_accuracy_vs_{x}",
+                                   f"{key}.accuracy")
+                st.caption(f"{len(shown)} runs{held}. The band: "
+                           + {"interval": "the 95% t-interval of the mean across seeds (mean ± t·s/√n)",
+                              "std": "mean ± one standard deviation of the seeds", None: "none"}[common.BANDS[band]]
+                           + "; a point with one seed has none.")
+                common.summary_table(summary, (colour, x), ("test_accuracy",), f"{key}.summary",
+                                     f"{sweep.name}_summary")
