@@ -10,9 +10,10 @@ SimpleRNN, the lecture's recurrence, with one weight matrix A and one intercept 
 so that A·[h; x] = A_h·h + A_x·x. LSTM and GRU keep the same layout, one A per layer with the gates stacked
 along its rows (PyTorch's gate order), so that every layer here exposes `A`, `A_h`, `A_x` and `b`.
 
-Every layer takes float inputs (batch, T, input) and returns all states (batch, T, hidden). The forward pass runs
-through PyTorch's fused kernels; `loop` is the explicit recurrence, written as the equation reads, and is the
-oracle the fast path is tested against.
+Every layer takes float inputs (batch, T, input) and returns all states (batch, T, hidden). The SimpleRNN's loop
+over steps and its backpropagation through time run in C (rnnlab.kernel), LSTM and GRU through PyTorch's fused
+kernels; `loop` is the explicit recurrence, written as the equation reads, and is the oracle the fast paths are
+tested against.
 """
 import math
 import numbers
