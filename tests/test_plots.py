@@ -14,10 +14,10 @@ import torch
 from rnnlab.memory import DependencyProfile, MemoryProfile, fit_decay, influence_curve, recurrent_spectrum
 from rnnlab.models import LSTM, SequenceClassifier, SimpleRNN
 from rnnlab.params import summary
-from rnnlab.plots import (PALETTE, accuracy_vs_lag_figure, color_for, figure_data, figure_html, gradient_figure,
-                          history_figure, influence_figure, memory_profile_figure, params_figure,
+from rnnlab.plots import (PALETTE, STATISTICS, accuracy_vs_lag_figure, color_for, figure_data, figure_html,
+                          gradient_figure, history_figure, influence_figure, memory_profile_figure, params_figure,
                           highlighted_text_html, perturbation_figure, saliency_figure, saturation_figure,
-                          spectrum_figure, state_heatmap, trajectory_figure, window_accuracy_figure,
+                          spectrum_figure, state_heatmap, summary_figure, trajectory_figure, window_accuracy_figure,
                           word_attribution_figure)
 from rnnlab.train import History
 from rnnlab.trajectories import state_trajectory
@@ -293,6 +293,155 @@ def test_accuracy_vs_lag_draws_the_error_band_from_lower_and_upper():
     with pytest.raises(ValueError, match=r"profiles\['gru'\].lower and .upper.*3.*2 and 3"):
         accuracy_vs_lag_figure({"gru": SimpleNamespace(lags=lags, accuracy=acc, chance=0.1, lower=lower[:2],
                                                        upper=upper)})
+
+
+# ---------------------------------------------------------------------------------------------- sweep summaries
+
+T975 = {1: 12.706204736174707, 2: 4.302652729749464}  # t_{0.975,ν}: tan(0.475π) (Cauchy), 0.95·√(2/(1 − 0.95²))
+
+
+def summary_row(statistic="test_accuracy", seeds=(), chance=0.125, **fields):
+    """A row as rnnlab.sweeps.summarize writes it, computed here: numpy's mean and std (ddof=1) of the seeds'
+    values and mean ± t_{0.975,n−1}·std/√n (nan for one seed, or a value that is not finite)."""
+    v = np.array(seeds, dtype=np.float64)
+    mean = v.mean()
+    spread = len(v) > 1 and np.isfinite(v).all()
+    std = v.std(ddof=1) if spread else math.nan
+    half = T975[len(v) - 1] * std / math.sqrt(len(v)) if spread else math.nan
+    return {**fields, "n": len(v), "chance": chance, "level": 0.95, f"{statistic}_mean": mean,
+            f"{statistic}_std": std, f"{statistic}_lower": mean - half, f"{statistic}_upper": mean + half}
+
+
+SEEDS = {("gru", 1): [0.9, 1.0], ("gru", 5): [0.5, 0.6, 0.7], ("lstm", 1): [1.0, 0.95, 0.97], ("lstm", 5): [0.7, 0.6]}
+
+
+def lag_summary(statistic="test_accuracy"):
+    return [summary_row(statistic, seeds, cell=cell, lag=lag) for (cell, lag), seeds in SEEDS.items()]
+
+
+def test_summary_bars_stand_at_the_group_means_with_the_t_interval_as_error_bars():
+    """Oracle: numpy's mean, std (ddof=1) and the closed-form t of ν = 1, 2, from the seeds' values."""
+    fig = summary_figure(lag_summary(), by="cell", x="lag")
+    assert [bar.type for bar in fig.data] == ["bar", "bar"] and [bar.name for bar in fig.data] == ["gru", "lstm"]
+    for bar, color in zip(fig.data, PALETTE):
+        seeds = [np.array(SEEDS[(bar.name, lag)]) for lag in (1, 5)]
+        half = [T975[len(s) - 1] * s.std(ddof=1) / math.sqrt(len(s)) for s in seeds]
+        assert list(bar.x) == ["lag = 1", "lag = 5"] and bar.marker.color == color
+        np.testing.assert_allclose(bar.y, [s.mean() for s in seeds], rtol=1e-15)
+        assert bar.error_y.type == "data" and bar.error_y.visible is True
+        np.testing.assert_allclose(bar.error_y.array, half, rtol=1e-12)
+        np.testing.assert_allclose(bar.error_y.arrayminus, half, rtol=1e-12)
+        assert list(bar.text) == [f"{s.mean():.4g}, 95% interval [{s.mean() - h:.4g}, {s.mean() + h:.4g}], "
+                                  f"{len(s)} seeds" for s, h in zip(seeds, half)]
+        assert "%{text}" in bar.hovertemplate and f"cell = {bar.name}" in bar.hovertemplate
+    assert fig.layout.barmode == "group" and fig.layout.legend.title.text == "cell"
+    (chance,) = fig.layout.shapes
+    assert (chance.y0, chance.y1, chance.line.dash) == (0.125, 0.125, "dash")
+    assert "chance 0.125" in [a.text for a in fig.layout.annotations]
+    assert fig.layout.title.text == "Test accuracy by cell at each lag: mean across seeds and its 95% interval"
+
+
+def test_summary_error_bars_are_one_standard_deviation_or_none_as_chosen():
+    """Oracle: numpy's std (ddof=1) of the seeds; band=None draws the same means with no error bar."""
+    for bar in summary_figure(lag_summary(), x="lag", band="std").data:
+        seeds = [np.array(SEEDS[(bar.name, lag)]) for lag in (1, 5)]
+        std = [s.std(ddof=1) for s in seeds]
+        np.testing.assert_allclose(bar.error_y.array, std, rtol=1e-12)
+        np.testing.assert_allclose(bar.error_y.arrayminus, std, rtol=1e-12)
+        assert list(bar.text) == [f"{s.mean():.4g}, ± 1 std [{s.mean() - d:.4g}, {s.mean() + d:.4g}], {len(s)} seeds"
+                                  for s, d in zip(seeds, std)]
+    fig = summary_figure(lag_summary(), x="lag", band=None)
+    for bar in fig.data:
+        assert bar.error_y.array is None and bar.error_y.arrayminus is None
+        np.testing.assert_allclose(bar.y, [np.mean(SEEDS[(bar.name, lag)]) for lag in (1, 5)], rtol=1e-15)
+        assert all("interval" not in t and "std" not in t for t in bar.text)
+    assert fig.layout.title.text == "Test accuracy by cell at each lag: mean across seeds"
+
+
+def test_summary_of_one_seed_has_a_bar_but_no_error_bar():
+    fig = summary_figure([summary_row(seeds=[0.8], cell="gru"), summary_row(seeds=[0.6, 0.7], cell="lstm")])
+    one, two = fig.data
+    assert list(one.y) == [0.8] and np.isnan(one.error_y.array).all() and list(one.text) == ["0.8, 1 seed"]
+    assert two.error_y.array[0] == pytest.approx(T975[1] * np.std([0.6, 0.7], ddof=1) / math.sqrt(2), rel=1e-12)
+    assert list(one.x) == list(two.x) == ["test accuracy"]  # x=None: every group at one place, side by side
+
+
+def test_summary_a_non_finite_mean_gets_a_note_above_its_place_instead_of_a_bar():
+    """A horizon beyond the sequence (inf) or a nan mean: no bar, no error bar, a note naming the groups."""
+    horizons = {("gru", 1): [3.0, 5.0], ("lstm", 1): [4.0, math.inf], ("gru", 5): [6.0, math.nan],
+                ("lstm", 5): [math.inf, 9.0]}
+    summary = [summary_row("horizon", seeds, cell=cell, lag=lag) for (cell, lag), seeds in horizons.items()]
+    fig = summary_figure(summary, statistic="horizon", by="cell", x="lag")
+    gru, lstm = fig.data
+    assert gru.y[0] == 4.0 and np.isnan(gru.y[1]) and np.isnan(lstm.y).all()
+    assert gru.error_y.array[0] == pytest.approx(T975[1] * np.std([3.0, 5.0], ddof=1) / math.sqrt(2), rel=1e-12)
+    assert np.isnan(gru.error_y.array[1]) and np.isnan(lstm.error_y.array).all()
+    assert [t.split(",")[0] for t in lstm.text] == ["inf", "inf"]  # the exact value stays in the hover
+    notes = {a.x: a.text for a in fig.layout.annotations}
+    assert notes == {"lag = 1": "not finite (∞ or nan): lstm", "lag = 5": "not finite (∞ or nan): gru, lstm"}
+    assert all(a.yref == "paper" and a.y == 1 for a in fig.layout.annotations)
+    assert not fig.layout.shapes  # no chance line but for the test accuracy
+
+
+@pytest.mark.parametrize("statistic", list(STATISTICS))
+def test_summary_axes_name_the_statistic_with_its_unit_and_the_field_of_the_places(statistic):
+    fig = summary_figure(lag_summary(statistic), statistic=statistic, x="lag")
+    assert fig.layout.yaxis.title.text == STATISTICS[statistic]
+    assert re.fullmatch(r".+ \((fraction|mean per example|steps)\)", STATISTICS[statistic])
+    assert fig.layout.xaxis.title.text == "lag"
+    assert len(fig.layout.shapes) == (statistic == "test_accuracy")  # chance: an accuracy only
+    assert tuple(fig.layout.yaxis.range or ()) == ((0, 1.02) if statistic == "test_accuracy" else ())
+
+
+def test_summary_statistics_are_those_summarize_computes():
+    from rnnlab.sweeps import DECAY_STATISTICS
+    from rnnlab.sweeps import STATISTICS as METRICS
+    assert tuple(STATISTICS) == METRICS + DECAY_STATISTICS
+
+
+def test_summary_draws_no_chance_line_when_groups_differ_in_chance():
+    rows = [summary_row(seeds=[0.6, 0.7], cell="gru", chance=0.125),
+            summary_row(seeds=[0.6, 0.7], cell="lstm", chance=0.5)]
+    assert not summary_figure(rows).layout.shapes
+
+
+def test_summary_keeps_each_groups_colour_given_all_the_names():
+    fig = summary_figure([summary_row(seeds=[0.6, 0.7], cell="gru")], names=["simple_rnn", "lstm", "gru"])
+    assert fig.data[0].marker.color == PALETTE[2] == color_for("gru", ["simple_rnn", "lstm", "gru"])
+
+
+def test_summary_figure_data_holds_each_mean_exactly_and_its_interval_in_the_text():
+    """Oracle: numpy's means read back exactly from the CSV; the interval's ends to the 4 digits written."""
+    got = rows(summary_figure(lag_summary(), by="cell", x="lag"))
+    assert [(r["trace"], r["x"]) for r in got] == [("gru", "lag = 1"), ("gru", "lag = 5"), ("lstm", "lag = 1"),
+                                                   ("lstm", "lag = 5")]
+    for r in got:
+        s = np.array(SEEDS[(r["trace"], int(r["x"].split(" = ")[1]))])
+        half = T975[len(s) - 1] * s.std(ddof=1) / math.sqrt(len(s))
+        assert float(r["y"]) == s.mean() and r["z"] == ""
+        lower, upper = map(float, re.search(r"95% interval \[(\S+), (\S+)\]", r["text"]).groups())
+        assert lower == pytest.approx(s.mean() - half, rel=1e-3) and upper == pytest.approx(s.mean() + half, rel=1e-3)
+        assert r["text"].endswith(f", {len(s)} seeds")
+
+
+@pytest.mark.parametrize("rows_, kwargs, error, message", [
+    (lag_summary(), dict(statistic="accuracy"), ValueError,
+     "statistic must be one of 'test_accuracy', 'test_loss', 'time_constant', 'horizon', got 'accuracy'"),
+    (lag_summary(), dict(band="sem"), ValueError, r"band must be 'interval' or 'std' \(or None: no band\), got 'sem'"),
+    ([], {}, ValueError, "summary must hold at least one row, got none"),
+    (lag_summary(), dict(x="hidden_size"), ValueError,
+     r"summary rows must have \['hidden_size'\] \(rnnlab.sweeps.summarize grouped by 'cell' and 'hidden_size'\)"),
+    (lag_summary(), dict(by="optimizer", x="lag"), ValueError, r"summary rows must have \['optimizer'\]"),
+    (lag_summary(), dict(statistic="horizon"), ValueError,
+     r"summary rows must have \['horizon_mean', 'horizon_std', 'horizon_lower', 'horizon_upper'\] .*influence=True"),
+    (lag_summary(), dict(x=None), ValueError, "group cell = gru has more than one row per group"),
+    (lag_summary() + [summary_row(seeds=[0.5, 0.6], cell="lstm", lag=5, length=50)], dict(x="lag"), ValueError,
+     "group cell = lstm has more than one row per lag"),
+    (lag_summary(), dict(x="lag", names=["lstm"]), ValueError, r"names has names \['gru'\]"),
+])
+def test_summary_figure_refuses_bad_input_naming_the_argument_and_the_field(rows_, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        summary_figure(rows_, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- training, size

@@ -18,7 +18,7 @@ import torch
 import rnnlab
 from rnnlab.cli import main
 from rnnlab.memory import fit_decay, influence_curve
-from rnnlab.plots import accuracy_vs_lag_figure
+from rnnlab.plots import accuracy_vs_lag_figure, summary_figure
 from rnnlab.runs import RunConfig, RunResult, Store, run
 from rnnlab.sweeps import (RAY_MISSING, LagProfile, Sweep, failures, interval, load_sweep, profiles, run_sweep,
                            stored_results, summarize, t_quantile, train_run)
@@ -379,6 +379,113 @@ def test_profiles_of_single_seed_runs_have_no_band():
     results = [_fake({"test_accuracy": 0.5, "test_loss": 1.0, "chance": 0.125}, lag=lag) for lag in (0, 2)]
     p = profiles(summarize(results, by=["cell", "lag"]))["simple_rnn"]
     assert p.lower is None and p.upper is None and p.accuracy.tolist() == [0.5, 0.5]
+
+
+T975 = {1: 12.706204736174707, 2: 4.302652729749464}  # t_{0.975,ν}: tan(0.475π) (Cauchy), 0.95·√(2/(1 − 0.95²))
+
+
+def _accuracy_results(acc, x, chance=0.125, **fields):
+    """Fake runs: acc maps (cell, value of x) → the test accuracy of seeds 0, 1, …"""
+    return [_fake({"test_accuracy": a, "test_loss": 1 - a, "chance": chance}, cell=cell, seed=seed,
+                  **{x: value}, **fields)
+            for (cell, value), values in acc.items() for seed, a in enumerate(values)]
+
+
+@pytest.mark.parametrize("x, values", [("length", (12, 6, 9)), ("hidden_size", (32, 8, 16))])
+def test_profiles_against_another_numeric_field_are_sorted_by_it_with_numpy_means_and_t_intervals(x, values):
+    """Oracle: numpy's mean and std (ddof=1) of the seeds, mean ± t_{0.975,n−1}·std/√n with the closed-form t."""
+    big, small, middle = values  # given out of order: the profile sorts by x
+    acc = {("gru", big): [0.5, 0.7, 0.65], ("gru", small): [0.9, 0.8], ("lstm", middle): [0.75, 0.7, 0.9],
+           ("lstm", small): [1.0, 0.95], ("gru", middle): [0.6, 0.62]}
+    summary = summarize(_accuracy_results(acc, x), by=["cell", x])
+    for band in ("interval", "std", None):
+        p = profiles(summary, by="cell", band=band, x=x)
+        assert list(p) == ["gru", "lstm"] and all(isinstance(q, LagProfile) for q in p.values())
+        for cell, profile in p.items():
+            xs = sorted(v for c, v in acc if c == cell)
+            seeds = [np.array(acc[(cell, v)], dtype=np.float64) for v in xs]
+            mean = np.array([s.mean() for s in seeds])
+            std = np.array([s.std(ddof=1) for s in seeds])
+            half = np.array([T975[len(s) - 1] for s in seeds]) * std / np.sqrt([len(s) for s in seeds])
+            assert profile.lags.tolist() == xs and profile.n.tolist() == [len(s) for s in seeds]
+            assert profile.chance == 0.125
+            np.testing.assert_allclose(profile.accuracy, mean, rtol=1e-12)
+            if band is None:
+                assert profile.lower is None and profile.upper is None
+            else:
+                spread = half if band == "interval" else std
+                np.testing.assert_allclose(profile.lower, mean - spread, rtol=1e-12)
+                np.testing.assert_allclose(profile.upper, mean + spread, rtol=1e-12)
+
+
+def test_profiles_leave_a_gap_in_the_band_where_one_seed_gives_no_spread():
+    """Oracle: numpy over the two seeds at length 9; a single seed at length 12 has no interval (nan), not None."""
+    summary = summarize(_accuracy_results({("gru", 9): [0.8, 0.6], ("gru", 12): [0.5]}, "length"),
+                        by=["cell", "length"])
+    p = profiles(summary, x="length")["gru"]
+    half = T975[1] * np.std([0.8, 0.6], ddof=1) / math.sqrt(2)
+    assert p.lags.tolist() == [9, 12] and p.n.tolist() == [2, 1] and p.accuracy == pytest.approx([0.7, 0.5])
+    assert p.lower[0] == pytest.approx(0.7 - half, rel=1e-12) and p.upper[0] == pytest.approx(0.7 + half, rel=1e-12)
+    assert math.isnan(p.lower[1]) and math.isnan(p.upper[1])
+
+
+def test_profiles_by_several_fields_name_each_curve_after_all_of_them():
+    results = (_accuracy_results({("gru", 8): [0.6, 0.8], ("gru", 16): [0.9, 0.7]}, "hidden_size")
+               + _accuracy_results({("gru", 8): [0.4]}, "hidden_size", optimizer="adam"))
+    p = profiles(summarize(results, by=["cell", "optimizer", "hidden_size"]), by=["cell", "optimizer"],
+                 x="hidden_size")
+    assert list(p) == ["cell=gru, optimizer=rmsprop", "cell=gru, optimizer=adam"]
+    assert p["cell=gru, optimizer=rmsprop"].accuracy == pytest.approx([0.7, 0.8], rel=1e-12)
+    assert p["cell=gru, optimizer=adam"].lags.tolist() == [8] and p["cell=gru, optimizer=adam"].lower is None
+
+
+def _error_summaries():
+    acc = {("gru", 1): [0.9, 0.8], ("gru", 2): [0.7, 0.8], ("lstm", 1): [1.0, 0.9]}
+    by_lag = summarize(_accuracy_results(acc, "lag"), by=["cell", "lag"])
+    by_optimizer = summarize(_accuracy_results(acc, "lag") + _accuracy_results(acc, "lag", optimizer="sgd"),
+                             by=["cell", "lag", "optimizer"])
+    by_radius = summarize(_accuracy_results(acc, "lag", spectral_radius=None)
+                          + _accuracy_results(acc, "lag", spectral_radius=0.9), by=["cell", "lag", "spectral_radius"])
+    by_length = summarize(_accuracy_results(acc, "lag") + _accuracy_results(acc, "lag", length=12),
+                          by=["cell", "length", "lag"])
+    return dict(by_lag=by_lag, by_optimizer=by_optimizer, by_radius=by_radius, by_length=by_length)
+
+
+@pytest.mark.parametrize("summary, kwargs, message", [
+    ("by_lag", dict(by=["cell", "lag"], x="lag"), r"x must name a field that is not in by \(\['cell', 'lag'\]\), "
+                                                  r"got 'lag'"),
+    ("by_lag", dict(x=3), r"x must name a field that is not in by \(\['cell'\]\), got 3"),
+    ("by_optimizer", dict(by=["cell", "lag"], x="optimizer"), "x must be a numeric field, got optimizer = 'rmsprop'"),
+    ("by_radius", dict(by=["cell", "lag"], x="spectral_radius"),
+     "x must be a numeric field, got spectral_radius = None"),
+    ("by_length", dict(x="lag"), r"profile 'gru' has more than one row per lag: the summary is also grouped by "
+                                 r"\['length'\]; add them to by"),
+    ("by_length", dict(by="cell", x="length"), r"profile 'gru' has more than one row per length: the summary is "
+                                               r"also grouped by \['lag'\]"),
+    ("by_lag", dict(x="hidden_size"), r"summary rows must have \['hidden_size'\]: summarize\(results, "
+                                      r"by=\['cell', 'hidden_size'\]\)"),
+    ("by_lag", dict(band="sem"), r"band must be 'interval' or 'std' \(or None: no band\), got 'sem'"),
+    ("by_lag", dict(band="none"), r"band must be 'interval' or 'std' \(or None: no band\), got 'none'"),
+    ("by_lag", dict(by=[]), "by must name at least one field, got none"),
+])
+def test_profiles_refuse_a_bad_x_band_or_grouping_naming_the_argument_and_the_value(summary, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        profiles(_error_summaries()[summary], **kwargs)
+
+
+def test_summary_figure_of_summarize_draws_numpy_means_of_the_seeds_with_their_t_interval():
+    """Oracle: numpy's mean and std (ddof=1) of each group's seeds and the closed-form t of ν = 1, 2."""
+    acc = {("gru", 1): [0.9, 1.0], ("gru", 5): [0.5, 0.6, 0.7], ("lstm", 1): [1.0, 0.95, 0.97],
+           ("lstm", 5): [0.7, 0.6]}
+    fig = summary_figure(summarize(_accuracy_results(acc, "lag"), by=["cell", "lag"]), by="cell", x="lag")
+    assert [bar.name for bar in fig.data] == ["gru", "lstm"]
+    for bar in fig.data:
+        seeds = [np.array(acc[(bar.name, lag)]) for lag in (1, 5)]
+        half = [T975[len(s) - 1] * s.std(ddof=1) / math.sqrt(len(s)) for s in seeds]
+        assert list(bar.x) == ["lag = 1", "lag = 5"]
+        np.testing.assert_allclose(bar.y, [s.mean() for s in seeds], rtol=1e-12)
+        np.testing.assert_allclose(bar.error_y.array, half, rtol=1e-9)
+        np.testing.assert_allclose(bar.error_y.arrayminus, half, rtol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------- command line
