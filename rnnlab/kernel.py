@@ -149,9 +149,18 @@ def supports(t):
     return t.device.type == "cpu" and t.dtype in _SUFFIX
 
 
+def _check(*tensors):
+    """The C loops read raw memory: a tensor of another dtype or layout would be misread, so refuse it."""
+    for t in tensors:
+        if not (supports(t) and t.dtype == tensors[0].dtype and t.is_contiguous()):
+            raise ValueError(f"the C kernel takes C-contiguous CPU tensors of one dtype (float32 or float64), got "
+                             f"{t.dtype} on {t.device} with strides {t.stride()} beside {tensors[0].dtype}")
+
+
 def forward(lib, states, h0, A_hT, nonlinearity):
     """In place: states (T, B, H) holding u_t becomes h_t. All of one dtype (float32 or float64), C-contiguous, on
     the CPU."""
+    _check(states, h0, A_hT)
     T, B, H = states.shape
     fn = getattr(lib, f"rnn_forward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), h0.data_ptr(), A_hT.data_ptr(), NONLINEARITY[nonlinearity])
@@ -161,8 +170,9 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
     """Writes δ_t into delta (T, B, H) from the states h_t (T, B, H) and ∂L/∂h_t from the output, grad_states
     (T, B, H) with any strides along T and B (a transposed batch-major gradient is read in place)."""
     T, B, H = states.shape
-    if grad_states.stride(2) != 1:
-        grad_states = grad_states.contiguous()
+    if grad_states.stride(2) != 1 or grad_states.dtype != states.dtype:
+        grad_states = grad_states.contiguous().to(states.dtype)
+    _check(states, delta, A_h)
     fn = getattr(lib, f"rnn_backward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), grad_states.data_ptr(), grad_states.stride(0), grad_states.stride(1),
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
@@ -171,6 +181,9 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
 def tangent(lib, d, A_hT, tau0, out, sq=None):
     """τ_t = d_t ⊙ (A_h·τ_{t-1}) for the n steps of d (n, B, H), from tau0 (B, K, H), into out (n, B, K, H); adds
     Σ τ_t² over K and H to sq (n, B) float64, if given."""
+    _check(d, A_hT, tau0, out)
+    if sq is not None and not (sq.dtype == torch.float64 and sq.is_contiguous()):
+        raise ValueError(f"sq must be a C-contiguous float64 tensor, got {sq.dtype} with strides {sq.stride()}")
     n, B, H = d.shape
     fn = getattr(lib, f"rnn_tangent_{_SUFFIX[d.dtype]}")
     fn(n, B, out.shape[2], H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),

@@ -233,3 +233,14 @@ def test_influence_curve_through_the_kernel_equals_the_pytorch_steps_and_autogra
     np.testing.assert_allclose(fast, want.numpy(), rtol=1e-9, atol=1e-13)
     curve = memory.influence_curve(model.float(), x.float())  # float32: the curve's norms through the kernel too
     np.testing.assert_allclose(curve, np.linalg.norm(want.numpy(), axis=(2, 3)).mean(1), rtol=1e-4, atol=1e-7)
+
+
+def test_the_kernel_refuses_tensors_it_would_misread():
+    lib = kernel.load()
+    s, h0 = torch.zeros(4, 2, 3), torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="C-contiguous CPU tensors of one dtype"):
+        kernel.forward(lib, s.transpose(0, 1), h0, torch.eye(3), "tanh")
+    with pytest.raises(ValueError, match="float64"):
+        kernel.forward(lib, s, h0.double(), torch.eye(3), "tanh")
+    with pytest.raises(ValueError, match="sq must be a C-contiguous float64"):
+        kernel.tangent(lib, s, torch.eye(3), torch.zeros(2, 1, 3), torch.zeros(4, 2, 1, 3), sq=torch.zeros(4, 2))
