@@ -20,6 +20,7 @@ import html
 import io
 import math
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import plotly.graph_objects as go
@@ -87,11 +88,13 @@ def _check_keys(extra, known, argument):
         raise ValueError(f"{argument} has names {unknown!r} that are not among the curves {list(known)!r}")
 
 
-def _names(items, names):
+def _names(items, names, what="curves"):
     if names is None:
         return list(items)
     names = list(names)
-    _check_keys(items, names, "names")
+    missing = [k for k in items if k not in names]
+    if missing:
+        raise ValueError(f"names must hold the name of each of the {what}, got {names!r}, which lacks {missing!r}")
     return names
 
 
@@ -372,76 +375,132 @@ STATISTICS = {  # rnnlab.sweeps.summarize's statistics: the y axis of summary_fi
     "horizon": "horizon of ‖∂h_t/∂x_0‖ (steps)",
 }
 
+FIELD_LABELS = {  # RunConfig fields as axis titles, with their unit where they have one
+    "lag": "lag k (steps)",
+    "length": "length T (steps)",
+    "hidden_size": "hidden_size (units of h_t)",
+    "embedding_dim": "embedding_dim (dimensions of x_t)",
+    "num_symbols": "num_symbols (symbols)",
+    "n_train": "n_train (sequences)",
+    "n_test": "n_test (sequences)",
+    "epochs": "epochs (passes over the training set)",
+    "batch_size": "batch_size (sequences)",
+    "spectral_radius": "spectral_radius ρ (max |λ| of A_h)",
+    "lr": "lr (learning rate)",
+    "clip": "clip (max global gradient norm)",
+}
+
+
+def _order(value):
+    """Sort key of a field's values: numbers by value, then anything else (None, names) by its text."""
+    return (0, value) if isinstance(value, Real) and not isinstance(value, bool) else (1, str(value))
+
+
+def _chance(rows, statistic):
+    """The chance level on the statistic's axis, or None. summarize's chance is what guessing scores
+    (rnnlab.tasks.chance_level): an accuracy for a classification task; for a regression task (whose accuracy
+    summarize leaves None) the MSE of a constant answer, on the scale of its test loss. Drawn where every row with
+    a value shares one chance that means what the axis means."""
+    scale = {"test_accuracy": "accuracy", "test_loss": "mse"}.get(statistic)  # a decay has no chance level
+    shown = [r for r in rows if r[f"{statistic}_mean"] is not None]
+    kinds = {"mse" if r.get("test_accuracy_mean", math.nan) is None else "accuracy" for r in shown}
+    chances = {r.get("chance") for r in shown}
+    if kinds == {scale} and len(chances) == 1 and None not in chances:
+        return float(chances.pop())
+    return None
+
 
 def summary_figure(summary, statistic="test_accuracy", by="cell", x=None, band="interval", names=None,
                    title=None):
     """A statistic of a sweep's groups side by side: one bar per group (a colour per value of `by`) at its mean
     across seeds, with an error bar: the summary's t-interval (band="interval"), ± one standard deviation ("std")
-    or none (None); the groups' bars stand side by side at each value of the field `x` (one place if x is None).
-    The number of seeds and the interval are in the hover and the text (figure_data's text column); chance is
-    dashed for the test accuracy. A mean that is not finite (a horizon beyond the sequence, a time constant of a
-    curve that never decays) gets no bar: a note above its place says so.
+    or none (None); the groups' bars stand side by side at each value of the field `x`, in its order (one place if
+    x is None). The number of seeds and the interval are in the hover and the text; figure_data has the exact mean
+    (y) and the error bar's ends (lower, upper). Chance is dashed where it is on the axis's scale: the test accuracy
+    of a classification task, the test loss (MSE) of a regression task. A mean that is not finite (a horizon beyond
+    the sequence, a time constant of a curve that never decays) or missing (the test accuracy of a regression task)
+    gets no bar: a note above its place says why.
 
     summary: rows of rnnlab.sweeps.summarize (dicts: the fields, n, chance, <statistic>_mean, _std, _lower,
-    _upper), grouped by `by` and x. names: every value of `by` (as str) in colour order, to keep the colours."""
+    _upper), grouped by `by` and x. by: a field or a list of them (groups then read "cell=lstm, hidden_size=32").
+    names: every group's name in colour order, to keep the colours."""
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {', '.join(map(repr, STATISTICS))}, got {statistic!r}")
     if band not in ("interval", "std", None):
         raise ValueError(f"band must be 'interval' or 'std' (or None: no band), got {band!r}")
+    by = [by] if isinstance(by, str) else by
+    if not isinstance(by, (list, tuple)) or not by or not all(isinstance(b, str) for b in by):
+        raise ValueError(f"by must name a field or a non-empty list of fields, got {by!r}")
+    by = list(by)
+    if x in by:
+        raise ValueError(f"x must name a field that is not in by ({by}), got {x!r}")
     rows = list(summary)
     if not rows:
         raise ValueError("summary must hold at least one row, got none")
+    keys = by + ([] if x is None else [x])
+    columns = [f"{statistic}_{part}" for part in ("mean", "std", "lower", "upper")]
     for row in rows:
-        missing = [k for k in (by, x, "n", f"{statistic}_mean", f"{statistic}_std", f"{statistic}_lower",
-                                f"{statistic}_upper") if k is not None and k not in row]
+        missing = [k for k in keys + ["n"] + columns if k not in row]
         if missing:
-            raise ValueError(f"summary rows must have {missing} (rnnlab.sweeps.summarize grouped by {by!r}"
-                             + ("" if x is None else f" and {x!r}")
+            raise ValueError(f"summary rows must have {missing} (rnnlab.sweeps.summarize grouped by "
+                             + " and ".join(map(repr, keys))
                              + (", influence=True" if statistic in ("time_constant", "horizon") else "") + ")")
     groups = {}
     for row in rows:
-        groups.setdefault(str(row[by]), []).append(row)
-    names = _names(groups, names)
+        name = str(row[by[0]]) if len(by) == 1 else ", ".join(f"{k}={row[k]}" for k in by)
+        groups.setdefault(name, []).append(row)
+    names = _names(groups, names, "groups")
+    if x is not None:  # places in the order of x; the groups keep their order of first appearance
+        groups = {name: sorted(group, key=lambda r: _order(r[x])) for name, group in groups.items()}
+        rows = sorted(rows, key=lambda r: _order(r[x]))
     label = STATISTICS[statistic]
     value = label.split(" (")[0]
     spread = {"interval": "{:.0%} interval".format(rows[0].get("level", 0.95)), "std": "± 1 std", None: ""}[band]
     fig = go.Figure()
-    off_scale = {}  # place → names whose mean is not finite
+    notes = {}  # place → why a group has no bar there → the groups
     for name, group in groups.items():
+        group_name = f"{by[0]} = {name}" if len(by) == 1 else name
         places = [f"{x} = {r[x]}" if x is not None else value for r in group]
         if len(set(places)) != len(places):
-            raise ValueError(f"group {by} = {name} has more than one row per {x or 'group'}: the summary is also "
+            raise ValueError(f"group {group_name} has more than one row per {x or 'group'}: the summary is also "
                              f"grouped by another field; summarize the runs at one value of it, or make it x")
-        mean, std, lower, upper = (np.array([np.nan if r[f"{statistic}_{part}"] is None else r[f"{statistic}_{part}"]
-                                             for r in group], dtype=np.float64)
-                                   for part in ("mean", "std", "lower", "upper"))  # None: the task has no such metric
+        absent = [r[columns[0]] is None for r in group]  # the task has no such statistic (summarize's None)
+        mean, std, lower, upper = (np.array([np.nan if r[c] is None else r[c] for r in group], dtype=np.float64)
+                                   for c in columns)
         if band != "interval":
             lower, upper = mean - std, mean + std
         finite = np.isfinite(mean)
-        for place, ok in zip(places, finite):
+        for place, ok, no in zip(places, finite, absent):
             if not ok:
-                off_scale.setdefault(place, []).append(name)
-        text = [f"{m:.4g}" + ("" if band is None or not np.isfinite(lo) else f", {spread} [{lo:.4g}, {hi:.4g}]")
-                + f", {r['n']} seed{'s' if r['n'] != 1 else ''}" for m, lo, hi, r in zip(mean, lower, upper, group)]
+                why = f"no {value} for this task" if no else "not finite (∞ or nan)"
+                notes.setdefault(place, {}).setdefault(why, []).append(name)
+        text = [(f"no {value} for this task" if no else
+                 f"{m:.4g}" + ("" if band is None or not np.isfinite(lo) else f", {spread} [{lo:.4g}, {hi:.4g}]"))
+                + f", {r['n']} seed{'s' if r['n'] != 1 else ''}"
+                for no, m, lo, hi, r in zip(absent, mean, lower, upper, group)]
         error = None
         if band is not None:
             error = dict(type="data", array=np.where(finite, upper - mean, np.nan),
                          arrayminus=np.where(finite, mean - lower, np.nan), visible=True, thickness=1.5, width=6)
-        fig.add_trace(go.Bar(x=places, y=np.where(finite, mean, np.nan), name=name, legendgroup=name,
-                             marker_color=color_for(name, names), error_y=error, text=text, textposition="none",
-                             hovertemplate=f"<b>{by} = {name}</b><br>%{{x}}<br>{value} = %{{text}}<extra></extra>"))
-    for place, which in off_scale.items():
+        # y is the mean itself: plotly draws no bar for inf or nan, and figure_data keeps the value
+        fig.add_trace(go.Bar(x=places, y=mean, name=name, legendgroup=name, marker_color=color_for(name, names),
+                             error_y=error, text=text, textposition="none",
+                             hovertemplate=f"<b>{group_name}</b><br>%{{x}}<br>{value} = %{{text}}<extra></extra>"))
+    for place, why in notes.items():
         fig.add_annotation(x=place, y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"not finite (∞ or nan): {', '.join(which)}")
-    chances = {r.get("chance") for r in rows}
-    if statistic == "test_accuracy" and len(chances) == 1 and None not in chances:
-        chance = float(chances.pop())
-        fig.add_hline(y=chance, line=dict(color=REFERENCE, dash=CHANCE_DASH), annotation_text=f"chance {chance:.3g}")
+                           text="<br>".join(f"{reason}: {', '.join(which)}" for reason, which in why.items()))
+    chance = _chance(rows, statistic)
+    if chance is not None:
+        fig.add_hline(y=chance, line=dict(color=REFERENCE, dash=CHANCE_DASH),
+                      annotation_text=f"chance {chance:.3g}" if statistic == "test_accuracy"
+                      else f"chance: MSE {chance:.3g} of a constant answer")
     if title is None:
-        title = (f"{value[0].upper()}{value[1:]} by {by}" + ("" if x is None else f" at each {x}")
+        title = (f"{value[0].upper()}{value[1:]} by {' and '.join(by)}" + ("" if x is None else f" at each {x}")
                  + ": mean across seeds" + {"interval": f" and its {spread}", "std": " ± 1 std", None: ""}[band])
-    _layout(fig, title, x or "", label)
-    fig.update_layout(barmode="group", legend_title_text=by)
+    _layout(fig, title, f"one bar per {', '.join(by)}" if x is None else FIELD_LABELS.get(x, x), label)
+    places = list(dict.fromkeys(f"{x} = {r[x]}" if x is not None else value for r in rows))
+    fig.update_xaxes(categoryorder="array", categoryarray=places)
+    fig.update_layout(barmode="group", legend_title_text=", ".join(by))
     if statistic == "test_accuracy":
         fig.update_yaxes(range=[0, 1.02])
     return fig
@@ -556,23 +615,33 @@ def _trace_rows(trace):
         text = trace.text
         for i, yi in enumerate(y):
             for j, xj in enumerate(x):
-                yield name, xj, yi, z[i, j], None if text is None else text[i][j]
+                yield name, xj, yi, z[i, j], None if text is None else text[i][j], None, None
         return
     z = getattr(trace, "z", None) if trace.type == "scatter3d" else None
     n = max(len(v) for v in (trace.x, trace.y, z) if v is not None)
-    yield from zip([name] * n, _points(trace.x, n), _points(trace.y, n), _points(z, n), _points(trace.text, n))
+    lower = upper = None
+    error = getattr(trace, "error_y", None)  # data error bars reach from y − arrayminus to y + array
+    if error is not None and error.array is not None:
+        y, plus = np.asarray(trace.y, dtype=np.float64), np.asarray(error.array, dtype=np.float64)
+        minus = plus if error.arrayminus is None else np.asarray(error.arrayminus, dtype=np.float64)
+        lower, upper = y - minus, y + plus
+    yield from zip([name] * n, _points(trace.x, n), _points(trace.y, n), _points(z, n), _points(trace.text, n),
+                   _points(lower, n), _points(upper, n))
 
 
 def figure_data(fig):
     """The numbers behind a figure as CSV text, one row per point (per cell of a heat map), columns trace, x, y,
-    z, text (the point's label: a token, a count). Floats are written so that float() reads them back exactly;
-    points come in the order drawn (a trajectory's row i is h_i)."""
+    z, text (the point's label: a token, a count), and lower, upper (the ends of its error bar) when the figure
+    has error bars. Floats are written so that float() reads them back exactly; points come in the order drawn
+    (a trajectory's row i is h_i)."""
+    rows = [row for trace in fig.data for row in _trace_rows(trace)]
+    bounds = any(row[5] is not None for row in rows)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["trace", "x", "y", "z", "text"])
-    for trace in fig.data:
-        # labels were escaped for plotly's HTML rendering: the file gets the words themselves
-        writer.writerows([_cell(v) for v in row[:4]] + [html.unescape(_cell(row[4]))] for row in _trace_rows(trace))
+    writer.writerow(["trace", "x", "y", "z", "text"] + (["lower", "upper"] if bounds else []))
+    # labels were escaped for plotly's HTML rendering: the file gets the words themselves
+    writer.writerows([_cell(v) for v in row[:4]] + [html.unescape(_cell(row[4]))]
+                     + ([_cell(v) for v in row[5:]] if bounds else []) for row in rows)
     return out.getvalue()
 
 

@@ -50,6 +50,7 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field, fields
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -691,7 +692,7 @@ def profiles(summary, by="cell", band="interval", x="lag"):
         if missing:
             raise ValueError(f"summary rows must have {missing}: summarize(results, by=[{', '.join(map(repr, by))}, "
                              f"{x!r}]) on runs with a test accuracy")
-        if isinstance(row[x], bool) or not isinstance(row[x], (int, float)):
+        if isinstance(row[x], bool) or not isinstance(row[x], Real):
             raise ValueError(f"x must be a numeric field, got {x} = {row[x]!r}")
         name = str(row[by[0]]) if len(by) == 1 else ", ".join(f"{k}={row[k]}" for k in by)
         out.setdefault(name, []).append(row)

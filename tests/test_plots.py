@@ -14,11 +14,12 @@ import torch
 from rnnlab.memory import DependencyProfile, MemoryProfile, fit_decay, influence_curve, recurrent_spectrum
 from rnnlab.models import LSTM, SequenceClassifier, SimpleRNN
 from rnnlab.params import summary
-from rnnlab.plots import (PALETTE, STATISTICS, accuracy_vs_lag_figure, color_for, figure_data, figure_html,
-                          gradient_figure, history_figure, influence_figure, memory_profile_figure, params_figure,
+from rnnlab.plots import (FIELD_LABELS, PALETTE, STATISTICS, accuracy_vs_lag_figure, color_for, figure_data,
+                          figure_html, gradient_figure, history_figure, influence_figure, memory_profile_figure, params_figure,
                           highlighted_text_html, perturbation_figure, saliency_figure, saturation_figure,
                           spectrum_figure, state_heatmap, summary_figure, trajectory_figure, window_accuracy_figure,
                           word_attribution_figure)
+from rnnlab.tasks import chance_level
 from rnnlab.train import History
 from rnnlab.trajectories import state_trajectory
 
@@ -367,13 +368,16 @@ def test_summary_of_one_seed_has_a_bar_but_no_error_bar():
 
 
 def test_summary_a_non_finite_mean_gets_a_note_above_its_place_instead_of_a_bar():
-    """A horizon beyond the sequence (inf) or a nan mean: no bar, no error bar, a note naming the groups."""
+    """A horizon beyond the sequence (inf) or a nan mean: no bar (plotly draws none for inf or nan), no error bar,
+    a note naming the groups; y keeps numpy's mean of the seeds, inf included."""
     horizons = {("gru", 1): [3.0, 5.0], ("lstm", 1): [4.0, math.inf], ("gru", 5): [6.0, math.nan],
                 ("lstm", 5): [math.inf, 9.0]}
     summary = [summary_row("horizon", seeds, cell=cell, lag=lag) for (cell, lag), seeds in horizons.items()]
     fig = summary_figure(summary, statistic="horizon", by="cell", x="lag")
     gru, lstm = fig.data
-    assert gru.y[0] == 4.0 and np.isnan(gru.y[1]) and np.isnan(lstm.y).all()
+    for bar in fig.data:
+        np.testing.assert_array_equal(bar.y, [np.mean(horizons[(bar.name, lag)]) for lag in (1, 5)])
+    assert np.isposinf(lstm.y).all() and np.isnan(gru.y[1])
     assert gru.error_y.array[0] == pytest.approx(T975[1] * np.std([3.0, 5.0], ddof=1) / math.sqrt(2), rel=1e-12)
     assert np.isnan(gru.error_y.array[1]) and np.isnan(lstm.error_y.array).all()
     assert [t.split(",")[0] for t in lstm.text] == ["inf", "inf"]  # the exact value stays in the hover
@@ -388,7 +392,7 @@ def test_summary_axes_name_the_statistic_with_its_unit_and_the_field_of_the_plac
     fig = summary_figure(lag_summary(statistic), statistic=statistic, x="lag")
     assert fig.layout.yaxis.title.text == STATISTICS[statistic]
     assert re.fullmatch(r".+ \((fraction|mean per example|steps)\)", STATISTICS[statistic])
-    assert fig.layout.xaxis.title.text == "lag"
+    assert fig.layout.xaxis.title.text == "lag k (steps)"
     assert len(fig.layout.shapes) == (statistic == "test_accuracy")  # chance: an accuracy only
     assert tuple(fig.layout.yaxis.range or ()) == ((0, 1.02) if statistic == "test_accuracy" else ())
 
@@ -411,7 +415,8 @@ def test_summary_keeps_each_groups_colour_given_all_the_names():
 
 
 def test_summary_figure_data_holds_each_mean_exactly_and_its_interval_in_the_text():
-    """Oracle: numpy's means read back exactly from the CSV; the interval's ends to the 4 digits written."""
+    """Oracle: numpy's means read back exactly from the CSV; the interval's ends to the 4 digits written, and
+    as numbers in the lower and upper columns."""
     got = rows(summary_figure(lag_summary(), by="cell", x="lag"))
     assert [(r["trace"], r["x"]) for r in got] == [("gru", "lag = 1"), ("gru", "lag = 5"), ("lstm", "lag = 1"),
                                                    ("lstm", "lag = 5")]
@@ -421,7 +426,113 @@ def test_summary_figure_data_holds_each_mean_exactly_and_its_interval_in_the_tex
         assert float(r["y"]) == s.mean() and r["z"] == ""
         lower, upper = map(float, re.search(r"95% interval \[(\S+), (\S+)\]", r["text"]).groups())
         assert lower == pytest.approx(s.mean() - half, rel=1e-3) and upper == pytest.approx(s.mean() + half, rel=1e-3)
+        assert float(r["lower"]) == pytest.approx(s.mean() - half, rel=1e-12)
+        assert float(r["upper"]) == pytest.approx(s.mean() + half, rel=1e-12)
         assert r["text"].endswith(f", {len(s)} seeds")
+
+
+def test_summary_places_follow_the_numeric_order_of_x_not_the_order_of_the_rows():
+    """Oracle: numpy's sort of the lags (10 after 2, which text order would put first) and numpy's means; a group
+    that lacks a lag still finds each place in that order."""
+    seeds = {("gru", 10): [0.3, 0.4], ("gru", 2): [0.8, 0.9], ("lstm", 5): [0.6, 0.7], ("gru", 5): [0.5, 0.6],
+             ("lstm", 10): [0.2, 0.3]}
+    fig = summary_figure([summary_row(seeds=v, cell=c, lag=k) for (c, k), v in seeds.items()], x="lag")
+    lags = np.unique([k for _, k in seeds])
+    assert list(fig.layout.xaxis.categoryarray) == [f"lag = {k}" for k in lags]
+    assert fig.layout.xaxis.categoryorder == "array" and [bar.name for bar in fig.data] == ["gru", "lstm"]
+    for bar in fig.data:
+        own = [k for k in lags if (bar.name, k) in seeds]
+        assert list(bar.x) == [f"lag = {k}" for k in own]
+        np.testing.assert_allclose(bar.y, [np.mean(seeds[(bar.name, k)]) for k in own], rtol=1e-15)
+
+
+def test_summary_places_of_a_field_with_none_put_the_numbers_first_in_order():
+    seeds = {("gru", None): [0.3, 0.4], ("gru", 1.5): [0.8, 0.9], ("gru", 0.9): [0.5, 0.6]}
+    fig = summary_figure([summary_row(seeds=v, cell=c, spectral_radius=r) for (c, r), v in seeds.items()],
+                         x="spectral_radius")
+    radii = sorted(r for _, r in seeds if r is not None) + [None]
+    assert list(fig.data[0].x) == [f"spectral_radius = {r}" for r in radii]
+    np.testing.assert_allclose(fig.data[0].y, [np.mean(seeds[("gru", r)]) for r in radii], rtol=1e-15)
+
+
+@pytest.mark.parametrize("x, words", [("lag", ["lag", "(steps)"]), ("length", ["length", "(steps)"]),
+                                      ("hidden_size", ["hidden_size", "(units"]), ("spectral_radius", ["ρ"]),
+                                      ("lr", ["lr", "learning rate"]), ("optimizer", ["optimizer"])])
+def test_summary_x_axis_names_the_field_with_its_unit(x, words):
+    values = ["adam", "sgd"] if x == "optimizer" else [1, 2]
+    fig = summary_figure([summary_row(seeds=[0.5, 0.6], cell="gru", **{x: v}) for v in values], x=x)
+    assert fig.layout.xaxis.title.text == FIELD_LABELS.get(x, x) and all(w in FIELD_LABELS.get(x, x) for w in words)
+    assert fig.layout.xaxis.title.text.startswith(x)  # the field the user chose, then its unit
+
+
+def test_summary_x_axis_of_one_place_says_one_bar_per_group():
+    fig = summary_figure([summary_row(seeds=[0.5, 0.6], cell=c) for c in ("gru", "lstm")])
+    assert fig.layout.xaxis.title.text == "one bar per cell"
+
+
+def regression_row(losses, chance, **fields):
+    """A row of summarize for a regression task: its loss across seeds, and None for its test accuracy."""
+    return {**summary_row("test_loss", losses, chance=chance, **fields),
+            **{f"test_accuracy_{part}": None for part in ("mean", "std", "lower", "upper")}}
+
+
+def test_summary_of_a_task_without_the_statistic_says_so_and_draws_chance_only_on_its_scale():
+    """The adding task has no accuracy: a note says so, and its chance (an MSE) is no line on the accuracy axis.
+    On the loss axis it is: the MSE of a constant answer, drawn at the rows' chance; a classification task's chance
+    (an accuracy) is no line on the loss axis."""
+    _, baseline = chance_level("adding")  # what summarize writes as the chance of an adding run
+    adding = [regression_row([0.05, 0.07], baseline, cell=c) for c in ("gru", "lstm")]
+    fig = summary_figure(adding)
+    assert np.isnan(fig.data[0].y).all() and not fig.layout.shapes
+    assert [a.text for a in fig.layout.annotations] == ["no test accuracy for this task: gru, lstm"]
+    assert list(fig.data[0].text) == ["no test accuracy for this task, 2 seeds"]
+    fig = summary_figure(adding, statistic="test_loss")
+    (line,) = fig.layout.shapes
+    assert line.y0 == line.y1 == baseline and not any("no test" in a.text for a in fig.layout.annotations)
+    assert f"MSE {baseline:.3g}" in [a.text for a in fig.layout.annotations][0]
+    lag_recall = [{**summary_row("test_loss", [1.2, 1.4], cell="gru"), "test_accuracy_mean": 0.5}]
+    assert not summary_figure(lag_recall, statistic="test_loss").layout.shapes
+    mixed = summary_figure([adding[0], summary_row(seeds=[0.5, 0.7], chance=0.25, cell="lstm")])
+    (line,) = mixed.layout.shapes  # the accuracy's chance: lstm's, the only group with an accuracy
+    assert line.y0 == 0.25
+    assert [a.text for a in mixed.layout.annotations if a.text.startswith("no")] == [
+        "no test accuracy for this task: gru"]
+
+
+@pytest.mark.parametrize("band", ["interval", "std"])
+def test_summary_figure_data_carries_the_exact_mean_inf_included_and_the_bounds_as_numbers(band):
+    """Oracle: numpy's mean read back exactly (inf as inf), and the interval (t_{0.975,n−1}·std/√n) or ± std
+    bounds from numpy's std (ddof=1), as numbers in the lower and upper columns."""
+    seeds = {("gru", 1): [3.0, 5.0], ("gru", 5): [4.0, 7.0, 9.0], ("lstm", 1): [6.0, math.inf], ("lstm", 5): [8.0]}
+    summary = [summary_row("horizon", v, cell=c, lag=k) for (c, k), v in seeds.items()]
+    got = rows(summary_figure(summary, statistic="horizon", x="lag", band=band))
+    assert list(got[0]) == ["trace", "x", "y", "z", "text", "lower", "upper"] and len(got) == len(seeds)
+    for r in got:
+        v = np.array(seeds[(r["trace"], int(r["x"].split(" = ")[1]))])
+        assert float(r["y"]) == v.mean()
+        spread = (v.std(ddof=1) * (T975[len(v) - 1] / math.sqrt(len(v)) if band == "interval" else 1)
+                  if len(v) > 1 and np.isfinite(v).all() else math.nan)
+        np.testing.assert_allclose([float(r["lower"]), float(r["upper"])], [v.mean() - spread, v.mean() + spread],
+                                   rtol=1e-12)
+    assert [r["y"] for r in got if r["trace"] == "lstm"][0] == "inf"
+
+
+def test_summary_by_several_fields_names_each_group_after_all_of_them():
+    """Oracle: numpy's means; groups as profiles names them, "cell=gru, hidden_size=8"."""
+    seeds = {("gru", 8, 1): [0.6, 0.8], ("gru", 16, 1): [0.9, 0.7], ("lstm", 8, 1): [0.5, 0.4],
+             ("gru", 8, 5): [0.3, 0.5]}
+    summary = [summary_row(seeds=v, cell=c, hidden_size=h, lag=k) for (c, h, k), v in seeds.items()]
+    fig = summary_figure(summary, by=["cell", "hidden_size"], x="lag")
+    groups = {f"cell={c}, hidden_size={h}": (c, h) for c, h, _ in seeds}
+    assert [bar.name for bar in fig.data] == list(groups)
+    for bar in fig.data:
+        c, h = groups[bar.name]
+        lags = [k for g, s, k in seeds if (g, s) == (c, h)]
+        assert list(bar.x) == [f"lag = {k}" for k in lags]
+        np.testing.assert_allclose(bar.y, [np.mean(seeds[(c, h, k)]) for k in lags], rtol=1e-15)
+        assert f"<b>{bar.name}</b>" in bar.hovertemplate
+    assert fig.layout.legend.title.text == "cell, hidden_size"
+    assert fig.layout.title.text.startswith("Test accuracy by cell and hidden_size at each lag")
 
 
 @pytest.mark.parametrize("rows_, kwargs, error, message", [
@@ -437,7 +548,14 @@ def test_summary_figure_data_holds_each_mean_exactly_and_its_interval_in_the_tex
     (lag_summary(), dict(x=None), ValueError, "group cell = gru has more than one row per group"),
     (lag_summary() + [summary_row(seeds=[0.5, 0.6], cell="lstm", lag=5, length=50)], dict(x="lag"), ValueError,
      "group cell = lstm has more than one row per lag"),
-    (lag_summary(), dict(x="lag", names=["lstm"]), ValueError, r"names has names \['gru'\]"),
+    (lag_summary(), dict(x="lag", names=["lstm"]), ValueError,
+     r"names must hold the name of each of the groups, got \['lstm'\], which lacks \['gru'\]"),
+    (lag_summary(), dict(by=["cell", "lag"], x="lag"), ValueError,
+     r"x must name a field that is not in by \(\['cell', 'lag'\]\), got 'lag'"),
+    (lag_summary(), dict(by="cell", x="cell"), ValueError, r"x must name a field that is not in by \(\['cell'\]\)"),
+    (lag_summary(), dict(by=[]), ValueError, r"by must name a field or a non-empty list of fields, got \[\]"),
+    (lag_summary(), dict(by=3), ValueError, "by must name a field or a non-empty list of fields, got 3"),
+    (lag_summary(), dict(by=["cell", None], x="lag"), ValueError, r"by must name a field .*got \['cell', None\]"),
 ])
 def test_summary_figure_refuses_bad_input_naming_the_argument_and_the_field(rows_, kwargs, error, message):
     with pytest.raises(error, match=message):

@@ -488,6 +488,44 @@ def test_summary_figure_of_summarize_draws_numpy_means_of_the_seeds_with_their_t
         np.testing.assert_allclose(bar.error_y.arrayminus, half, rtol=1e-9)
 
 
+def test_summary_figure_of_summarize_puts_the_places_in_the_order_of_x_whatever_the_order_of_the_runs():
+    """Runs given at lag 10, then 5, then 1: the places read numpy's sort of the lags, with numpy's means."""
+    acc = {("gru", 10): [0.3, 0.4], ("gru", 5): [0.5, 0.7], ("gru", 1): [0.9, 1.0]}
+    fig = summary_figure(summarize(_accuracy_results(acc, "lag", length=12), by=["cell", "lag"]), x="lag")
+    lags = np.sort([k for _, k in acc])
+    assert list(fig.data[0].x) == [f"lag = {k}" for k in lags]
+    np.testing.assert_allclose(fig.data[0].y, [np.mean(acc[("gru", k)]) for k in lags], rtol=1e-12)
+
+
+def test_summary_figure_of_a_regression_sweep_draws_its_mse_baseline_on_the_loss_axis_only():
+    """The adding task: summarize leaves its accuracy None and its chance is RunConfig.chance()'s MSE of a constant
+    answer; the loss bars are numpy's means of the seeds, the baseline a line on the loss axis, none on accuracy."""
+    metric, baseline = RunConfig(task="adding").chance()
+    losses = {"gru": [0.05, 0.09], "lstm": [0.2, 0.1]}
+    results = [_fake({"test_accuracy": None, "test_loss": loss, "chance": baseline}, task="adding", cell=cell, seed=s)
+               for cell, values in losses.items() for s, loss in enumerate(values)]
+    summary = summarize(results, by=["cell"])
+    fig = summary_figure(summary, statistic="test_loss")
+    (line,) = fig.layout.shapes
+    assert metric == "mse" and line.y0 == line.y1 == baseline
+    np.testing.assert_allclose([bar.y[0] for bar in fig.data], [np.mean(v) for v in losses.values()], rtol=1e-12)
+    fig = summary_figure(summary)
+    assert not fig.layout.shapes and [a.text for a in fig.layout.annotations] == [
+        "no test accuracy for this task: gru, lstm"]
+
+
+@pytest.mark.parametrize("kind", [np.int64, np.float64])
+def test_profiles_take_numpy_numbers_as_x_sorted_with_numpy_means(kind):
+    """Rows whose x values are numpy scalars (a summary built with numpy, or read back through pandas)."""
+    acc = {("gru", 9): [0.8, 0.6], ("gru", 3): [0.9, 1.0]}
+    summary = [{**row, "length": kind(row["length"])}
+               for row in summarize(_accuracy_results(acc, "length"), by=["cell", "length"])]
+    p = profiles(summary, x="length")["gru"]
+    lengths = np.sort([k for _, k in acc])
+    assert p.lags.tolist() == lengths.tolist()
+    np.testing.assert_allclose(p.accuracy, [np.mean(acc[("gru", k)]) for k in lengths], rtol=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------- command line
 
 def _write_tiny(tmp_path):

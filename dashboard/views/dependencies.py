@@ -127,7 +127,7 @@ if sweep is not None:
                 summary = common.sweep_summary(str(common.store().root), tuple(r.hash for r in shown), (colour, x))
                 curves = profiles(summary, by=colour, band=common.BANDS[band], x=x)
                 fig = plots.accuracy_vs_lag_figure(
-                    curves, names=common.values_of(sweep, colour), x_label="lag k (steps)" if x == "lag" else x,
+                    curves, names=common.values_of(sweep, colour), x_label=plots.FIELD_LABELS.get(x, x),
                     title=f"{sweep.name}: test accuracy against {x}, mean across seeds{held}")
                 common.show_figure(fig.update_layout(legend_title_text=colour), f"{sweep.name}_accuracy_vs_{x}",
                                    f"{key}.accuracy")
