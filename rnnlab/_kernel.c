@@ -74,6 +74,7 @@ static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, i
         case 32: f(32, __VA_ARGS__); break;                                                                        \
         case 64: f(64, __VA_ARGS__); break;                                                                        \
         case 128: f(128, __VA_ARGS__); break;                                                                      \
+        case 256: f(256, __VA_ARGS__); break;                                                                      \
         default: f(H, __VA_ARGS__);                                                                                \
     }
 

@@ -28,12 +28,13 @@ def both_paths(fn, monkeypatch):
     return fast, slow
 
 
-@pytest.mark.parametrize("hidden, batch", [(32, 32), (8, 3), (16, 1), (5, 4), (33, 2), (64, 5), (128, 2)])
+@pytest.mark.parametrize("hidden, batch", [(32, 32), (8, 3), (16, 1), (5, 4), (33, 2), (64, 5), (128, 2), (256, 1)])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "linear"])
 def test_kernel_in_float32_is_as_accurate_as_the_pytorch_loops(hidden, batch, nonlinearity, monkeypatch):
-    """Every specialised state size (8 … 128), the generic one (5, 33), odd batches, each φ. Oracle: the same
-    states and gradients in float64 through the explicit loop; the kernel's float32 error is at most twice that of
-    the same loops as PyTorch ops (the order of the sums differs, so the roundings do)."""
+    """Every specialised state size (8 … 256), the generic one (5, 33), odd batches, each φ. Oracle: the same
+    states and gradients in float64 through the explicit loop; the kernel's float32 error is at most four times that
+    of the same loops as PyTorch ops (the kernel sums the H products of a row in order, MKL in blocks: its rounding
+    grows a little faster with H; a wrong index would be off by far more)."""
     torch.manual_seed(0)
     model = SimpleRNN(7, hidden, nonlinearity=nonlinearity, init="orthogonal" if nonlinearity == "tanh" else "torch")
     with torch.no_grad():
@@ -52,7 +53,7 @@ def test_kernel_in_float32_is_as_accurate_as_the_pytorch_loops(hidden, batch, no
     exact = run(copy.deepcopy(model).double(), torch.float64, loop=True)
     for got, other, want in zip(fast, slow, exact):
         err, err_torch = (got.double() - want).abs().max(), (other.double() - want).abs().max()
-        assert err <= max(2 * err_torch, 1e-6 * want.abs().max()), (err, err_torch)
+        assert err <= max(4 * err_torch, 1e-6 * want.abs().max()), (err, err_torch)
 
 
 @pytest.mark.parametrize("bias", [True, False])
