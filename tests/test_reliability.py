@@ -164,7 +164,7 @@ def test_exploding_relu_gradients_diverge_without_clip_and_are_held_by_clip():
     idx = order[(step - 1) * 32 : step * 32]
     loss = m.loss(m(torch.from_numpy(x[idx]).float()), torch.from_numpy(y[idx]).float())
     if e.value.gradient_norm is None:  # the loss itself overflowed
-        assert not math.isfinite(loss) and not math.isfinite(e.value.loss)
+        assert not math.isfinite(loss.item()) and not math.isfinite(e.value.loss)
     else:  # a finite loss whose gradient overflowed
         assert math.isfinite(loss.item()) and loss.item() == pytest.approx(e.value.loss, rel=1e-6)
         loss.backward()
