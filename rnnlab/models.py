@@ -574,6 +574,12 @@ class SequenceClassifier(nn.Module):
             if states.shape[1] != self.seq_len:
                 raise ValueError(f"head='flatten' was built for seq_len={self.seq_len}, got sequences of "
                                  f"length {states.shape[1]}")
+            steps = states.transpose(0, 1)
+            if steps.is_contiguous():  # time-major underneath (the SimpleRNN's): W·[h_0; …; h_{T-1}] = Σ_t W_t·h_t
+                T, B, H = steps.shape  # as one batched product over t, with no copy of the states
+                W_t = self.dense.weight.view(-1, T, H).permute(1, 2, 0)  # (T, H, classes)
+                out = torch.bmm(steps, W_t).sum(0) + self.dense.bias
+                return out.squeeze(-1) if self.num_classes == 1 else out
             features = states.reshape(states.shape[0], -1)
         else:
             features = states[:, -1]
