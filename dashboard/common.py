@@ -456,6 +456,16 @@ def main_script_hidden():
         sys.modules["__main__"] = main
 
 
+def sweep_section(key):
+    """The sweep chosen on a page, its widget key and what the store holds of it (status and run button shown):
+    (sweep, key, results), or (None, None, None) when no sweep could be read."""
+    sweep, path = sweep_select(key)
+    if sweep is None:
+        return None, None, None
+    key = sweep_key(key, sweep)
+    return sweep, key, sweep_runs(key, sweep, path)
+
+
 def sweep_runs(key, sweep, path):
     """How much of the sweep the store holds ("k of N"), its failed runs, and a button that trains the missing ones
     here (rnnlab.sweeps.run_sweep on this machine's cores) with a progress bar; returns the stored results.

@@ -119,10 +119,8 @@ st.write("A sweep's configurations side by side: the mean of a statistic across 
          "its error bar (the 95% t-interval of the mean, or ± one standard deviation of the seeds). The time "
          "constant and horizon are those of ‖∂h_t/∂x_0‖ of each trained model, averaged over 64 of its test "
          "sequences and fitted as on Memory decay.")
-sweep, path = common.sweep_select(f"{KEY}.sweep")
+sweep, key, results = common.sweep_section(f"{KEY}.sweep")
 if sweep is not None:
-    key = common.sweep_key(f"{KEY}.sweep", sweep)
-    results = common.sweep_runs(key, sweep, path)
     fields = common.varying(sweep) or ["cell"]
     if not results:
         st.info("The groups appear here once the store holds runs of this sweep.")

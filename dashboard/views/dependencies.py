@@ -101,10 +101,8 @@ st.header("Across seeds: a sweep")
 st.write("One run per lag is an anecdote: another seed may land a few points higher or lower. A sweep trains every "
          "configuration of a grid once per seed (`rnnlab sweep`); here its runs in the store, the mean across seeds "
          "and a band: the 95% t-interval of that mean, or ± one standard deviation of the seeds.")
-sweep, path = common.sweep_select(f"{KEY}.sweep")
+sweep, key, results = common.sweep_section(f"{KEY}.sweep")
 if sweep is not None:
-    key = common.sweep_key(f"{KEY}.sweep", sweep)
-    results = common.sweep_runs(key, sweep, path)
     axes = [f for f in common.varying(sweep) if common.numeric(sweep, f)]
     if not results:
         st.info("Accuracy across seeds appears here once the store holds runs of this sweep.")
