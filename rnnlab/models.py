@@ -161,7 +161,9 @@ class _Recurrence(torch.autograd.Function):
 
 def recurrence(u, h0, A_h, nonlinearity):
     """All states h_t = φ(u_t + A_h·h_{t-1}), (T, batch, hidden), from the drive u (T, batch, hidden), which it
-    overwrites (hand it a fresh tensor, as F.linear or a lookup returns)."""
+    overwrites (hand it a fresh tensor, as F.linear or a lookup returns; a leaf that requires grad is copied)."""
+    if u.is_leaf and u.requires_grad:
+        u = u.clone()
     return _Recurrence.apply(u.contiguous(), h0, A_h, nonlinearity)
 
 
