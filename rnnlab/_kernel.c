@@ -3,7 +3,8 @@
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
-   Tangents:            τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1}),   K directions per sequence (memory.influence_curve)
+   Tangents:            τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1}),   K directions per sequence (memory.influence_curve,
+                        and renormalised each step for memory.lyapunov_exponent)
 
    Arrays are C-contiguous, time-major: s, delta (T, B, H); h0 (B, H). g_out is read at
    g_out[t·gt + b·gb + j], so that a batch-major gradient needs no copy. The forward reads A_hᵀ (H, H) so that its
@@ -13,6 +14,7 @@
    tanh in float32 is the rational approximation that Eigen and XLA use (13/6 odd/even polynomials on [-7.9, 7.9],
    max error a few ulp; exactly ±1 past |x| = 9, as tanh rounds there), which vectorises; float64 calls libm's
    tanh. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #if defined(__SSE__)
@@ -78,7 +80,7 @@ static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, i
         default: f(H, __VA_ARGS__);                                                                                \
     }
 
-#define DEFINE(REAL, SUFFIX, TANH)                                                                                 \
+#define DEFINE(REAL, SUFFIX, TANH, TINY)                                                                                 \
 ROWS_TIMES(REAL)                                                                                                   \
 /* h_t = φ(u_t + A_h·h_{t-1}), in place of u: s (T, B, H). */                                                    \
 static inline __attribute__((always_inline)) void forward_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
@@ -111,10 +113,12 @@ static inline __attribute__((always_inline)) void backward_##SUFFIX(int64_t H, i
     }                                                                                                              \
 }                                                                                                                  \
 /* Tangents τ_t = d_t ⊙ (A_h·τ_{t-1}), K of them per sequence: out (n, B, K, H) from τ_{-1} = tau0 (B, K, H) and  \
-   d (n, B, H) = φ'(z_t); sq (n, B), if not NULL, gets Σ τ² over K and H, summed in double. */                     \
+   d (n, B, H) = φ'(z_t); sq (n, B), if not NULL, gets Σ τ² over K and H, summed in double. renorm (sq needed):   \
+   each sequence's τ_t is then divided by its norm (at least the smallest normal float), as a Lyapunov exponent  \
+   needs. */                                                                                                      \
 static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, int64_t n, int64_t B, int64_t K,    \
         const REAL *restrict d, const REAL *restrict AT, const REAL *restrict tau0, REAL *restrict out,            \
-        double *restrict sq) {                                                                                     \
+        double *restrict sq, int renorm) {                                                                         \
     for (int64_t t = 0; t < n; t++) {                                                                              \
         const REAL *prev = t ? out + (t - 1) * B * K * H : tau0;                                                   \
         for (int64_t b = 0; b < B; b++) {                                                                          \
@@ -131,6 +135,12 @@ static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, in
                     sq[t * B + b] += acc;                                                                          \
                 }                                                                                                  \
             }                                                                                                      \
+            if (renorm) {                                                                                          \
+                const double norm = sqrt(sq[t * B + b]);                                                           \
+                const REAL scale = (REAL)(1.0 / (norm > TINY ? norm : TINY));                                      \
+                REAL *z = out + (t * B + b) * K * H;                                                               \
+                for (int64_t i = 0; i < K * H; i++) z[i] *= scale;                                                 \
+            }                                                                                                      \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
@@ -146,11 +156,11 @@ void rnn_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *hs, cons
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
 void rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *d, const REAL *AT,             \
-                          const REAL *tau0, REAL *out, double *sq) {                                               \
+                          const REAL *tau0, REAL *out, double *sq, int renorm) {                                   \
     FLUSH_ON();                                                                                                    \
-    BY_SIZE(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, sq)                                                    \
+    BY_SIZE(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, sq, renorm)                                            \
     FLUSH_OFF();                                                                                                   \
 }
 
-DEFINE(float, f32, tanh_f32)
-DEFINE(double, f64, tanh)
+DEFINE(float, f32, tanh_f32, FLT_MIN)
+DEFINE(double, f64, tanh, DBL_MIN)

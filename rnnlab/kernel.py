@@ -41,7 +41,7 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
     "rnn_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int],
     "rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
                     + [ctypes.c_int],
-    "rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5,
+    "rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
 }
 
 
@@ -178,13 +178,16 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
 
 
-def tangent(lib, d, A_hT, tau0, out, sq=None):
+def tangent(lib, d, A_hT, tau0, out, sq=None, renorm=False):
     """τ_t = d_t ⊙ (A_h·τ_{t-1}) for the n steps of d (n, B, H), from tau0 (B, K, H), into out (n, B, K, H); adds
-    Σ τ_t² over K and H to sq (n, B) float64, if given."""
+    Σ τ_t² over K and H to sq (n, B) float64, if given. renorm: each sequence's τ_t is divided by its norm (at least
+    the smallest normal float) before the next step; needs sq."""
     _check(d, A_hT, tau0, out)
     if sq is not None and not (sq.dtype == torch.float64 and sq.is_contiguous()):
         raise ValueError(f"sq must be a C-contiguous float64 tensor, got {sq.dtype} with strides {sq.stride()}")
+    if renorm and sq is None:
+        raise ValueError("renorm=True needs sq, where the norms are summed")
     n, B, H = d.shape
     fn = getattr(lib, f"rnn_tangent_{_SUFFIX[d.dtype]}")
     fn(n, B, out.shape[2], H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
-       None if sq is None else sq.data_ptr())
+       None if sq is None else sq.data_ptr(), int(renorm))

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab import kernel
-from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals, phi_prime_of_state
+from rnnlab.models import (GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals, phi_prime_of_state,
+                           recurrence)
 from rnnlab.runs import RunConfig, run
 from rnnlab.train import check_labels
 from rnnlab.trajectories import Trajectory, state_trajectory  # noqa: F401 (its own module; importable from here too)
@@ -370,6 +371,20 @@ def _unrolled(rnn, x):
     return states
 
 
+def _simple_rnn_state_gradients(clf, rnn, x, y, loss):
+    """∂L/∂h_t (batch, T, hidden) of a SimpleRNN from one pass of its BPTT (rnnlab.models.recurrence), which gives
+    δ_t = ∂L/∂u_t for the drive u_t: ∂L/∂h_t = ∂L/∂h_t|_direct + δ_{t+1}·A_h, the direct part from autograd."""
+    A_h, b = rnn.A_h.detach(), None if rnn.b is None else rnn.b.detach()
+    u = F.linear(x.transpose(0, 1), rnn.A_x.detach(), b).requires_grad_()  # (T, batch, hidden)
+    states = recurrence(u, x.new_zeros(x.shape[0], rnn.hidden_size), A_h, rnn.nonlinearity)
+    direct, delta = torch.autograd.grad(_loss(clf, states.transpose(0, 1), y, loss), [states, u],
+                                        allow_unused=True)
+    g = torch.zeros_like(states) if direct is None else direct.clone()
+    if delta is not None:
+        g[:-1] += delta[1:] @ A_h
+    return g.transpose(0, 1)
+
+
 def _loss(clf, states, y, loss):
     """L(states): `loss(states)` if given; a classifier's training loss on y; else ½‖h_{T-1}‖², batch mean."""
     if loss is not None:
@@ -409,10 +424,13 @@ def gradient_curve(model, x, y=None, loss=None):
     """
     clf, rnn, x = _inputs(model, x)
     with torch.enable_grad(), flush_denormals():  # gradients sinking into denormals would crawl
-        states = _unrolled(rnn, x.detach())
-        grads = torch.autograd.grad(_loss(clf, torch.stack(states, dim=1), y, loss), states, allow_unused=True)
-    grads = [torch.zeros_like(h) if g is None else g for g, h in zip(grads, states)]
-    curve = _numpy(torch.linalg.vector_norm(torch.stack(grads, dim=1), dim=(0, 2)))
+        if type(rnn) is SimpleRNN:
+            grads = _simple_rnn_state_gradients(clf, rnn, x.detach(), y, loss)
+        else:
+            states = _unrolled(rnn, x.detach())
+            grads = torch.autograd.grad(_loss(clf, torch.stack(states, dim=1), y, loss), states, allow_unused=True)
+            grads = torch.stack([torch.zeros_like(h) if g is None else g for g, h in zip(grads, states)], dim=1)
+    curve = _numpy(torch.linalg.vector_norm(grads, dim=(0, 2)))
     _warn_if_not_finite("gradient_curve", curve, x.dtype)
     return curve
 
@@ -577,8 +595,19 @@ def lyapunov_exponent(model, x, seed=0):
     tangent = (v[0], v[1]) if parts == 2 else v[0]
     logs, out = x.new_empty(T, B), x.new_empty(2, H, B, 1)
     C = _chunk(T, 8 * H * B)
+    lib = kernel.load() if type(rnn) is SimpleRNN and kernel.supports(x) else None
+    if lib is not None:
+        tangent, buf = v[0].permute(1, 2, 0).contiguous(), x.new_empty(C, B, 1, H)  # v_t as (batch, 1, hidden)
     for s, step in _linearisations(rnn, x, C):
-        for i in range(min(C, T - s)):
+        n = min(C, T - s)
+        if lib is not None:  # the SimpleRNN's chunk in one call of its C loop, which renormalises v_t each step
+            sq = torch.zeros(n, B, dtype=torch.float64)
+            d = step.phi_prime.transpose(0, 1).contiguous()
+            kernel.tangent(lib, d, rnn.A_h.detach().T.contiguous(), tangent, buf[:n], sq, renorm=True)
+            logs[s : s + n] = 0.5 * torch.log(sq)
+            tangent = buf[n - 1].clone()
+            continue
+        for i in range(n):
             tangent = step(i, tangent, None, out[(s + i) % 2])
             vs = tangent if parts == 2 else (tangent,)
             growth = torch.sqrt(sum(u.square().sum(0) for u in vs))  # (batch, 1)

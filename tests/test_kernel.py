@@ -1,6 +1,7 @@
 """The SimpleRNN's C kernel (rnnlab.kernel): against the same loops written as PyTorch ops, against autograd through
 the explicit recurrence, and against torch.tanh; how it is built, cached and given up on."""
 import copy
+import math
 import os
 import warnings
 
@@ -245,3 +246,20 @@ def test_the_kernel_refuses_tensors_it_would_misread():
         kernel.forward(lib, s, h0.double(), torch.eye(3), "tanh")
     with pytest.raises(ValueError, match="sq must be a C-contiguous float64"):
         kernel.tangent(lib, s, torch.eye(3), torch.zeros(2, 1, 3), torch.zeros(4, 2, 1, 3), sq=torch.zeros(4, 2))
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "linear", "relu"])
+def test_lyapunov_exponent_through_the_kernel_equals_the_pytorch_steps(nonlinearity, monkeypatch):
+    """The renormalised tangent in C, in chunks (a small chunk size forces several), against the same steps as
+    PyTorch ops; for a linear RNN with A_h = a·Q (Q orthogonal) against the closed form log a."""
+    from rnnlab import memory
+    monkeypatch.setattr(memory, "CHUNK_ELEMENTS", 8 * 16 * 3 * 7)  # chunks of 7 steps
+    torch.manual_seed(0)
+    model = SimpleRNN(4, 16, nonlinearity=nonlinearity).double()
+    x = torch.randn(3, 40, 4, dtype=torch.float64)
+    fast, slow = both_paths(lambda: memory.lyapunov_exponent(model, x, seed=1), monkeypatch)
+    assert fast == pytest.approx(slow, rel=1e-10, abs=1e-12)
+    if nonlinearity == "linear":
+        with torch.no_grad():
+            model.A[:, :16] = 0.7 * torch.linalg.qr(torch.randn(16, 16, dtype=torch.float64))[0]
+        assert memory.lyapunov_exponent(model, x, seed=1) == pytest.approx(math.log(0.7), rel=1e-10)
