@@ -129,16 +129,20 @@ def _open(path):
 def load():
     """The compiled kernel (a ctypes library), or None when RNNLAB_KERNEL=torch or no compiler could build it.
 
-    Built on the first call of a process (see the module docstring); a failure is reported once as a warning.
+    Built on the first call of a process into cache_dir(), or a temporary folder where that cannot be written (see
+    the module docstring); a failure is reported once as a warning.
     """
     if os.environ.get("RNNLAB_KERNEL", "").lower() == "torch":
         return None
     errors = []
+    user = getattr(os, "getuid", lambda: "")()
+    folders = [cache_dir(), Path(tempfile.gettempdir()) / f"rnnlab-kernels-{user}"]  # the cache may be read-only
     for cc in compilers():
-        try:
-            return _open(build(cc))
-        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-            errors.append(f"{cc[-1] if len(cc) == 1 else 'ziglang'}: {e}")
+        for folder in folders:
+            try:
+                return _open(build(cc, folder))
+            except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+                errors.append(f"{cc[-1] if len(cc) == 1 else 'ziglang'} into {folder}: {e}")
     warnings.warn("rnnlab: the SimpleRNN's C kernel is unavailable, so it runs its loops as PyTorch ops (slower): "
                   + ("; ".join(errors) or "no C compiler found (pip install ziglang)"), RuntimeWarning, stacklevel=2)
     return None

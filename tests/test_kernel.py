@@ -204,6 +204,19 @@ def test_a_compiler_that_fails_is_reported_and_the_pytorch_loops_take_over(tmp_p
         kernel.load.cache_clear()
 
 
+def test_a_cache_folder_that_cannot_be_written_falls_back_to_a_temporary_one(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("RNNLAB_KERNEL_DIR", str(blocked / "kernels"))  # mkdir under a file fails
+    monkeypatch.setattr(kernel.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    kernel.load.cache_clear()
+    try:
+        assert kernel.load() is not None
+        assert list((tmp_path / "tmp").glob("rnnlab-kernels-*/rnn_kernel-*.so"))
+    finally:
+        kernel.load.cache_clear()
+
+
 def test_rnnlab_kernel_torch_turns_the_kernel_off(monkeypatch):
     monkeypatch.setenv("RNNLAB_KERNEL", "torch")
     kernel.load.cache_clear()
