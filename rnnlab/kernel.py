@@ -45,6 +45,19 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
 }
 
 
+def _user_cache():
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+
+
+def _writable(path):
+    """Whether path could be written or created: its nearest existing ancestor is a writable folder."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK)
+
+
 def cache_dir():
     """$RNNLAB_KERNEL_DIR, else $XDG_CACHE_HOME/rnnlab/kernels, else ~/.cache/rnnlab/kernels.
 
@@ -52,8 +65,7 @@ def cache_dir():
     a new experiment) should not pay for a new compile."""
     if os.environ.get("RNNLAB_KERNEL_DIR"):
         return Path(os.environ["RNNLAB_KERNEL_DIR"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "rnnlab" / "kernels"
+    return _user_cache() / "rnnlab" / "kernels"
 
 
 def compilers():
@@ -68,14 +80,17 @@ def compilers():
 
 
 def _cpu():
-    """What -march=native depends on: the CPU's flags (Linux), else the processor's name."""
+    """What -march=native depends on: the CPU's model and features as Linux lists them (x86: model name, flags;
+    ARM: CPU implementer, part, Features), else the processor's name."""
+    keys = ("model name", "flags", "CPU implementer", "CPU architecture", "CPU variant", "CPU part", "Features")
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line
+        lines = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()  # the first processor
+        found = [line for line in lines if line.split(":")[0].strip() in keys]
+        if found:
+            return "\n".join(found)
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return f"{platform.processor()} {platform.machine()} {platform.platform()}"
 
 
 def _version(cc):
@@ -104,9 +119,12 @@ def build(cc, folder=None):
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rnn_kernel-", suffix=".so")
     os.close(fd)
+    env = dict(os.environ)
+    if cc[1:3] == ["-m", "ziglang"] and not _writable(_user_cache()):  # Zig's own cache lives there by default
+        env.setdefault("ZIG_GLOBAL_CACHE_DIR", str(folder / "zig"))
     try:
         out = subprocess.run([*cc, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True,
-                             timeout=300)
+                             timeout=300, env=env)
         if out.returncode != 0:
             raise RuntimeError(f"{' '.join(cc)} failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
         os.replace(tmp, path)
@@ -129,20 +147,20 @@ def _open(path):
 def load():
     """The compiled kernel (a ctypes library), or None when RNNLAB_KERNEL=torch or no compiler could build it.
 
-    Built on the first call of a process into cache_dir(), or a temporary folder where that cannot be written (see
-    the module docstring); a failure is reported once as a warning.
+    Built on the first call of a process into cache_dir(), or a fresh temporary folder where that cannot be written
+    (see the module docstring); a failure is reported once as a warning.
     """
     if os.environ.get("RNNLAB_KERNEL", "").lower() == "torch":
         return None
     errors = []
-    user = getattr(os, "getuid", lambda: "")()
-    folders = [cache_dir(), Path(tempfile.gettempdir()) / f"rnnlab-kernels-{user}"]  # the cache may be read-only
     for cc in compilers():
-        for folder in folders:
+        for folder in (cache_dir(), None):
             try:
-                return _open(build(cc, folder))
-            except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-                errors.append(f"{cc[-1] if len(cc) == 1 else 'ziglang'} into {folder}: {e}")
+                # None: the cache cannot be written; a fresh private folder (mkdtemp: mode 0700), so that nothing
+                # another user put in a shared temporary folder is ever loaded
+                return _open(build(cc, folder if folder is not None else tempfile.mkdtemp(prefix="rnnlab-kernel-")))
+            except (OSError, RuntimeError, AttributeError, subprocess.SubprocessError) as e:
+                errors.append(f"{cc[-1] if len(cc) == 1 else 'ziglang'} into {folder or 'a temporary folder'}: {e}")
     warnings.warn("rnnlab: the SimpleRNN's C kernel is unavailable, so it runs its loops as PyTorch ops (slower): "
                   + ("; ".join(errors) or "no C compiler found (pip install ziglang)"), RuntimeWarning, stacklevel=2)
     return None
@@ -153,19 +171,23 @@ def supports(t):
     return t.device.type == "cpu" and t.dtype in _SUFFIX
 
 
-def _check(*tensors):
-    """The C loops read raw memory: a tensor of another dtype or layout would be misread, so refuse it."""
-    for t in tensors:
-        if not (supports(t) and t.dtype == tensors[0].dtype and t.is_contiguous()):
+def _check(*pairs):
+    """The C loops read raw memory: a tensor of another dtype, layout or shape would be misread (or read past its
+    end), so refuse it. pairs: (name, tensor, expected shape)."""
+    dtype = pairs[0][1].dtype
+    for name, t, shape in pairs:
+        if not (supports(t) and t.dtype == dtype and t.is_contiguous()):
             raise ValueError(f"the C kernel takes C-contiguous CPU tensors of one dtype (float32 or float64), got "
-                             f"{t.dtype} on {t.device} with strides {t.stride()} beside {tensors[0].dtype}")
+                             f"{name} {t.dtype} on {t.device} with strides {t.stride()} beside {dtype}")
+        if tuple(t.shape) != tuple(shape):
+            raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
 
 
 def forward(lib, states, h0, A_hT, nonlinearity):
     """In place: states (T, B, H) holding u_t becomes h_t. All of one dtype (float32 or float64), C-contiguous, on
     the CPU."""
-    _check(states, h0, A_hT)
     T, B, H = states.shape
+    _check(("states", states, (T, B, H)), ("h0", h0, (B, H)), ("A_hT", A_hT, (H, H)))
     fn = getattr(lib, f"rnn_forward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), h0.data_ptr(), A_hT.data_ptr(), NONLINEARITY[nonlinearity])
 
@@ -176,7 +198,9 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
     T, B, H = states.shape
     if grad_states.stride(2) != 1 or grad_states.dtype != states.dtype:
         grad_states = grad_states.contiguous().to(states.dtype)
-    _check(states, delta, A_h)
+    _check(("states", states, (T, B, H)), ("delta", delta, (T, B, H)), ("A_h", A_h, (H, H)))
+    if tuple(grad_states.shape) != (T, B, H):
+        raise ValueError(f"grad_states must have shape {(T, B, H)}, got {tuple(grad_states.shape)}")
     fn = getattr(lib, f"rnn_backward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), grad_states.data_ptr(), grad_states.stride(0), grad_states.stride(1),
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
@@ -186,12 +210,14 @@ def tangent(lib, d, A_hT, tau0, out, sq=None, renorm=False):
     """τ_t = d_t ⊙ (A_h·τ_{t-1}) for the n steps of d (n, B, H), from tau0 (B, K, H), into out (n, B, K, H); adds
     Σ τ_t² over K and H to sq (n, B) float64, if given. renorm: each sequence's τ_t is divided by its norm (at least
     the smallest normal float) before the next step; needs sq."""
-    _check(d, A_hT, tau0, out)
-    if sq is not None and not (sq.dtype == torch.float64 and sq.is_contiguous()):
-        raise ValueError(f"sq must be a C-contiguous float64 tensor, got {sq.dtype} with strides {sq.stride()}")
+    n, B, H = d.shape
+    K = tau0.shape[1] if tau0.dim() == 3 else -1
+    _check(("d", d, (n, B, H)), ("A_hT", A_hT, (H, H)), ("tau0", tau0, (B, K, H)), ("out", out, (n, B, K, H)))
+    if sq is not None and not (sq.dtype == torch.float64 and sq.is_contiguous() and tuple(sq.shape) == (n, B)):
+        raise ValueError(f"sq must be a C-contiguous float64 tensor of shape {(n, B)}, got {sq.dtype} "
+                         f"{tuple(sq.shape)} with strides {sq.stride()}")
     if renorm and sq is None:
         raise ValueError("renorm=True needs sq, where the norms are summed")
-    n, B, H = d.shape
     fn = getattr(lib, f"rnn_tangent_{_SUFFIX[d.dtype]}")
-    fn(n, B, out.shape[2], H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
+    fn(n, B, K, H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
        None if sq is None else sq.data_ptr(), int(renorm))

@@ -377,12 +377,12 @@ def _simple_rnn_state_gradients(clf, rnn, x, y, loss):
     A_h, b = rnn.A_h.detach(), None if rnn.b is None else rnn.b.detach()
     u = F.linear(x.transpose(0, 1), rnn.A_x.detach(), b).requires_grad_()  # (T, batch, hidden)
     states = recurrence(u, x.new_zeros(x.shape[0], rnn.hidden_size), A_h, rnn.nonlinearity)
-    direct, delta = torch.autograd.grad(_loss(clf, states.transpose(0, 1), y, loss), [states, u],
-                                        allow_unused=True)
-    g = torch.zeros_like(states) if direct is None else direct.clone()
+    batch_major = states.transpose(0, 1).contiguous()  # what a loss= of the caller's may view or modify freely
+    direct, delta = torch.autograd.grad(_loss(clf, batch_major, y, loss), [batch_major, u], allow_unused=True)
+    g = torch.zeros_like(batch_major) if direct is None else direct.clone()
     if delta is not None:
-        g[:-1] += delta[1:] @ A_h
-    return g.transpose(0, 1)
+        g[:, :-1] += (delta[1:] @ A_h).transpose(0, 1)
+    return g
 
 
 def _loss(clf, states, y, loss):

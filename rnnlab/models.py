@@ -138,6 +138,7 @@ class _Recurrence(torch.autograd.Function):
         return u
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the C loop is no graph: a second derivative must fail, loudly
     def backward(ctx, grad_states):
         h0, A_h, hs = ctx.saved_tensors
         T, B, H = hs.shape
@@ -162,6 +163,12 @@ class _Recurrence(torch.autograd.Function):
 def recurrence(u, h0, A_h, nonlinearity):
     """All states h_t = φ(u_t + A_h·h_{t-1}), (T, batch, hidden), from the drive u (T, batch, hidden), which it
     overwrites (hand it a fresh tensor, as F.linear or a lookup returns; a leaf that requires grad is copied)."""
+    if not (isinstance(u, torch.Tensor) and u.dim() == 3 and u.is_floating_point()):
+        raise ValueError(f"u must be a float tensor (T, batch, hidden), got {getattr(u, 'shape', type(u).__name__)}")
+    T, B, H = u.shape
+    if tuple(h0.shape) != (B, H) or tuple(A_h.shape) != (H, H):
+        raise ValueError(f"h0 must have shape (batch, hidden) = {(B, H)} and A_h (hidden, hidden) = {(H, H)}, got "
+                         f"{tuple(h0.shape)} and {tuple(A_h.shape)}")
     if u.is_leaf and u.requires_grad:
         u = u.clone()
     return _Recurrence.apply(u.contiguous(), h0, A_h, nonlinearity)
@@ -538,7 +545,7 @@ class SequenceClassifier(nn.Module):
 
     def _check_ids(self, x):
         if not isinstance(x, torch.Tensor) or x.dtype not in (torch.int64, torch.int32) or x.dim() != 2:
-            raise TypeError(f"x must be token ids, an int64 tensor of shape (batch, T), got "
+            raise TypeError(f"x must be token ids, an int64 (or int32) tensor of shape (batch, T), got "
                             f"{getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
             raise ValueError(f"token ids must lie in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}), "
@@ -559,8 +566,8 @@ class SequenceClassifier(nn.Module):
         """All states h_t, (batch, T, hidden).
 
         A SimpleRNN reading embeddings needs only its drive u_t = A_x·E[token_t] + b, a row of the projected table
-        E·A_xᵀ + b. Once a batch holds more tokens than the vocabulary has words, projecting the table (one row a
-        word) costs less than projecting every token, so the drive is looked up there (the same numbers up to
+        E·A_xᵀ + b. Once a batch holds at least as many tokens as the vocabulary has words, projecting the table (one
+        row a word) costs no more than projecting every token, so the drive is looked up there (the same numbers up to
         rounding; autograd carries ∂L/∂u back through the lookup and the projection).
         """
         rnn = self.rnn

@@ -260,8 +260,9 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
     update, close = _progress_reporter(progress, epochs * steps_per_epoch)
     history = History()
     best_loss, best_state, since_best = math.inf, None, 0
-    # Denormals are flushed to zero while training, as TensorFlow does: gradients that sink over hundreds of steps,
-    # and their squares in RMSprop, would otherwise land in floats that x86 computes many times slower.
+    # Denormals are flushed to zero while training (in this thread; rnnlab's C loops flush their own), as TensorFlow
+    # does: gradients that sink over hundreds of steps, and their squares in RMSprop, would otherwise land in floats
+    # that x86 computes many times slower.
     with flush_denormals():
         try:
             for epoch in range(1, epochs + 1):

@@ -208,13 +208,30 @@ def test_a_cache_folder_that_cannot_be_written_falls_back_to_a_temporary_one(tmp
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     monkeypatch.setenv("RNNLAB_KERNEL_DIR", str(blocked / "kernels"))  # mkdir under a file fails
-    monkeypatch.setattr(kernel.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(kernel.tempfile, "tempdir", str(tmp_path))
     kernel.load.cache_clear()
     try:
         assert kernel.load() is not None
-        assert list((tmp_path / "tmp").glob("rnnlab-kernels-*/rnn_kernel-*.so"))
+        (folder,) = tmp_path.glob("rnnlab-kernel-*")
+        assert list(folder.glob("rnn_kernel-*.so")) and folder.stat().st_mode & 0o077 == 0  # private to its user
     finally:
         kernel.load.cache_clear()
+
+
+def test_zig_keeps_its_cache_beside_ours_when_the_users_cache_cannot_be_written(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "cache"))  # where Zig would keep its cache
+    monkeypatch.delenv("ZIG_GLOBAL_CACHE_DIR", raising=False)
+    calls = []
+    monkeypatch.setattr(kernel.subprocess, "run", lambda *a, **k: calls.append(k["env"]) or _fail())
+    with pytest.raises(RuntimeError):
+        kernel.build(kernel.compilers()[0], tmp_path / "kernels")
+    assert calls[-1]["ZIG_GLOBAL_CACHE_DIR"] == str(tmp_path / "kernels" / "zig")
+
+
+def _fail():
+    return type("Done", (), {"returncode": 1, "stderr": "stopped here", "stdout": ""})()
 
 
 def test_rnnlab_kernel_torch_turns_the_kernel_off(monkeypatch):
@@ -276,3 +293,36 @@ def test_lyapunov_exponent_through_the_kernel_equals_the_pytorch_steps(nonlinear
         with torch.no_grad():
             model.A[:, :16] = 0.7 * torch.linalg.qr(torch.randn(16, 16, dtype=torch.float64))[0]
         assert memory.lyapunov_exponent(model, x, seed=1) == pytest.approx(math.log(0.7), rel=1e-10)
+
+
+def test_a_second_derivative_through_the_loop_fails_loudly():
+    """The C loop builds no graph: create_graph=True must not give a silently wrong gradient penalty."""
+    model = SimpleRNN(3, 8)
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    (g,) = torch.autograd.grad(model(x).square().sum(), [model.A], create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|differentiate"):
+        g.square().sum().backward()
+
+
+def test_shapes_that_do_not_fit_are_refused_before_any_memory_is_read():
+    model = SimpleRNN(2, 4)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(batch, hidden\) = \(1, 8192\)"):
+        model.recur(torch.zeros(2, 1, 8192))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(batch, hidden\) = \(3, 4\)"):
+        model.recur(torch.zeros(5, 3, 4), h0=torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="h0 must have shape"):
+        kernel.forward(kernel.load(), torch.zeros(5, 3, 4), torch.zeros(1, 4), torch.zeros(4, 4), "tanh")
+    with pytest.raises(ValueError, match="grad_states must have shape"):
+        kernel.backward(kernel.load(), torch.zeros(5, 3, 4), torch.zeros(5, 2, 4), torch.zeros(5, 3, 4),
+                        torch.zeros(4, 4), "tanh")
+
+
+def test_gradient_curve_hands_a_loss_states_it_may_view_and_modify():
+    from rnnlab.memory import gradient_curve
+    torch.manual_seed(0)
+    rnn = SimpleRNN(2, 4).double()
+    x = torch.randn(2, 6, 2, dtype=torch.float64)
+    viewed = gradient_curve(rnn, x, loss=lambda s: s.view(2, -1).pow(2).sum())
+    plain = gradient_curve(rnn, x, loss=lambda s: s.pow(2).sum())
+    np.testing.assert_allclose(viewed, plain, rtol=1e-12)
+    assert np.isfinite(gradient_curve(rnn, x, loss=lambda s: s.relu_().sum())).all()
