@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
+from . import files
 from .models import _check_choice, _check_size
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -178,11 +179,7 @@ def find_data_dir():
 
 def default_cache_dir():
     """$RNNLAB_HOME/imdb, else $XDG_CACHE_HOME/rnnlab/imdb, else ~/.cache/rnnlab/imdb."""
-    if os.environ.get("RNNLAB_HOME"):
-        return Path(os.environ["RNNLAB_HOME"]).expanduser() / "imdb"
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"  # the XDG spec ignores relative values
-    return base / "rnnlab" / "imdb"
+    return files.home("imdb")
 
 
 def load(num_words=10000, maxlen=500, data_dir=None, download=True, padding="pre", truncating="pre",
@@ -231,32 +228,23 @@ def download(url, dest, sha256, progress=True, timeout=60):
     """
     sha256 = _check_sha256(sha256)
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
-                              disable=None if progress else True) as bar:
-                        while chunk := response.read(1 << 20):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            bar.update(len(chunk))
-            except (urllib.error.URLError, HTTPException, OSError, ValueError) as err:
-                reason = err.reason if type(err) is urllib.error.URLError else err  # HTTPError's str has the code
-                raise DataNotFound(f"could not download {url}: {reason}") from err
-            out.flush()
-            os.fsync(out.fileno())
+    with files.atomic_file(dest, "wb", suffix=".part") as out:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
+                          disable=None if progress else True) as bar:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        bar.update(len(chunk))
+        except (urllib.error.URLError, HTTPException, OSError, ValueError) as err:
+            reason = err.reason if type(err) is urllib.error.URLError else err  # HTTPError's str has the code
+            raise DataNotFound(f"could not download {url}: {reason}") from err
         if digest.hexdigest() != sha256:
             raise ChecksumError(f"{url} has sha256 {digest.hexdigest()}, expected {sha256}: the download is "
                                 "damaged or not the expected file; nothing was kept, try again")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest
 
 
@@ -275,9 +263,9 @@ def _from_folder(folder, origin, cache, url, progress):
     root = folder / "aclImdb" if (folder / "aclImdb").is_dir() else folder
     layout_is_jsonl = all(p.is_file() for p in jsonl)
     if layout_is_jsonl:
-        files = list(jsonl)
+        sources = list(jsonl)
     elif all((root / split / label).is_dir() for split in SPLITS for label in LABELS):
-        files = [Path(e.path) for split in SPLITS for label in LABELS for e in os.scandir(root / split / label)
+        sources = [Path(e.path) for split in SPLITS for label in LABELS for e in os.scandir(root / split / label)
                  if _FILE.fullmatch(e.name)]
     else:
         raise DataNotFound(f"{origin} = {str(folder)!r} holds neither train.jsonl.gz + test.jsonl.gz nor "
@@ -285,13 +273,13 @@ def _from_folder(folder, origin, cache, url, progress):
     index = folder / "imdb_word_index.json"
 
     key = hashlib.sha256(f"{_FORMAT}\n{folder.resolve()}".encode())
-    for p in sorted(files) + ([index] if index.is_file() else []):
+    for p in sorted(sources) + ([index] if index.is_file() else []):
         st = p.stat()
         key.update(f"\n{p.relative_to(folder)} {st.st_size} {st.st_mtime_ns}".encode())
     cached = cache / f"imdb-{key.hexdigest()[:16]}.npz"
     corpus = _read_cache(cached)
     if corpus is None:
-        reviews = _read_jsonl(folder) if layout_is_jsonl else _read_files(root, files)
+        reviews = _read_jsonl(folder) if layout_is_jsonl else _read_files(root, sources)
         words = _read_word_index(index) if index.is_file() else None
         corpus = _tokenise(reviews, words, progress)
         _write_cache(cached, corpus)
@@ -430,17 +418,8 @@ def _write_cache(path, corpus):
     arrays = {k: v for k, v in corpus.items() if k != "words"}
     words = np.frombuffer("\n".join(corpus["words"]).encode("utf-8"), dtype=np.uint8)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, format=np.int64(_FORMAT), words=words, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with files.atomic_file(path, "wb") as f:
+            np.savez(f, format=np.int64(_FORMAT), words=words, **arrays)
     except OSError as err:
         warnings.warn(f"could not cache the tokenised IMDB reviews in {path} ({err}); they are read again next time")
 

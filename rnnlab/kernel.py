@@ -33,6 +33,8 @@ from pathlib import Path
 
 import torch
 
+from . import files
+
 SOURCE = Path(__file__).with_name("_kernel.c")
 FLAGS = ["-O3", "-march=native", "-shared", "-fPIC"]
 NONLINEARITY = {"tanh": 0, "relu": 1, "linear": 2}
@@ -43,11 +45,6 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
                     + [ctypes.c_int],
     "rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
 }
-
-
-def _user_cache():
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
 
 
 def _writable(path):
@@ -65,7 +62,7 @@ def cache_dir():
     a new experiment) should not pay for a new compile."""
     if os.environ.get("RNNLAB_KERNEL_DIR"):
         return Path(os.environ["RNNLAB_KERNEL_DIR"]).expanduser()
-    return _user_cache() / "rnnlab" / "kernels"
+    return files.user_cache() / "rnnlab" / "kernels"
 
 
 def compilers():
@@ -120,7 +117,7 @@ def build(cc, folder=None):
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rnn_kernel-", suffix=".so")
     os.close(fd)
     env = dict(os.environ)
-    if cc[1:3] == ["-m", "ziglang"] and not _writable(_user_cache()):  # Zig's own cache lives there by default
+    if cc[1:3] == ["-m", "ziglang"] and not _writable(files.user_cache()):  # Zig's own cache lives there by default
         env.setdefault("ZIG_GLOBAL_CACHE_DIR", str(folder / "zig"))
     try:
         out = subprocess.run([*cc, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True,

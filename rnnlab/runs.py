@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import imdb, tasks
+from . import files, imdb, tasks
 from .models import CELLS, HEADS, INITS, NONLINEARITIES, SequenceClassifier
 from .train import OPTIMIZERS, History, evaluate, fit
 
@@ -222,11 +222,8 @@ class RunResult:
 
 
 def default_store():
-    """$RNNLAB_HOME/runs, else $XDG_CACHE_HOME/rnnlab/runs, else ~/.cache/rnnlab/runs."""
-    if os.environ.get("RNNLAB_HOME"):
-        return Path(os.environ["RNNLAB_HOME"]).expanduser() / "runs"
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "rnnlab" / "runs"
+    """$RNNLAB_HOME/runs, else $XDG_CACHE_HOME/rnnlab/runs (an absolute one), else ~/.cache/rnnlab/runs."""
+    return files.home("runs")
 
 
 def _write(path, data):

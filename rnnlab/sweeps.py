@@ -45,7 +45,6 @@ import os
 import pickle
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -56,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import files
 from .memory import fit_decay, influence_curve
 from .runs import RunConfig, RunResult, Store, run
 from .train import History
@@ -343,20 +343,6 @@ def _failure_path(store, config):
     return store.root / ".failures" / f"{config.hash}.json"
 
 
-def _write_atomic(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
 
 def failures(store=None):
     """The failure records in a run store ({hash, config, error, traceback, attempts, time, executor}), oldest
@@ -517,7 +503,8 @@ def run_sweep(sweep, store=None, executor="local", workers=None, address=None, p
                 else:
                     record = dict(hash=config.hash, config=config.to_dict(), attempts=attempt, time=time.time(),
                                   executor=executor, **out)
-                    _write_atomic(_failure_path(store, config), json.dumps(record, indent=2) + "\n")
+                    with files.atomic_file(_failure_path(store, config), "w", encoding="utf-8") as f:
+                        f.write(json.dumps(record, indent=2) + "\n")
                     failed.append(record)
                 update(len(new) + len(failed), len(failed))
     finally:
