@@ -29,6 +29,7 @@ from rnnlab.runs import RunConfig, Store, load_run, run
 from rnnlab.sweeps import load_sweep, run_sweep, stored_results, summarize
 from rnnlab.train import History
 from rnnlab.trajectories import state_trajectory
+import diverging
 from tiny_imdb import tiny_reviews
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -539,9 +540,10 @@ def test_a_sweep_run_that_failed_is_counted_and_its_error_shown(app, tmp_path):
     path = tmp_path / "diverge.toml"
     base = "\n".join(f"{k} = {v}" for k, v in dict(length=6, n_train=64, n_test=32, hidden_size=4, embedding_dim=4,
                                                    epochs=1, batch_size=16).items())
-    path.write_text(f'seeds = [0]\n[base]\n{base}\noptimizer = "sgd"\n[grid]\nlr = [0.001, 1e30]\n')
+    path.write_text(f'seeds = [0]\n[base]\n{base}\n{diverging.TOML}\n[grid]\n'
+                    f'spectral_radius = [0.5, {diverging.RHO}]\n')
     result = run_sweep(load_sweep(path), store=tmp_path / "runs", workers=1, progress=False)
-    assert len(result.failures) == 1 and result.failures[0]["config"]["lr"] == 1e30
+    assert len(result.failures) == 1 and result.failures[0]["config"]["spectral_radius"] == diverging.RHO
     at = choose_sweep(open_page(app, "dependencies"), path)
     assert metric(at, "Runs in the store") == "1 of 2" and metric(at, "Failed runs") == "1"
     assert any("1 run failed, the last after 2 attempts with TrainingDiverged" in w.value for w in at.warning)

@@ -97,12 +97,20 @@ def test_gradients_arriving_in_any_layout_are_read_in_place(read, monkeypatch):
     losses = {"last": lambda s: s[:, -1].square().sum(), "flatten": lambda s: (s.reshape(3, -1) ** 3).sum(),
               "sum": lambda s: s.sum(), "time_major": lambda s: s.transpose(0, 1).contiguous().cumsum(0).sum()}
 
-    def run():
+    def run(model=model, x=x):
         return torch.autograd.grad(losses[read](model(x)), [model.A, model.b])
 
     fast, slow = both_paths(run, monkeypatch)
-    for got, want in zip(fast, slow):
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    exact = run(copy.deepcopy(model).double(), x.double())
+    for got, other, want in zip(fast, slow, exact):
+        # Error analysis: each entry of ∂L/∂A and ∂L/∂b is a sum over B·T = 150 products δ_t·[h_{t-1}; x_t], and δ_t
+        # is carried back through ≤ T = 50 steps, each a dot product of H = 16 terms with ‖A_h‖ ≤ 1 (Keras'
+        # orthogonal A_h, tanh' ≤ 1). Float32 rounding is then at most (B·T + T·H)·eps relative to the largest
+        # summand, which the largest entry bounds up to the cancellation the loss allows (≤ 10x here). Summands
+        # that cancel leave an entry far smaller than its rounding, so a relative tolerance per entry would depend
+        # on the CPU's order of summation (AVX2 vs AVX-512 blocks); a wrong index is off by O(max|g|).
+        bound = 10 * (3 * 50 + 50 * 16) * torch.finfo(torch.float32).eps * want.abs().max()
+        assert (got.double() - want).abs().max() <= bound and (other.double() - want).abs().max() <= bound
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "linear"])

@@ -24,6 +24,8 @@ from rnnlab.sweeps import (RAY_MISSING, LagProfile, Sweep, failures, interval, l
                            stored_results, summarize, t_quantile, train_run)
 from rnnlab.train import History
 
+import diverging
+
 REPO = Path(rnnlab.__file__).resolve().parent.parent
 TINY = dict(length=6, n_train=64, n_test=32, hidden_size=8, embedding_dim=4, epochs=2, batch_size=16)
 VOLATILE = ("seconds", "created")  # the only metrics that depend on when and how fast a run trained
@@ -558,16 +560,17 @@ def test_cli_sweep_trains_prints_the_summary_and_skips_the_stored_runs_the_secon
 def test_cli_sweep_with_a_diverging_run_records_it_prints_it_and_exits_1(tmp_path, capsys):
     path, store = tmp_path / "diverge.toml", tmp_path / "runs"
     base = "\n".join(f"{k} = {v}" for k, v in TINY.items())
-    path.write_text(f'seeds = [0]\n[base]\n{base}\noptimizer = "sgd"\n[grid]\nlr = [0.001, 1e30]\n')
-    diverging = RunConfig(**TINY, optimizer="sgd", lr=1e30)
+    path.write_text(f'seeds = [0]\n[base]\n{base}\n{diverging.TOML}\n[grid]\n'
+                    f'spectral_radius = [0.5, {diverging.RHO}]\n')
+    planted = RunConfig(**TINY, **diverging.BASE, spectral_radius=diverging.RHO)
     with pytest.raises(SystemExit) as e:
         main(["sweep", str(path), "--store", str(store), "--no-progress"])
     out, err = capsys.readouterr()
     assert e.value.code == 1 and "1 of 2 runs failed" in err and len(err.strip().splitlines()) == 1
-    assert f"failed {diverging.hash} after 2 attempts: TrainingDiverged" in out
+    assert f"failed {planted.hash} after 2 attempts: TrainingDiverged" in out
     assert "sweep diverge: 2 runs = 2 configurations × 1 seed\n" in out
     assert "1 trained, 0 from the store, 1 failed" in out
-    assert [f["hash"] for f in failures(store)] == [diverging.hash]
+    assert [f["hash"] for f in failures(store)] == [planted.hash]
 
 
 @pytest.mark.parametrize("extra, words", [
