@@ -33,9 +33,11 @@ def both_paths(fn, monkeypatch):
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "linear"])
 def test_kernel_in_float32_is_as_accurate_as_the_pytorch_loops(hidden, batch, nonlinearity, monkeypatch):
     """Every specialised state size (8 … 256), the generic one (5, 33), odd batches, each φ. Oracle: the same
-    states and gradients in float64 through the explicit loop; the kernel's float32 error is at most four times that
-    of the same loops as PyTorch ops (the kernel sums the H products of a row in order, MKL in blocks: its rounding
-    grows a little faster with H; a wrong index would be off by far more)."""
+    states and gradients in float64 through the explicit loop. Error analysis: each step is a dot product of
+    H + K + 1 terms (rounding ≤ (H + K + 1)·eps of the largest), carried through ≤ T = 60 steps whose Jacobians
+    have norm ≤ 1 (orthogonal A_h with tanh; a halved PyTorch-initialised A_h, norm ≈ 0.6, with relu and linear),
+    and each weight gradient sums B·T products: the float32 error of either path is at most
+    (T·(H + K + 1) + B·T)·eps times the largest value. A wrong index is off by the values themselves."""
     torch.manual_seed(0)
     model = SimpleRNN(7, hidden, nonlinearity=nonlinearity, init="orthogonal" if nonlinearity == "tanh" else "torch")
     with torch.no_grad():
@@ -52,9 +54,11 @@ def test_kernel_in_float32_is_as_accurate_as_the_pytorch_loops(hidden, batch, no
 
     fast, slow = both_paths(lambda: run(model), monkeypatch)
     exact = run(copy.deepcopy(model).double(), torch.float64, loop=True)
+    bound = (60 * (hidden + 7 + 1) + batch * 60) * torch.finfo(torch.float32).eps
     for got, other, want in zip(fast, slow, exact):
-        err, err_torch = (got.double() - want).abs().max(), (other.double() - want).abs().max()
-        assert err <= max(4 * err_torch, 1e-6 * want.abs().max()), (err, err_torch)
+        scale = want.abs().max()
+        err, err_torch = (got.double() - want).abs().max() / scale, (other.double() - want).abs().max() / scale
+        assert err <= bound and err_torch <= bound, (err, err_torch, bound)
 
 
 @pytest.mark.parametrize("bias", [True, False])
