@@ -16,6 +16,7 @@ The store is `$RNNLAB_HOME/runs` if RNNLAB_HOME is set, else `$XDG_CACHE_HOME/rn
 `~/.cache/rnnlab/runs`).
 """
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -130,9 +131,24 @@ class RunConfig:
 
     @property
     def hash(self):
-        """First 12 hex digits of sha256 over the canonical JSON of the fields (sorted keys, no spaces)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+        """First 12 hex digits of sha256 over the canonical JSON (sorted keys, no spaces) of the fields whose values
+        differ from their defaults.
+
+        A field added later with a default therefore leaves every existing hash, and every stored run, as it was.
+        The price: a default may never change meaning, or old runs would be served for new configurations. Every
+        default is pinned by a test; a new budget or behaviour comes as a new field (or a new choice), never as a
+        changed default."""
+        defaults = _defaults(type(self))
+        return _digest({k: v for k, v in self.to_dict().items() if v != defaults[k]})
+
+    @property
+    def legacy_hash(self):
+        """The name this run had in stores written before the hash left out defaults (rnnlab ≤ 0.1.0): the hash of
+        all the fields that existed then. None for a config that sets a newer field, which no such store holds."""
+        d, defaults = self.to_dict(), _defaults(type(self))
+        if any(d[k] != defaults[k] for k in d if k not in LEGACY_FIELDS):
+            return None
+        return _digest({k: d[k] for k in LEGACY_FIELDS})
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -195,6 +211,22 @@ class RunConfig:
         if self.task == "imdb":
             return "accuracy", 0.5
         return tasks.chance_level(self.task, num_symbols=self.num_symbols)
+
+
+@functools.cache
+def _defaults(cls):
+    return {f.name: f.default for f in fields(cls)}
+
+
+# The fields of RunConfig when rnnlab ≤ 0.1.0 hashed every field: Store migrates folders named that way.
+LEGACY_FIELDS = ("task", "length", "lag", "num_symbols", "n_train", "n_test", "cell", "hidden_size", "embedding_dim",
+                 "nonlinearity", "init", "spectral_radius", "head", "epochs", "batch_size", "optimizer", "lr", "clip",
+                 "seed")
+
+
+def _digest(d):
+    canonical = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(repr=False)
@@ -261,10 +293,73 @@ class Store:
             raise ValueError(f"root must be a folder, got the file {str(self.root)!r}")
 
     def __repr__(self):
+        c, m = self.config, self.metrics
+        score = (f"test_accuracy={m.get('test_accuracy')}" if m.get("test_accuracy") is not None
+                 else f"test_loss={m.get('test_loss')}")
+        return (f"RunResult({self.hash}: {c.task}, {c.cell}, length={c.length}, lag={c.lag}, {score}, "
+                f"cached={self.cached}, path={str(self.path) if self.path else None!r})")
+
+
+def default_store():
+    """$RNNLAB_HOME/runs, else $XDG_CACHE_HOME/rnnlab/runs (an absolute one), else ~/.cache/rnnlab/runs."""
+    return files.home("runs")
+
+
+def _write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a folder; the rename is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _json(obj):
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n").encode("utf-8")
+
+
+class Store:
+    """A folder of runs, one sub-folder per config hash. Folders starting with "." are never runs."""
+
+    def __init__(self, root=None):
+        if root is not None and not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}")
+        self.root = Path(root).expanduser() if root is not None else default_store()
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"root must be a folder, got the file {str(self.root)!r}")
+
+    def __repr__(self):
         return f"Store({str(self.root)!r})"
 
     def path(self, key):
-        return self.root / _key(key)
+        """The folder of a run, by hash or config. A config's folder named as rnnlab ≤ 0.1.0 named it (the hash of
+        every field, RunConfig.legacy_hash) is renamed to today's hash on the way: nothing is retrained."""
+        folder = self.root / _key(key)
+        if isinstance(key, RunConfig) and key.legacy_hash not in (None, key.hash) and not os.path.lexists(folder):
+            legacy = self.root / key.legacy_hash
+            if legacy.is_dir():
+                return self._rename_legacy(legacy, key)
+        return folder
+
+    def _rename_legacy(self, legacy, config):
+        """Rename a folder named by config.legacy_hash to config.hash; where that fails (the name is taken, another
+        process renamed it first, the store is read-only), the folder that holds the run is returned as it is."""
+        try:
+            os.rename(legacy, self.root / config.hash)
+        except OSError:
+            return legacy if legacy.is_dir() else self.root / config.hash
+        return self.root / config.hash
 
     def __contains__(self, key):
         return (self.path(key) / "weights.pt").is_file()
@@ -322,7 +417,9 @@ class Store:
             config = RunConfig.from_dict(stored_config)
         except (TypeError, ValueError) as e:
             raise CorruptRun(f"{folder / 'config.json'} is not a valid RunConfig: {e}") from None
-        if config.hash != folder.name:
+        if folder.name == config.legacy_hash != config.hash:  # listed under its rnnlab 0.1.0 name
+            folder = self._rename_legacy(folder, config)
+        elif config.hash != folder.name:
             raise CorruptRun(f"{folder / 'config.json'} describes run {config.hash}, not {folder.name}: it was "
                              "edited, or copied from another run")
         stored = _read_json(folder / "metrics.json")

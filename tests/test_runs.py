@@ -1,7 +1,9 @@
 """rnnlab.runs: RunConfig (validation, stable hash), run() and its store (atomic, cached, crash- and race-safe)."""
+import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,12 +37,68 @@ def _sha12(d):
     return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
 
 
-def test_hash_is_sha256_of_the_canonical_json_of_the_fields():
-    assert RunConfig().to_dict() == DEFAULTS
-    assert RunConfig().hash == _sha12(DEFAULTS)
-    changed = DEFAULTS | {"lag": 3, "spectral_radius": 0.9}
-    assert RunConfig(lag=3, spectral_radius=0.9).hash == _sha12(changed)
+def test_hash_is_sha256_of_the_canonical_json_of_the_fields_that_differ_from_their_defaults():
+    assert RunConfig().to_dict() == DEFAULTS  # every default pinned: a changed default would change old runs' meaning
+    assert RunConfig().hash == _sha12({})
+    assert RunConfig(lag=3, spectral_radius=0.9).hash == _sha12({"lag": 3, "spectral_radius": 0.9})
+    assert RunConfig(lag=0).hash == RunConfig().hash  # a default given explicitly is still the default
     assert len(RunConfig().hash) == 12 and int(RunConfig().hash, 16) >= 0
+
+
+def test_legacy_hash_is_the_hash_of_every_field_as_rnnlab_0_1_named_runs():
+    assert RunConfig().legacy_hash == _sha12(DEFAULTS)
+    assert RunConfig(lag=3, spectral_radius=0.9).legacy_hash == _sha12(DEFAULTS | {"lag": 3, "spectral_radius": 0.9})
+
+
+def _with_new_field():
+    """RunConfig as it would be with one more field that has a default, as a later issue adds them."""
+    return dataclasses.make_dataclass("RunConfig", [("warmup", int, runs_module._opt(0, "a new field", minimum=0))],
+                                      bases=(RunConfig,), frozen=True)
+
+
+def test_a_new_field_with_a_default_leaves_every_hash_and_stored_run_as_it_was(tmp_path, monkeypatch):
+    stored = run(RunConfig(**TINY), store=tmp_path, progress=False)
+    Extended = _with_new_field()
+    for changes in ({}, TINY, dict(cell="lstm", lag=2, clip=1.0)):
+        assert Extended(**changes).hash == RunConfig(**changes).hash
+        assert Extended(**changes).legacy_hash == RunConfig(**changes).legacy_hash
+    assert Extended(**TINY, warmup=5).hash != RunConfig(**TINY).hash and Extended(warmup=5).legacy_hash is None
+    monkeypatch.setattr(runs_module, "RunConfig", Extended)
+    again = Store(tmp_path).load(stored.hash)
+    assert again.config.hash == stored.hash and isinstance(again.config, Extended)
+    assert [r.hash for r in Store(tmp_path).list()] == [stored.hash]
+
+
+def test_a_store_named_by_the_old_hash_is_renamed_once_and_nothing_is_retrained(tmp_path, monkeypatch):
+    configs = [RunConfig(**TINY), RunConfig(**TINY, lag=2)]
+    stored = [run(c, store=tmp_path, progress=False) for c in configs]
+    for c in configs:  # the store as rnnlab 0.1.0 left it
+        os.rename(tmp_path / c.hash, tmp_path / c.legacy_hash)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.legacy_hash for c in configs)
+    monkeypatch.setattr(runs_module, "fit", lambda *a, **k: pytest.fail("a stored run was trained again"))
+    again = [run(c, store=tmp_path, progress=False) for c in configs]
+    assert all(r.cached for r in again)
+    assert [r.metrics["test_accuracy"] for r in again] == [r.metrics["test_accuracy"] for r in stored]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.hash for c in configs)
+
+
+def test_listing_a_store_named_by_the_old_hash_renames_it_and_lists_every_run(tmp_path):
+    configs = [RunConfig(**TINY), RunConfig(**TINY, cell="gru")]
+    for c in configs:
+        run(c, store=tmp_path, progress=False)
+        os.rename(tmp_path / c.hash, tmp_path / c.legacy_hash)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is reported as malformed
+        assert sorted(r.hash for r in list_runs(tmp_path)) == sorted(c.hash for c in configs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.hash for c in configs)
+
+
+def test_a_folder_whose_new_name_is_taken_is_left_alone(tmp_path):
+    c = RunConfig(**TINY)
+    run(c, store=tmp_path, progress=False)
+    shutil.copytree(tmp_path / c.hash, tmp_path / c.legacy_hash)
+    assert Store(tmp_path).load(c).config == c and Store(tmp_path).load(c.legacy_hash).config == c
+    assert (tmp_path / c.legacy_hash).is_dir() and (tmp_path / c.hash).is_dir()
 
 
 def test_hash_is_the_same_in_another_process_with_another_hash_seed():
