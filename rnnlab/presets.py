@@ -56,16 +56,7 @@ def sample_input(config, length=None, seed=0, batch=1):
     length = config.length if length is None else length
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise ValueError(f"length must be an int >= 1 (or None for config.length), got {length!r}")
-    if config.task == "adding":
-        x, y = tasks.adding(batch, length, seed=seed)
-        return torch.from_numpy(x).float(), torch.from_numpy(y).float()
-    if config.task == "imdb":
-        rng = np.random.default_rng(seed)
-        x = rng.integers(min(imdb.INDEX_FROM + 1, config.num_symbols - 1), config.num_symbols, size=(batch, length))
-        x[:, 0] = imdb.START
-        return torch.from_numpy(x), torch.from_numpy(rng.integers(0, 2, size=batch))
-    x, y = tasks.lag_recall(batch, length, min(config.lag, length - 1), config.num_symbols, seed=seed)
-    return torch.from_numpy(x), torch.from_numpy(y)
+    return tasks.TASKS[config.task].sample(config, batch, length, seed)
 
 
 def encode_text(config, vocabulary, text):
@@ -86,11 +77,7 @@ def alternative_first_input(config, x):
     """x_0 replaced by another valid input, for perturbation_curve: the next token id (mod num_symbols) for
     lag_recall and imdb; for adding, the value moved by 0.5 (mod 1) with the marker kept."""
     _check_config(config)
-    if config.task == "adding":
-        first = x[:, 0].clone()
-        first[:, 0] = (first[:, 0] + 0.5) % 1.0
-        return first
-    return (x[:, 0] + 1) % config.num_symbols
+    return tasks.TASKS[config.task].perturb_first(config, x)
 
 
 def build(config, length=None, seed=0, batch=1):

@@ -38,8 +38,8 @@ from .models import CELLS, HEADS, INITS, NONLINEARITIES, SequenceClassifier
 from .train import OPTIMIZERS, History, evaluate, fit
 
 
-TASKS = tasks.TASKS + ("imdb",)
-IMDB_SIZE = 25000  # reviews in each of IMDB's train and test splits
+TASKS = tasks.TASKS  # name → Task, read live: a task registered there is a valid RunConfig.task at once
+IMDB_SIZE = tasks.IMDB_SIZE
 INT_MAX = 2**63 - 1
 FORMAT = 1  # the layout of a stored run; one written by a later rnnlab is refused rather than misread
 STALE_SECONDS = 3600  # a hidden .tmp-/.trash- folder this old was left by a killed process: no save takes an hour
@@ -61,8 +61,8 @@ class RunConfig:
     The defaults train in a few seconds on a CPU and reach 100% test accuracy at lag 0.
     """
 
-    task: str = _opt("lag_recall", "the task: recall the symbol `lag` steps before the end, add two marked "
-                     "values, or the IMDB reviews' sentiment", TASKS)
+    task: str = _opt("lag_recall", "the task (rnnlab.tasks.TASKS): recall the symbol `lag` steps before the end, "
+                     "add two marked values, or the IMDB reviews' sentiment", TASKS)
     length: int = _opt(20, "sequence length T (imdb: reviews cut or padded to this many words)")
     lag: int = _opt(0, "lag_recall: y = x_{T-1-lag}; 0 = the last symbol, length-1 = x_0", minimum=0)
     num_symbols: int = _opt(8, "vocabulary size (lag_recall: chance accuracy = 1/num_symbols; imdb: the most "
@@ -115,16 +115,7 @@ class RunConfig:
         if self.lag >= self.length:
             raise ValueError(f"lag must be < length, got lag={self.lag} with length={self.length} "
                              f"(allowed 0 … {self.length - 1})")
-        if self.task == "imdb":
-            for name in ("n_train", "n_test"):
-                if getattr(self, name) > IMDB_SIZE:
-                    raise ValueError(f"{name} must be <= {IMDB_SIZE} for task='imdb' (the reviews in a split), "
-                                     f"got {getattr(self, name)}")
-            if self.num_symbols < imdb.INDEX_FROM + 1:
-                raise ValueError(f"num_symbols must be >= {imdb.INDEX_FROM + 1} for task='imdb' (ids 0..3 are "
-                                 f"reserved), got {self.num_symbols}")
-        if self.task == "adding" and self.length < 2:
-            raise ValueError(f"length must be >= 2 for task='adding' (one marker in each half), got {self.length}")
+        tasks.TASKS[self.task].check(self)
         if self.cell != "simple_rnn" and self.nonlinearity != "tanh":
             raise ValueError(f"nonlinearity applies to cell='simple_rnn' only: got nonlinearity="
                              f"{self.nonlinearity!r} with cell={self.cell!r} (allowed: 'tanh')")
@@ -172,13 +163,7 @@ class RunConfig:
                        seq_len=self.length)
         if self.cell == "simple_rnn":
             options["nonlinearity"] = self.nonlinearity
-        if self.task == "adding":
-            options.update(input_size=2, regression=True)
-        elif self.task == "imdb":
-            options.update(vocab_size=self.num_symbols, embedding_dim=self.embedding_dim)
-        else:
-            options.update(vocab_size=self.num_symbols, num_classes=self.num_symbols,
-                           embedding_dim=self.embedding_dim)
+        options.update(tasks.TASKS[self.task].model(self))
         with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG as it was
             torch.manual_seed(self.seed)
             return SequenceClassifier(**options)
@@ -188,13 +173,7 @@ class RunConfig:
 
         imdb: the first n_train / n_test reviews of rnnlab.imdb.load (shuffled as Keras does), found in data_dir,
         $RNNLAB_IMDB_DIR or the cache, else downloaded."""
-        if self.task == "imdb":
-            return self.imdb_splits(self.load_imdb(data_dir))
-        seeds = [int(s) for s in np.random.SeedSequence(self.seed).generate_state(2)]
-        if self.task == "adding":
-            return tuple(tasks.adding(n, self.length, seed=s) for n, s in zip((self.n_train, self.n_test), seeds))
-        return tuple(tasks.lag_recall(n, self.length, self.lag, self.num_symbols, seed=s)
-                     for n, s in zip((self.n_train, self.n_test), seeds))
+        return tasks.TASKS[self.task].data(self, data_dir)
 
     def load_imdb(self, data_dir=None, progress=True):
         """The IMDB reviews as this config reads them (num_words = num_symbols, maxlen = length)."""
@@ -206,11 +185,8 @@ class RunConfig:
                 (data.x_test[: self.n_test], data.y_test[: self.n_test]))
 
     def chance(self):
-        """(metric, value) that guessing scores on this task; see tasks.chance_level. imdb: accuracy 0.5 (the
-        test set is balanced, 12,500 reviews of each label)."""
-        if self.task == "imdb":
-            return "accuracy", 0.5
-        return tasks.chance_level(self.task, num_symbols=self.num_symbols)
+        """(metric, value) that guessing scores on this task; see tasks.chance_level."""
+        return tasks.TASKS[self.task].chance(self.num_symbols)
 
 
 @functools.cache

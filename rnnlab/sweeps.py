@@ -271,7 +271,9 @@ class _LocalPool:
             return self.pool.submit(_attempt, train, config)
 
     def wait(self, handles):
-        return concurrent.futures.wait(handles, return_when=concurrent.futures.FIRST_COMPLETED)[0]
+        """The finished handles, in the order given (a set's order would make a sweep's record order arbitrary)."""
+        done = concurrent.futures.wait(handles, return_when=concurrent.futures.FIRST_COMPLETED)[0]
+        return [h for h in handles if h in done]
 
     def get(self, handle):
         return handle.result()

@@ -14,12 +14,24 @@ adding — the adding problem (Hochreiter & Schmidhuber, 1997; Le, Jaitly & Hint
 
 Always answering E[y] = 1 scores MSE Var(v_a + v_b) = 2·(1/12) = 1/6: the baseline a model has to beat.
 
+imdb — the sentiment of an IMDB review (rnnlab.imdb), the lecture's own task: its data come from a file.
+
 Every generator is a pure function of its arguments: the same seed gives the same arrays on every machine
 (NumPy's PCG64 through `np.random.default_rng`).
-"""
-import numpy as np
 
-TASKS = ("lag_recall", "adding")
+`TASKS` maps each task's name to a `Task`: everything the rest of rnnlab asks of a task (its data, one sample, how
+guessing scores, what the model reads and answers, how to perturb x_0, its own rules for a RunConfig). RunConfig,
+the CLI, sweeps, presets and the dashboard dispatch through it, so adding a task is one Task here (and its
+tests); a name not in TASKS is refused everywhere.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import imdb
+
 ADDING_BASELINE_MSE = 1.0 / 6.0
 
 
@@ -76,17 +88,133 @@ def adding(n, length, seed=0):
     return x, values[rows, first] + values[rows, second]
 
 
-def chance_level(task, num_symbols=None):
-    """What guessing scores: accuracy 1/num_symbols for lag_recall, MSE 1/6 (always answering 1.0) for adding.
+@dataclass(frozen=True)
+class Task:
+    """What rnnlab needs to know of a task. Each callable takes the RunConfig (`c`) it serves.
 
-    Returns (metric, value) with metric "accuracy" (higher is better) or "mse" (lower is better).
-    num_symbols is required for lag_recall and ignored for adding.
+    data(c, data_dir) -> ((x, y) train, (x, y) test) as NumPy arrays, c.n_train and c.n_test of them
+    sample(c, batch, length, seed) -> (x, y) tensors as the model reads them; no data set needed
+    perturb_first(c, x) -> another valid x_0 for these inputs (rnnlab.memory.perturbation_curve)
+    chance(num_symbols) -> (metric, value) that guessing scores: "accuracy" (higher is better) or "mse"
+    model(c) -> the SequenceClassifier options for the task's input and output
+    check(c) -> raises ValueError naming the field when a RunConfig does not fit the task
+    inputs: "symbols" (token ids a person may type), "values" (float vectors) or "words" (text)
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}, got {task!r}")
-    if task == "adding":
-        return "mse", ADDING_BASELINE_MSE
+
+    name: str
+    measures: str
+    data: Callable
+    sample: Callable
+    perturb_first: Callable
+    chance: Callable
+    model: Callable
+    check: Callable = lambda c: None
+    inputs: str = "symbols"
+
+
+def _seeds(seed):
+    """Two seeds for the train and test splits, derived from one (NumPy's SeedSequence)."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(2)]
+
+
+def _generated(draw):
+    """A Task.data that draws n_train and n_test sequences with draw(c, n, seed)."""
+    def data(c, data_dir=None):
+        return tuple(draw(c, n, s) for n, s in zip((c.n_train, c.n_test), _seeds(c.seed)))
+    return data
+
+
+def _tensors(x, y, dtype=None):
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    return (x, y) if dtype is None else (x.to(dtype), y.to(dtype))
+
+
+def _symbol_chance(num_symbols):
     if num_symbols is None:
-        raise ValueError("chance_level('lag_recall') needs num_symbols, got None")
+        raise ValueError("chance_level of a symbol task needs num_symbols, got None")
     _check_int("num_symbols", num_symbols, 2)
     return "accuracy", 1.0 / num_symbols
+
+
+def _next_symbol(c, x):
+    return (x[:, 0] + 1) % c.num_symbols
+
+
+def _symbol_model(c):
+    return dict(vocab_size=c.num_symbols, num_classes=c.num_symbols, embedding_dim=c.embedding_dim)
+
+
+def _moved_value(c, x):
+    first = x[:, 0].clone()
+    first[:, 0] = (first[:, 0] + 0.5) % 1.0
+    return first
+
+
+def _check_adding(c):
+    if c.length < 2:
+        raise ValueError(f"length must be >= 2 for task='adding' (one marker in each half), got {c.length}")
+
+
+IMDB_SIZE = 25000  # reviews in each of IMDB's train and test splits
+
+
+def _check_imdb(c):
+    for name in ("n_train", "n_test"):
+        if getattr(c, name) > IMDB_SIZE:
+            raise ValueError(f"{name} must be <= {IMDB_SIZE} for task='imdb' (the reviews in a split), "
+                             f"got {getattr(c, name)}")
+    if c.num_symbols < imdb.INDEX_FROM + 1:
+        raise ValueError(f"num_symbols must be >= {imdb.INDEX_FROM + 1} for task='imdb' (ids 0..3 are "
+                         f"reserved), got {c.num_symbols}")
+
+
+def _random_review(c, batch, length, seed):
+    """The start token, then words drawn uniformly from the vocabulary, with a random label 0/1."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(min(imdb.INDEX_FROM + 1, c.num_symbols - 1), c.num_symbols, size=(batch, length))
+    x[:, 0] = imdb.START
+    return _tensors(x, rng.integers(0, 2, size=batch))
+
+
+TASKS = {
+    "lag_recall": Task(
+        name="lag_recall",
+        measures="recall the symbol `lag` steps before the end: memory, mixed with counting steps from the end "
+                 "(no marker says which step to keep); lag = T-1 recalls x_0, written into a zero state",
+        data=_generated(lambda c, n, seed: lag_recall(n, c.length, c.lag, c.num_symbols, seed=seed)),
+        sample=lambda c, batch, length, seed: _tensors(*lag_recall(batch, length, min(c.lag, length - 1),
+                                                                   c.num_symbols, seed=seed)),
+        perturb_first=_next_symbol, chance=_symbol_chance, model=_symbol_model),
+    "adding": Task(
+        name="adding",
+        measures="add the two marked values, one in each half: memory of a value ~3/4·T steps back, as an MSE",
+        data=_generated(lambda c, n, seed: adding(n, c.length, seed=seed)),
+        sample=lambda c, batch, length, seed: _tensors(*adding(batch, length, seed=seed), torch.float32),
+        perturb_first=_moved_value, chance=lambda num_symbols=None: ("mse", ADDING_BASELINE_MSE),
+        model=lambda c: dict(input_size=2, regression=True), check=_check_adding, inputs="values"),
+    "imdb": Task(
+        name="imdb",
+        measures="the sentiment of an IMDB review (the lecture's task); the reviews come from rnnlab.imdb",
+        data=lambda c, data_dir=None: c.imdb_splits(c.load_imdb(data_dir)),
+        sample=_random_review, perturb_first=_next_symbol,
+        chance=lambda num_symbols=None: ("accuracy", 0.5),  # the test set is balanced: 12,500 reviews of each label
+        model=lambda c: dict(vocab_size=c.num_symbols, embedding_dim=c.embedding_dim), check=_check_imdb,
+        inputs="words"),
+}
+
+
+def task(name):
+    """The Task registered under `name`; ValueError naming the allowed ones for anything else."""
+    if not isinstance(name, str) or name not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}, got {name!r}")
+    return TASKS[name]
+
+
+def chance_level(task_name, num_symbols=None):
+    """What guessing scores: accuracy 1/num_symbols for lag_recall, MSE 1/6 (always answering 1.0) for adding,
+    accuracy 0.5 for imdb (balanced labels).
+
+    Returns (metric, value) with metric "accuracy" (higher is better) or "mse" (lower is better).
+    num_symbols is required for the symbol tasks and ignored by the others.
+    """
+    return task(task_name).chance(num_symbols)

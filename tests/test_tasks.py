@@ -1,8 +1,13 @@
 """rnnlab.tasks: labels against their definitions (explicit loops), seeds, the adding baseline, bad arguments."""
 import numpy as np
 import pytest
+import torch
 
-from rnnlab.tasks import ADDING_BASELINE_MSE, adding, chance_level, lag_recall
+from rnnlab import presets
+from rnnlab.cli import main
+from rnnlab.runs import RunConfig, load_run, run
+from rnnlab.sweeps import load_sweep
+from rnnlab.tasks import ADDING_BASELINE_MSE, TASKS, Task, _generated, adding, chance_level, lag_recall, task
 
 
 @pytest.mark.parametrize("length, lag", [(1, 0), (5, 0), (5, 2), (5, 4), (30, 29)])
@@ -99,7 +104,64 @@ def test_adding_rejects_bad_arguments_naming_them(kwargs, error, words):
 
 
 def test_chance_level_rejects_unknown_task_and_missing_num_symbols():
-    with pytest.raises(ValueError, match="task must be one of 'lag_recall', 'adding', got 'copy'"):
+    with pytest.raises(ValueError, match="task must be one of 'lag_recall', 'adding', 'imdb', got 'copy'"):
         chance_level("copy")
     with pytest.raises(ValueError, match="num_symbols"):
         chance_level("lag_recall")
+
+
+# ------------------------------------------------------------------------------------------- the registry
+
+SMALL = dict(length=6, n_train=40, n_test=24, hidden_size=4, embedding_dim=4, epochs=1, batch_size=8)
+
+
+@pytest.mark.parametrize("name", ["lag_recall", "adding"])
+def test_every_generated_task_serves_data_samples_and_x0_perturbations_the_model_reads(name):
+    """Oracles: the sizes the config asks for, the model's forward pass accepting what sample() draws, and a
+    perturbed x_0 that differs from x_0 in every sequence while the rest of the sequence is left alone."""
+    config = RunConfig(task=name, **SMALL)
+    (x, y), (xt, yt) = config.make_data()
+    assert len(x) == len(y) == 40 and len(xt) == len(yt) == 24 and x.shape[1] == 6
+    model = config.build_model()
+    xs, ys = presets.sample_input(config, length=9, seed=1, batch=3)
+    assert model(xs).shape[0] == 3 and len(ys) == 3 and xs.shape[1] == 9
+    first = presets.alternative_first_input(config, xs)
+    assert first.shape == xs[:, 0].shape and bool((first != xs[:, 0]).reshape(3, -1).any(1).all())
+    assert config.chance() == chance_level(name, num_symbols=config.num_symbols)
+
+
+def test_an_unknown_task_is_refused_by_name_everywhere(tmp_path, capsys):
+    for call in (lambda: RunConfig(task="copy"), lambda: chance_level("copy"), lambda: task("copy"),
+                 lambda: load_sweep_text(tmp_path, '[grid]\ntask = ["copy"]\n')):
+        with pytest.raises(ValueError, match="'copy'") as e:
+            call()
+        assert "lag_recall" in str(e.value)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--task", "copy", "--store", str(tmp_path)])
+    assert e.value.code == 2 and "copy" in capsys.readouterr().err
+
+
+def load_sweep_text(folder, text):
+    path = folder / "s.toml"
+    path.write_text(f"seeds = [0]\n{text}")
+    return load_sweep(path)
+
+
+def test_a_task_registered_in_tasks_trains_stores_and_samples_with_no_other_change(tmp_path, monkeypatch):
+    """The README's "adding a task": one Task in TASKS. Here y = x_0 (recall the first symbol); oracle: its labels
+    are the first column of its inputs, and it trains, stores and reads back through the ordinary run()."""
+    def first(c, n, seed):
+        x = np.random.default_rng(seed).integers(0, c.num_symbols, size=(n, c.length))
+        return x, x[:, 0].copy()
+
+    base = TASKS["lag_recall"]
+    monkeypatch.setitem(TASKS, "first_symbol", Task(
+        name="first_symbol", measures="recall x_0", data=_generated(first),
+        sample=lambda c, batch, length, seed: tuple(map(torch.from_numpy, first(c, batch, seed))),
+        perturb_first=base.perturb_first, chance=base.chance, model=base.model))
+    config = RunConfig(task="first_symbol", **SMALL)
+    (x, y), _ = config.make_data()
+    assert np.array_equal(y, x[:, 0]) and config.chance() == ("accuracy", 1 / 8)
+    result = run(config, store=tmp_path, progress=False)
+    assert load_run(result.hash, store=tmp_path).config == config
+    assert presets.sample_input(config, seed=2)[0].shape == (1, 6)
