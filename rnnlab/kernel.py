@@ -17,7 +17,7 @@ the source, the flags, the compiler and the CPU, so the first call on a machine 
 time Zig runs) and every later process loads it. If no compiler works, or RNNLAB_KERNEL=torch is set, `load()`
 returns None and SimpleRNN runs the same loops as PyTorch ops (slower, same numbers up to float32 rounding).
 RNNLAB_KERNEL_MARCH replaces -march=native (e.g. `baseline`, Zig's name for the oldest CPU of this architecture, or
-gcc's `x86-64`), for a library that runs on any CPU of its kind (CI tests it so).
+gcc's `x86-64`), for a library that runs on any CPU of its kind.
 
 dlopen runs the library's code as this user, so only a library this user built is loaded: the cache folder is
 created 0700 and used only if no other user can write it or, by renaming it or an ancestor, swap it (else a fresh
@@ -176,8 +176,8 @@ def _damage(path):
     st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
         return "is not a regular file"
-    if _loose(st):
-        return _loose(st)
+    if why := _loose(st):
+        return why
     if hashlib.sha256(path.read_bytes()).hexdigest() != path.stem.rsplit("-", 1)[1]:
         return "does not have the sha256 recorded in its name (truncated or corrupt)"
     return None
