@@ -16,7 +16,16 @@ system compiler is needed; `$CC` or `cc` is tried when ziglang is missing. The l
 the source, the flags, the compiler and the CPU, so the first call on a machine compiles (a few seconds, the first
 time Zig runs) and every later process loads it. If no compiler works, or RNNLAB_KERNEL=torch is set, `load()`
 returns None and SimpleRNN runs the same loops as PyTorch ops (slower, same numbers up to float32 rounding).
+RNNLAB_KERNEL_MARCH replaces -march=native (e.g. `baseline`, Zig's name for the oldest CPU of this architecture, or
+gcc's `x86-64`), for a library that runs on any CPU of its kind.
+
+dlopen runs the library's code as this user, so only a library this user built is loaded: the cache folder is
+created 0700 and used only if no other user can write it or, by renaming it or an ancestor, swap it (else a fresh
+private temporary folder is used for the process, with a warning); the library's name records the sha256 of its
+bytes at build time, and a file that is not a regular file of this user's, or whose bytes no longer match (a
+truncated one would SIGBUS at dlopen), is rebuilt and replaced, with a warning, before anything is loaded.
 """
+import atexit
 import ctypes
 import functools
 import hashlib
@@ -24,7 +33,9 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -45,14 +56,6 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
                     + [ctypes.c_int],
     "rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
 }
-
-
-def _writable(path):
-    """Whether path could be written or created: its nearest existing ancestor is a writable folder."""
-    path = Path(path)
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path.is_dir() and os.access(path, os.W_OK)
 
 
 def cache_dir():
@@ -100,34 +103,120 @@ def _version(cc):
         return ""
 
 
+def flags():
+    """FLAGS with -march=$RNNLAB_KERNEL_MARCH in place of -march=native, where that is set."""
+    march = os.environ.get("RNNLAB_KERNEL_MARCH") or "native"
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", march):
+        raise ValueError(f"RNNLAB_KERNEL_MARCH must be a CPU name for -march, of letters, digits and _.+- (such as "
+                         f"baseline or x86-64), got {march!r}")
+    return [f"-march={march}" if flag == "-march=native" else flag for flag in FLAGS]
+
+
+def _key(cc):
+    """What the library's bytes depend on: the source, the flags, the compiler and the CPU (for -march=native)."""
+    parts = [SOURCE.read_bytes(), " ".join(flags()).encode(), _version(cc).encode(), _cpu().encode(),
+             platform.machine().encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+def _loose(st, ancestor=False):
+    """Why another user could write the file or folder of this lstat result, or None. An ancestor folder may also
+    be root's, and group/world-writable if sticky (/tmp), where no one can rename what they do not own."""
+    if st.st_uid != os.getuid() and not (ancestor and st.st_uid == 0):
+        return f"belongs to uid {st.st_uid}, not to this user ({os.getuid()})"
+    if st.st_mode & 0o022 and not (ancestor and st.st_mode & stat.S_ISVTX):
+        return f"is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def _unsafe(folder):
+    """Why another user could change what the existing `folder` holds, or None: by writing into it, or by renaming
+    it or one of its ancestors to put a folder of their own in its place."""
+    folder = Path(os.path.realpath(folder))
+    for path in (folder, *folder.parents):
+        why = _loose(os.lstat(path), ancestor=path != folder)
+        if why:
+            return f"{path} {why}"
+    return None
+
+
+def _private(folder):
+    """`folder` resolved, made with mode 0700 where missing; PermissionError if another user could change it."""
+    folder = Path(os.path.abspath(folder))
+    for path in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
+        path.mkdir(mode=0o700, exist_ok=True)  # exist_ok: another process may make it first; checked below anyway
+    why = _unsafe(folder)
+    if why:
+        raise PermissionError(f"{why}, so another user could plant a library there")
+    return Path(os.path.realpath(folder))
+
+
+def _private_to_write(path):
+    """Whether this user, and no other, can write or create `path`: its nearest existing ancestor is a folder this
+    user can write and _unsafe finds nothing wrong with."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK) and _unsafe(path) is None
+
+
+def _zig_cache():
+    """Where Zig keeps its cache unless told otherwise: $XDG_CACHE_HOME/zig (any value that is not empty), else
+    ~/.cache/zig."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zig"
+
+
+def _damage(path):
+    """Why the library at `path` must not be loaded, or None.
+
+    It must be a regular file (a symbolic link could point anywhere), this user's and writable by no one else, and
+    its bytes must have the sha256 that its name recorded at build time (a truncated or corrupt file does not; dlopen
+    would SIGBUS on a truncated one). The bytes hashed are read after the checks, and dlopen then maps the same
+    file: it lives in a folder that _private found no other user can write, so no one else can swap it between."""
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if why := _loose(st):
+        return why
+    if hashlib.sha256(path.read_bytes()).hexdigest() != path.stem.rsplit("-", 1)[1]:
+        return "does not have the sha256 recorded in its name (truncated or corrupt)"
+    return None
+
+
 def build(cc, folder=None):
     """Compile _kernel.c with `cc` (a command as a list) into `folder` (default: cache_dir()), unless already there.
 
-    The file is written under a temporary name and renamed, so processes building at once never load half a file.
+    The folder is made 0700 where missing and refused (PermissionError) if another user could write it. The library
+    is named rnn_kernel-<key>-<sha256 of its bytes>.so and written under a temporary name, then renamed, so processes
+    building at once never load half a file; one found damaged (see _damage) is rebuilt and replaced, with a warning.
     Returns the library's path; raises RuntimeError with the compiler's message if it fails.
     """
-    source = SOURCE.read_bytes()
-    key = hashlib.sha256(b"\0".join([source, " ".join(FLAGS).encode(), _version(cc).encode(), _cpu().encode(),
-                                     platform.machine().encode()])).hexdigest()[:16]
-    folder = Path(folder) if folder is not None else cache_dir()
-    path = folder / f"rnn_kernel-{key}.so"
-    if path.exists():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rnn_kernel-", suffix=".so")
-    os.close(fd)
+    folder = _private(folder if folder is not None else cache_dir())
+    key = _key(cc)
+    damaged = []
+    for path in sorted(folder.glob(f"rnn_kernel-{key}-*.so")):
+        why = _damage(path)
+        if why is None:
+            return path
+        warnings.warn(f"the cached C kernel {path} {why}: rebuilding it", RuntimeWarning, stacklevel=2)
+        damaged.append(path)
     env = dict(os.environ)
-    if cc[1:3] == ["-m", "ziglang"] and not _writable(files.user_cache()):  # Zig's own cache lives there by default
+    if cc[1:3] == ["-m", "ziglang"] and not _private_to_write(_zig_cache()):
+        # Zig links what its cache holds (compiler_rt, libc stubs) into our library: a cache that another user can
+        # write, or that cannot be written, is replaced by one in our private folder
         env.setdefault("ZIG_GLOBAL_CACHE_DIR", str(folder / "zig"))
-    try:
-        out = subprocess.run([*cc, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True,
-                             timeout=300, env=env)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:  # removed however the build ends
+        out = subprocess.run([*cc, *flags(), "-o", f"{tmp}/kernel.so", str(SOURCE), "-lm"], capture_output=True,
+                             text=True, timeout=300, env=env)
         if out.returncode != 0:
             raise RuntimeError(f"{' '.join(cc)} failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        library = Path(tmp, "kernel.so").read_bytes()
+    path = folder / f"rnn_kernel-{key}-{hashlib.sha256(library).hexdigest()}.so"
+    with files.atomic_file(path) as f:  # mode 0600, from mkstemp: only this user reads or writes it
+        f.write(library)
+    for old in damaged:
+        if old != path:
+            old.unlink(missing_ok=True)
     return path
 
 
@@ -140,24 +229,39 @@ def _open(path):
     return lib
 
 
+def _temporary_folder(why):
+    """A fresh folder private to this process (mkdtemp: mode 0700), removed when it exits; says why, once."""
+    folder = Path(tempfile.mkdtemp(prefix="rnnlab-kernel-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    warnings.warn(f"not using the C kernel cache {cache_dir()} ({why}); building into {folder} for this process",
+                  RuntimeWarning, stacklevel=3)
+    return folder
+
+
 @functools.cache
 def load():
     """The compiled kernel (a ctypes library), or None when RNNLAB_KERNEL=torch or no compiler could build it.
 
-    Built on the first call of a process into cache_dir(), or a fresh temporary folder where that cannot be written
-    (see the module docstring); a failure is reported once as a warning.
+    Built on the first call of a process into cache_dir(), or into a fresh private folder where that is not this
+    user's alone or cannot be written (see the module docstring); a failure is reported once as a warning. Raises
+    ValueError for a malformed RNNLAB_KERNEL_MARCH.
     """
     if os.environ.get("RNNLAB_KERNEL", "").lower() == "torch":
         return None
-    errors = []
+    errors, temporary = [], None
     for cc in compilers():
-        for folder in (cache_dir(), None):
+        try:
             try:
-                # None: the cache cannot be written; a fresh private folder (mkdtemp: mode 0700), so that nothing
-                # another user put in a shared temporary folder is ever loaded
-                return _open(build(cc, folder if folder is not None else tempfile.mkdtemp(prefix="rnnlab-kernel-")))
-            except (OSError, RuntimeError, AttributeError, subprocess.SubprocessError) as e:
-                errors.append(f"{cc[-1] if len(cc) == 1 else 'ziglang'} into {folder or 'a temporary folder'}: {e}")
+                return _open(build(cc, temporary))
+            except OSError as e:
+                if temporary is not None:
+                    raise
+                temporary = _temporary_folder(e)
+                return _open(build(cc, temporary))
+        except (OSError, RuntimeError, AttributeError, subprocess.SubprocessError) as e:
+            errors.append(f"{cc[-1] if len(cc) == 1 else 'ziglang'} into {temporary or cache_dir()}: {e}")
+    if temporary is not None:
+        shutil.rmtree(temporary, ignore_errors=True)
     warnings.warn("rnnlab: the SimpleRNN's C kernel is unavailable, so it runs its loops as PyTorch ops (slower): "
                   + ("; ".join(errors) or "no C compiler found (pip install ziglang)"), RuntimeWarning, stacklevel=2)
     return None
