@@ -1,17 +1,18 @@
 """The lecture's IMDB experiment: its configuration, the stored run with its vocabulary, and (when the real reviews
-are there) a short real training run well above chance."""
+are there) a short real training run well above chance; decay_report against the measurements it gathers."""
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rnnlab import memory, presets
 from rnnlab.cli import main
-from rnnlab.experiments import imdb, imdb_config
+from rnnlab.experiments import decay_report, imdb, imdb_config
 from rnnlab.explain import predict_proba
 from rnnlab.imdb import load
 from rnnlab.params import summary
-from rnnlab.runs import list_runs, load_run
+from rnnlab.runs import RunConfig, list_runs, load_run
 from tiny_imdb import tiny_reviews
 
 
@@ -82,3 +83,31 @@ def test_real_imdb_short_run_is_well_above_chance(monkeypatch):
     monkeypatch.setenv("RNNLAB_IMDB_DIR", str(REAL))
     result = imdb(n_train=5000, n_test=2000, length=100, epochs=2, progress=False)
     assert result.metrics["test_accuracy"] >= 0.65
+
+
+def test_decay_report_is_each_measurement_of_the_float64_model_on_the_configs_sample():
+    """Oracle: the memory functions called one by one on a float64 copy and presets.sample_input's sequence."""
+    config = RunConfig(hidden_size=8, embedding_dim=4)
+    report = decay_report(config, length=60, seed=3)
+    model = config.build_model().double().eval()
+    x, y = presets.sample_input(config, 60, 3)
+    np.testing.assert_allclose(report.influence, memory.influence_curve(model, x), rtol=1e-12)
+    np.testing.assert_allclose(report.perturbation,
+                               memory.perturbation_curve(model, x, presets.alternative_first_input(config, x)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(report.gradient, memory.gradient_curve(model, x, y), rtol=1e-12)
+    assert report.lyapunov == pytest.approx(memory.lyapunov_exponent(model, x), rel=1e-12)
+    assert report.fit == memory.fit_decay(report.influence) and report.length == 60
+    sigma = report.spectrum.sigma_max
+    assert sigma <= 1 + 1e-6  # Keras' orthogonal A_h: the bound σ_max^t·c_0 is drawn, and holds
+    np.testing.assert_allclose(report.bound, report.influence[0] * sigma ** np.arange(60), rtol=1e-12)
+    assert np.all(report.influence <= report.bound * (1 + 1e-9))
+
+
+def test_decay_report_of_a_gated_cell_has_no_bound_and_words_a_horizon_beyond_the_sequence():
+    report = decay_report(RunConfig(cell="lstm", hidden_size=8, embedding_dim=4), length=30)
+    assert report.bound is None
+    assert report.fit.horizon is None and report.horizon == "> 29"  # 10⁻³ is not reached in 30 steps
+    fast = decay_report(RunConfig(hidden_size=8, spectral_radius=0.3), length=200)  # ρ = 0.3 forgets within 200
+    first_below = int(np.argmax(fast.influence < 1e-3 * fast.influence[0]))  # oracle: read off the curve itself
+    assert fast.influence[first_below] < 1e-3 * fast.influence[0] and fast.horizon == f"{first_below:,}"
