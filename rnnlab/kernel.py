@@ -272,6 +272,18 @@ def supports(t):
     return t.device.type == "cpu" and t.dtype in _SUFFIX
 
 
+CELLS = ("simple_rnn",)  # the cells (rnnlab.models.LAYERS) whose loops _kernel.c holds
+
+
+def for_cell(cell, *tensors):
+    """The compiled library for a cell's loops over these tensors, or None where the PyTorch ops must run instead:
+    a cell without C loops, a tensor that is not float32/float64 on the CPU, tensors of mixed dtypes, or no
+    library (RNNLAB_KERNEL=torch, no compiler)."""
+    if cell not in CELLS or not all(supports(t) and t.dtype == tensors[0].dtype for t in tensors):
+        return None
+    return load()
+
+
 def _check(*pairs):
     """The C loops read raw memory: a tensor of another dtype, layout or shape would be misread (or read past its
     end), so refuse it. pairs: (name, tensor, expected shape)."""

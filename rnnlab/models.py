@@ -23,11 +23,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import kernel
+from . import kernel as compiled  # the C loops (not `kernel`: that is Keras' name for A_xᵀ)
 
 NONLINEARITIES = ("tanh", "relu", "linear")
 INITS = ("keras", "torch", "orthogonal", "identity")
-CELLS = ("simple_rnn", "lstm", "gru")
 HEADS = ("last", "flatten")
 
 
@@ -122,9 +121,9 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, h0, A_h, nonlinearity):
-        lib = kernel.load() if kernel.supports(u) and A_h.dtype == h0.dtype == u.dtype else None
+        lib = compiled.for_cell("simple_rnn", u, h0, A_h)
         if lib is not None:
-            kernel.forward(lib, u, h0.contiguous(), A_h.T.contiguous(), nonlinearity)
+            compiled.forward(lib, u, h0.contiguous(), A_h.T.contiguous(), nonlinearity)
         else:
             phi_ = {"tanh": torch.tanh_, "relu": torch.relu_, "linear": None}[nonlinearity]
             h, A_hT = h0, A_h.T
@@ -146,7 +145,7 @@ class _Recurrence(torch.autograd.Function):
         delta = torch.empty_like(hs)
         with flush_denormals():
             if ctx.lib is not None:
-                kernel.backward(ctx.lib, hs, grad_states, delta, A_h, ctx.nonlinearity)
+                compiled.backward(ctx.lib, hs, grad_states, delta, A_h, ctx.nonlinearity)
             else:
                 d, g_out = phi_prime_of_state(ctx.nonlinearity, hs), grad_states.contiguous()
                 ds, deltas, gs = d.unbind(0), delta.unbind(0), g_out.unbind(0)
@@ -192,8 +191,10 @@ class _Lookup(torch.autograd.Function):
 
 
 class _Recurrent(nn.Module):
-    """What SimpleRNN, LSTM and GRU share: A = [A_h | A_x] with `gates` blocks of rows, and b."""
+    """What SimpleRNN, LSTM and GRU share: A = [A_h | A_x] with `gates` blocks of rows, and b. `kind` is the layer's
+    name in RunConfig (its `cell`), LAYERS and rnnlab.kernel."""
 
+    kind = "simple_rnn"
     gates = 1
 
     def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None):
@@ -400,6 +401,7 @@ class LSTM(_Recurrent):
     (Keras' unit_forget_bias). forward returns the states h_t, (batch, T, hidden).
     """
 
+    kind = "lstm"
     gates = 4
 
     def _keras_bias(self):
@@ -447,6 +449,7 @@ class GRU(_Recurrent):
     b (3·hidden,) on the input side and b_h (3·hidden,) on the recurrent side.
     """
 
+    kind = "gru"
     gates = 3
 
     def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None):
@@ -488,7 +491,8 @@ class GRU(_Recurrent):
         return torch.stack(states, dim=1)
 
 
-LAYERS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+LAYERS = {layer.kind: layer for layer in (SimpleRNN, LSTM, GRU)}
+CELLS = tuple(LAYERS)
 
 
 class SequenceClassifier(nn.Module):

@@ -338,3 +338,22 @@ def test_gradient_curve_hands_a_loss_states_it_may_view_and_modify():
     plain = gradient_curve(rnn, x, loss=lambda s: s.pow(2).sum())
     np.testing.assert_allclose(viewed, plain, rtol=1e-12)
     assert np.isfinite(gradient_curve(rnn, x, loss=lambda s: s.relu_().sum())).all()
+
+
+@pytest.mark.parametrize("cell, tensors, expected", [
+    ("simple_rnn", (torch.zeros(2), torch.zeros(2)), True),
+    ("simple_rnn", (torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)), True),
+    ("lstm", (torch.zeros(2),), False),  # no C loops for it (yet): PyTorch's
+    ("simple_rnn", (torch.zeros(2), torch.zeros(2, dtype=torch.float64)), False),  # mixed dtypes
+    ("simple_rnn", (torch.zeros(2, dtype=torch.float16),), False),
+])
+def test_for_cell_gives_the_library_only_where_its_loops_apply(cell, tensors, expected):
+    assert kernel.load() is not None
+    assert kernel.for_cell(cell, *tensors) is (kernel.load() if expected else None)
+
+
+def test_the_layers_name_their_cells_and_gates_in_one_table():
+    from rnnlab.models import CELLS, GRU, LAYERS, LSTM, SimpleRNN
+    assert LAYERS == {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU} and CELLS == tuple(LAYERS)
+    assert {k: v.gates for k, v in LAYERS.items()} == {"simple_rnn": 1, "lstm": 4, "gru": 3}
+    assert set(kernel.CELLS) <= set(CELLS)
