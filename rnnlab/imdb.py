@@ -45,7 +45,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import files
-from .models import _check_choice, _check_size
+from . import checks
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
@@ -89,13 +89,13 @@ def pad_sequences(sequences, maxlen=None, padding="pre", truncating="pre", value
     truncating="pre" drops the start of a sequence longer than maxlen, "post" its end; padding="pre" fills
     `value` in front of a shorter sequence, "post" behind it.
     """
-    _check_choice("padding", padding, SIDES)
-    _check_choice("truncating", truncating, SIDES)
+    checks.choice("padding", padding, SIDES)
+    checks.choice("truncating", truncating, SIDES)
     sequences = [np.asarray(s, dtype=np.int64).reshape(-1) for s in sequences]
     if maxlen is None:
         maxlen = max((len(s) for s in sequences), default=0)
     else:
-        _check_size("maxlen", maxlen, 1)
+        checks.integer("maxlen", maxlen, 1)
     out = np.full((len(sequences), maxlen), value, dtype=np.int64)
     for row, s in zip(out, sequences):
         s = s[max(0, len(s) - maxlen):] if truncating == "pre" else s[:maxlen]
@@ -117,7 +117,7 @@ class Vocabulary:
 
     def __init__(self, words, num_words=None):
         if num_words is not None:
-            _check_size("num_words", num_words, INDEX_FROM + 1)
+            checks.integer("num_words", num_words, INDEX_FROM + 1)
         self.num_words = num_words
         self.size = len(words) + INDEX_FROM + 1 if num_words is None else num_words
         kept = list(words[:max(0, self.size - INDEX_FROM - 1)])
@@ -191,11 +191,11 @@ def load(num_words=10000, maxlen=500, data_dir=None, download=True, padding="pre
     DataError (ChecksumError) when what was found or downloaded cannot be used.
     """
     if num_words is not None:
-        _check_size("num_words", num_words, INDEX_FROM + 1)
+        checks.integer("num_words", num_words, INDEX_FROM + 1)
     if maxlen is not None:
-        _check_size("maxlen", maxlen, 1)
-    _check_choice("padding", padding, SIDES)
-    _check_choice("truncating", truncating, SIDES)
+        checks.integer("maxlen", maxlen, 1)
+    checks.choice("padding", padding, SIDES)
+    checks.choice("truncating", truncating, SIDES)
     for name, value in (("download", download), ("progress", progress)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")

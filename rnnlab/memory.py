@@ -30,8 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab import kernel
-from rnnlab.models import (GRU, LSTM, SequenceClassifier, SimpleRNN, _check_inputs, flush_denormals, phi_prime_of_state,
+from rnnlab import checks, kernel
+from rnnlab.models import (GRU, LSTM, SequenceClassifier, SimpleRNN, flush_denormals, phi_prime_of_state,
                            recurrence)
 from rnnlab.runs import RunConfig, run
 from rnnlab.train import check_labels
@@ -63,7 +63,7 @@ def _inputs(model, x):
         x = clf.embed(x)
     if x.is_floating_point():
         x = x.to(rnn.A.dtype)
-    _check_inputs(x, rnn.input_size, None, rnn.hidden_size)
+    checks.sequences(x, rnn.input_size)
     return clf, rnn, x
 
 
@@ -79,24 +79,6 @@ def _warn_if_not_finite(name, curve, dtype, stacklevel=3):
                 else " Past float64's range (1.8e308): use a smaller spectral radius or a shorter sequence.")
         warnings.warn(f"{name}: {bad.size} of {len(curve)} values are inf/NaN, at t = {bad[0]} … {bad[-1]} "
                       f"({dtype} overflowed).{hint}", RuntimeWarning, stacklevel=stacklevel)
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {seed!r} ({type(seed).__name__})")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must lie in [0, 2**63), got {seed}")
-
-
-def _check_number(name, value, low, high=math.inf, low_open=False, high_open=True):
-    """A real number in [low, high) (or (low, …) when low_open), finite."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (math.isfinite(value) and above and below):
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must lie in {interval}{', finite' if high == math.inf else ''}, got {value}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -500,9 +482,9 @@ def fit_decay(curve, threshold=1e-3, tol=None):
         raise ValueError(f"curve must hold values >= 0 (norms); got min {y[: end + 1].min()}")
     if not (np.isfinite(y[0]) and y[0] > 0):
         raise ValueError(f"curve[0] must be finite and > 0 (it is the reference of the horizon), got {y[0]}")
-    _check_number("threshold", threshold, 0, 1, low_open=True)
+    checks.number("threshold", threshold, 0, 1, low_open=True)
     if tol is not None:
-        _check_number("tol", tol, 0)
+        checks.number("tol", tol, 0)
     below = np.flatnonzero(y / y[0] < threshold)
     horizon = int(below[0]) if below.size else None
 
@@ -585,7 +567,7 @@ def lyapunov_exponent(model, x, seed=0):
     trajectory and the result is the mean over sequences. A linear RNN gives log ρ(A_h) (as T grows); a tangent
     that becomes exactly zero (dead relu units) gives −inf.
     """
-    _check_seed(seed)
+    checks.integer("seed", seed, 0)
     _, rnn, x = _inputs(model, x)
     (B, T, _), H = x.shape, rnn.hidden_size
     g = torch.Generator().manual_seed(int(seed))
@@ -653,9 +635,9 @@ def memory_profile(model, lags, n=2000, length=None, seed=0, ridge=1e-6, coordin
         raise ValueError(f"length must be an int > max(lags) = {lags.max()}, got {length!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 8:
         raise ValueError(f"n (the number of sequences) must be an int >= 8, got {n!r}")
-    _check_number("test_fraction", test_fraction, 0, 1, low_open=True)
-    _check_number("ridge", ridge, 0)
-    _check_seed(seed)
+    checks.number("test_fraction", test_fraction, 0, 1, low_open=True)
+    checks.number("ridge", ridge, 0)
+    checks.integer("seed", seed, 0)
     if isinstance(coordinate, bool) or not (isinstance(coordinate, int) and 0 <= coordinate < rnn.input_size):
         raise ValueError(f"coordinate must be an int in [0, {rnn.input_size - 1}], got {coordinate!r}")
     tokens = clf is not None and clf.embedding is not None

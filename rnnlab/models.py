@@ -16,50 +16,18 @@ kernels; `loop` is the explicit recurrence, written as the equation reads, and i
 tested against.
 """
 import math
-import numbers
 from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import checks
 from . import kernel as compiled  # the C loops (not `kernel`: that is Keras' name for A_xᵀ)
 
 NONLINEARITIES = ("tanh", "relu", "linear")
 INITS = ("keras", "torch", "orthogonal", "identity")
 HEADS = ("last", "flatten")
-
-
-def _check_size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # int or a NumPy integer
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-
-
-def _check_inputs(x, input_size, h0, hidden_size):
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape (batch, T, {input_size}), got {type(x).__name__}")
-    if x.dim() != 3 or x.shape[2] != input_size:
-        raise ValueError(f"x must have shape (batch, T, {input_size}), got {tuple(x.shape)}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"x must hold at least one sequence of at least one step, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a float tensor, got {x.dtype}")
-    # Data handed in by a user is checked; inside a model (an embedding's output, which requires grad) a NaN means
-    # the weights diverged, which training reports as such.
-    if not x.requires_grad and not torch.isfinite(x.sum()):  # one pass; a sum that overflowed is looked at closer
-        bad = (~torch.isfinite(x)).nonzero()
-        if len(bad):
-            bad = tuple(bad[0].tolist())
-            raise ValueError(f"x must be finite, got {x[bad].item()} at index {bad} (batch, t, feature)")
-    if h0 is not None and tuple(h0.shape) != (x.shape[0], hidden_size):
-        raise ValueError(f"h0 must have shape (batch, hidden) = {(x.shape[0], hidden_size)}, got {tuple(h0.shape)}")
 
 
 def glorot_uniform_(w):
@@ -199,9 +167,9 @@ class _Recurrent(nn.Module):
 
     def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None):
         super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        _check_choice("init", init, INITS)
+        checks.integer("input_size", input_size)
+        checks.integer("hidden_size", hidden_size)
+        checks.choice("init", init, INITS)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         if spectral_radius is not None:
@@ -297,7 +265,7 @@ class SimpleRNN(_Recurrent):
     """
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True, init="keras", spectral_radius=None):
-        _check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        checks.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias=bias, init=init, spectral_radius=spectral_radius)
 
@@ -314,7 +282,7 @@ class SimpleRNN(_Recurrent):
         return torch.ones_like(z)
 
     def forward(self, x, h0=None):
-        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        checks.sequences(x, self.input_size, h0, self.hidden_size)
         h0 = self._h0(x, h0)
         if torch._C._are_functorch_transforms_active():  # torch.func (jacrev, jvp, vmap) needs plain autograd ops
             return self.loop(x, h0)
@@ -329,7 +297,7 @@ class SimpleRNN(_Recurrent):
 
     def loop(self, x, h0=None):
         """The explicit recurrence h_t = φ(A·[h_{t-1}; x_t] + b), step by step: the oracle for `forward`."""
-        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        checks.sequences(x, self.input_size, h0, self.hidden_size)
         h, states = self._h0(x, h0), []
         for t in range(x.shape[1]):
             z = torch.cat([h, x[:, t]], dim=1) @ self.A.T
@@ -409,7 +377,7 @@ class LSTM(_Recurrent):
             self.b[self.hidden_size : 2 * self.hidden_size] = 1.0
 
     def forward(self, x, h0=None, c0=None):
-        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        checks.sequences(x, self.input_size, h0, self.hidden_size)
         h0 = self._h0(x, h0)
         c0 = torch.zeros_like(h0) if c0 is None else c0.to(x.dtype)
         weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
@@ -428,7 +396,7 @@ class LSTM(_Recurrent):
 
     def loop(self, x, h0=None, c0=None):
         """The explicit recurrence, step by step: the oracle for `forward`."""
-        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        checks.sequences(x, self.input_size, h0, self.hidden_size)
         h = self._h0(x, h0)
         c = torch.zeros_like(h) if c0 is None else c0.to(x.dtype)
         states = []
@@ -463,7 +431,7 @@ class GRU(_Recurrent):
             self.b_h = None
 
     def forward(self, x, h0=None):
-        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        checks.sequences(x, self.input_size, h0, self.hidden_size)
         h0 = self._h0(x, h0)
         weights = [self.A_x, self.A_h] + ([self.b, self.b_h] if self.b is not None else [])
         states, _ = torch._VF.gru(x, h0.unsqueeze(0), weights, self.b is not None, 1, 0.0, self.training,
@@ -483,7 +451,7 @@ class GRU(_Recurrent):
 
     def loop(self, x, h0=None):
         """The explicit recurrence, step by step: the oracle for `forward`."""
-        _check_inputs(x, self.input_size, h0, self.hidden_size)
+        checks.sequences(x, self.input_size, h0, self.hidden_size)
         h, states = self._h0(x, h0), []
         for t in range(x.shape[1]):
             h = self.cell(x[:, t], h)
@@ -514,13 +482,13 @@ class SequenceClassifier(nn.Module):
         if (vocab_size is None) == (input_size is None):
             raise ValueError("give exactly one of vocab_size (token ids in) or input_size (float vectors in), got "
                              f"vocab_size={vocab_size!r}, input_size={input_size!r}")
-        _check_choice("cell", cell, CELLS)
-        _check_choice("head", head, HEADS)
-        _check_size("num_classes", num_classes)
+        checks.choice("cell", cell, CELLS)
+        checks.choice("head", head, HEADS)
+        checks.integer("num_classes", num_classes)
         if head == "flatten":
             if seq_len is None:
                 raise ValueError("head='flatten' needs seq_len (the number of states it flattens), got None")
-            _check_size("seq_len", seq_len)
+            checks.integer("seq_len", seq_len)
         if regression and num_classes != 1:
             raise ValueError(f"regression=True has one output: num_classes must be 1, got {num_classes}")
         if cell != "simple_rnn" and "nonlinearity" in cell_options:
@@ -528,13 +496,13 @@ class SequenceClassifier(nn.Module):
         self.vocab_size, self.cell, self.head, self.seq_len = vocab_size, cell, head, seq_len
         self.num_classes, self.regression = num_classes, regression
         if vocab_size is not None:
-            _check_size("vocab_size", vocab_size)
-            _check_size("embedding_dim", embedding_dim)
+            checks.integer("vocab_size", vocab_size)
+            checks.integer("embedding_dim", embedding_dim)
             self.embedding = nn.Embedding(vocab_size, embedding_dim)
             nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
             input_size = embedding_dim
         else:
-            _check_size("input_size", input_size)
+            checks.integer("input_size", input_size)
             self.embedding = None
         self.input_size = input_size
         self.rnn = LAYERS[cell](input_size, hidden_size, **cell_options)

@@ -11,15 +11,16 @@ what a model really holds.
 """
 from dataclasses import dataclass
 
-from .models import GRU, LSTM, SequenceClassifier, SimpleRNN, _check_choice, _check_size
+from . import checks
+from .models import GRU, LSTM, SequenceClassifier, SimpleRNN
 
 CONVENTIONS = ("keras", "torch")
 
 
 def _check(hidden_size, input_size, convention):
-    _check_size("hidden_size", hidden_size)
-    _check_size("input_size", input_size)
-    _check_choice("convention", convention, CONVENTIONS)
+    checks.integer("hidden_size", hidden_size)
+    checks.integer("input_size", input_size)
+    checks.choice("convention", convention, CONVENTIONS)
 
 
 def simple_rnn_params(hidden_size, input_size, bias=True, convention="keras"):

@@ -30,21 +30,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import imdb
+from . import checks, imdb
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
-
-
-INT64_MAX = 2**63 - 1  # NumPy's sizes and symbols are int64
-
-
-def _check_int(name, value, minimum, maximum=INT64_MAX):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= 2**63 - 1, got {value}")
 
 
 def lag_recall(n, length, lag, num_symbols, seed=0):
@@ -53,11 +41,11 @@ def lag_recall(n, length, lag, num_symbols, seed=0):
     Returns x int64 (n, length), y int64 (n,) with y[i] = x[i, length-1-lag]. Symbols are uniform in
     [0, num_symbols). lag = 0 is the shortest dependency, lag = length-1 recalls x_0.
     """
-    _check_int("n", n, 1)
-    _check_int("length", length, 1)
-    _check_int("lag", lag, 0)
-    _check_int("num_symbols", num_symbols, 2)
-    _check_int("seed", seed, 0, maximum=None)  # any size seeds PCG64
+    checks.integer("n", n, 1)
+    checks.integer("length", length, 1)
+    checks.integer("lag", lag, 0)
+    checks.integer("num_symbols", num_symbols, 2)
+    checks.integer("seed", seed, 0, maximum=None)  # any size seeds PCG64
     if lag >= length:
         raise ValueError(f"lag must be < length (the answer must lie inside the sequence): got lag={lag}, "
                          f"length={length}, allowed 0 … {length - 1}")
@@ -72,9 +60,9 @@ def adding(n, length, seed=0):
     One marker lies uniformly in the first half [0, length//2), the other in the second half [length//2, length),
     so the two are distinct and the first one is on average ~3/4·length steps before the end.
     """
-    _check_int("n", n, 1)
-    _check_int("length", length, 2)
-    _check_int("seed", seed, 0, maximum=None)  # any size seeds PCG64
+    checks.integer("n", n, 1)
+    checks.integer("length", length, 2)
+    checks.integer("seed", seed, 0, maximum=None)  # any size seeds PCG64
     rng = np.random.default_rng(seed)
     half = length // 2
     values = rng.uniform(0.0, 1.0, size=(n, length))
@@ -132,7 +120,7 @@ def _tensors(x, y, dtype=None):
 def _symbol_chance(num_symbols):
     if num_symbols is None:
         raise ValueError("chance_level of a symbol task needs num_symbols, got None")
-    _check_int("num_symbols", num_symbols, 2)
+    checks.integer("num_symbols", num_symbols, 2)
     return "accuracy", 1.0 / num_symbols
 
 

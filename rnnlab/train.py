@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import torch
 
+from . import checks
 from .models import flush_denormals
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
@@ -121,20 +122,6 @@ def _as_tensors(data, name, model):
     return x, y
 
 
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-
-
 def make_optimizer(name, params, lr):
     """A torch optimizer by name; "adam" and "sgd" (no momentum) keep torch's defaults.
 
@@ -166,7 +153,7 @@ def evaluate(model, data, batch_size=256):
     Returns {"loss": float, "accuracy": float or None (regression), "n": number of examples}.
     """
     _check_model(model)
-    _check_batch_size(batch_size)
+    checks.integer("batch_size", batch_size)
     x, y = _as_tensors(data, "data", model)
     was_training = model.training
     model.eval()
@@ -237,12 +224,12 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-    _check_batch_size(batch_size)
+    checks.integer("batch_size", batch_size)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {optimizer!r}")
-    _check_positive("lr", lr)
+    checks.positive("lr", lr)
     if clip is not None:
-        _check_positive("clip", clip)
+        checks.positive("clip", clip)
     if early_stopping is not None:
         if isinstance(early_stopping, bool) or not isinstance(early_stopping, int):
             raise TypeError(f"early_stopping must be a patience in epochs (int) or None, got {early_stopping!r}")
