@@ -4,11 +4,17 @@ compare list. Presentation only: every number comes from rnnlab.
 Cached functions take a configuration as its JSON text (hashable, and the same text for the same RunConfig), never
 a model, so that st.cache_data can key on them. The run store is rnnlab's default ($RNNLAB_HOME or the user
 cache), read when a function is called, so tests can point it at a temporary folder.
+
+Anyone who reaches the server may be hostile, so every request's work is bounded: curves and typed inputs by BUDGET
+(sequence length × size), typed text by MAX_TEXT characters, sweep files by rnnlab.sweeps' limits (1 MiB, 10,000
+runs); and a typed sweep path is read only inside sweep_folders().
 """
 import copy
 import hashlib
 import json
 import math
+import os
+import stat
 import sys
 import types
 from contextlib import contextmanager
@@ -35,10 +41,13 @@ LENGTHS = (100, 200, 300, 500, 1000, 2000, 5000, 10_000)
 BUDGET = 10_000 * 4 * 32 * 32
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 WASHOUT = 50  # memory profiles: steps before the first recalled input, so that h_{-1} = 0 does not single out x_0
+MAX_TEXT = 5_000  # characters of any typed text (symbols, a review, a path): a long review has about 2,500
 COMPARE = "compare"  # st.session_state[COMPARE]: list of {"name", "config" (JSON text), "source"}
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = ROOT / "sweeps"  # the repository's sweep files
 DEFAULT_SWEEP = "lecture.toml"
+SWEEP_DIRS = "RNNLAB_SWEEP_DIRS"  # more folders to read sweep files from, set by whoever starts the server
+TRUSTED_OWNERS = {0, os.getuid()} if hasattr(os, "getuid") else {0}  # root and this user (Windows says 0)
 TYPED = "A file I name…"
 BANDS = {"95% interval": "interval", "± 1 std": "std", "none": None}  # label → rnnlab.sweeps band
 STATISTIC_NAMES = {"test_accuracy": "test accuracy", "test_loss": "test loss", "time_constant": "time constant τ",
@@ -54,6 +63,13 @@ def errors_shown():
         yield
     except (ValueError, TypeError, KeyError, RuntimeError, FileNotFoundError) as error:
         st.error(f"{error}")
+
+
+def typed(text, what):
+    """Text a person typed, if it has at most MAX_TEXT characters; else ValueError saying the limit."""
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"{what}: at most {MAX_TEXT:,} characters here, got {len(text):,}")
+    return text
 
 
 # ------------------------------------------------------------------------------------------------ configurations
@@ -113,6 +129,14 @@ def lengths_for(config, lengths=LENGTHS):
         return [config.length]
     allowed = [T for T in lengths if T * GATES[config.cell] * config.hidden_size ** 2 <= BUDGET]
     return allowed or [lengths[0]]
+
+
+def check_length(config, steps, lengths=LENGTHS):
+    """ValueError unless an input of `steps` steps (typed symbols or words) is within what lengths_for allows."""
+    longest = max(lengths_for(config, lengths))
+    if steps > longest:
+        raise ValueError(f"the input has {steps:,} steps; up to {longest:,} at this size ({describe(config)}) here, "
+                         "longer inputs through the CLI or a notebook")
 
 
 def length_select(label, configs, key, default=1000, lengths=LENGTHS):
@@ -403,36 +427,65 @@ def sweep_files():
     return sorted(SWEEPS.glob("*.toml"))
 
 
+def sweep_folders():
+    """The folders the dashboard reads sweep files from, symlinks resolved: the repository's sweeps/, the run store,
+    and those the person who started the server named in $RNNLAB_SWEEP_DIRS (os.pathsep between them)."""
+    named = [Path(p).expanduser() for p in os.environ.get(SWEEP_DIRS, "").split(os.pathsep) if p]
+    return [folder.resolve() for folder in (SWEEPS, store().root, *named)]
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def parsed_sweep(path, version):
+    """load_sweep(path) and a digest of its runs, kept while the file is unchanged (version: its mtime, size and
+    inode), so that a rerun does not expand the grid again. Shared by every session: a Sweep is frozen."""
+    sweep = load_sweep(path)
+    return sweep, hashlib.sha256(" ".join(c.hash for c in sweep.configs).encode()).hexdigest()[:12]
+
+
+def read_sweep(text):
+    """(Sweep, digest, path) of the sweep file a person named; relative paths start at the repository root.
+
+    Read only if it is a regular .toml file inside sweep_folders() once symlinks are resolved, owned by root or this
+    user and not writable by others: a file someone else could have written is never read. Any other path is the
+    same ValueError, "not a sweep file I may read: <text>", so that a visitor learns nothing about files outside
+    those folders, not even whether they exist. A readable file that is no valid sweep is load_sweep's error."""
+    refused = ValueError(f"not a sweep file I may read: {text}")
+    if "\0" in text:  # no path holds one (os.stat would say "embedded null byte")
+        raise refused
+    try:
+        path = Path(text).expanduser()
+        path = (path if path.is_absolute() else ROOT / path).resolve()
+        if path.suffix != ".toml" or not any(path.is_relative_to(folder) for folder in sweep_folders()):
+            raise refused
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_uid not in TRUSTED_OWNERS or info.st_mode & stat.S_IWOTH:
+            raise refused
+        return *parsed_sweep(str(path), (info.st_mtime_ns, info.st_size, info.st_ino)), path
+    except (OSError, RuntimeError):  # no such file, no such user (~bob), a symlink loop, replaced meanwhile
+        raise refused from None
+
+
 def sweep_select(key):
-    """A choice among the repository's sweep files, or a path the person types (relative paths are read from the
-    working folder, else from the repository root); returns (Sweep, path), or (None, None) with the reason shown."""
+    """A choice among the repository's sweep files, or a path the person types (see read_sweep); returns
+    (Sweep, digest, path), or (None, None, None) with the reason shown."""
     files = {p.name: p for p in sweep_files()}
     options = list(files) + [TYPED]
     choice = st.selectbox("Sweep file", options, key=f"{key}.file",
                           index=options.index(DEFAULT_SWEEP) if DEFAULT_SWEEP in files else 0,
                           help="A grid of configurations × seeds (TOML); `rnnlab sweep FILE` trains it from a terminal")
-    if choice != TYPED:
-        path = files[choice]
-    else:
-        text = st.text_input("Path of a sweep file (TOML)", key=f"{key}.path", placeholder="sweeps/mine.toml").strip()
-        if not text:
-            st.info("Type the path of a sweep file: `seeds = [...]`, a `[base]` and a `[grid]` table (see "
-                    "sweeps/lecture.toml).")
-            return None, None
-        path = Path(text).expanduser()
-        path = path if path.is_absolute() or path.exists() else ROOT / path
+    text = str(files[choice]) if choice != TYPED else st.text_input(
+        "Path of a sweep file (TOML)", key=f"{key}.path", placeholder="sweeps/mine.toml",
+        help=f"A .toml file in the repository's sweeps/ folder, the run store or a folder named in ${SWEEP_DIRS} "
+             f"when the dashboard was started; at most {MAX_TEXT:,} characters").strip()
+    if not text:
+        st.info("Type the path of a sweep file: `seeds = [...]`, a `[base]` and a `[grid]` table (see "
+                "sweeps/lecture.toml).")
+        return None, None, None
     try:
-        return load_sweep(path), path
-    except OSError as error:
-        st.error(f"Cannot read the sweep file {path}: {error.strerror or error}")
+        return read_sweep(typed(text, "The path"))
     except (ValueError, TypeError) as error:
         st.error(f"{error}")
-    return None, None
-
-
-def sweep_key(key, sweep):
-    """A widget key for this sweep: choosing another sweep gives fresh widgets, with that sweep's options."""
-    return f"{key}.{hashlib.sha256(' '.join(c.hash for c in sweep.configs).encode()).hexdigest()[:12]}"
+    return None, None, None
 
 
 def sweep_command(path):
@@ -459,10 +512,10 @@ def main_script_hidden():
 def sweep_section(key):
     """The sweep chosen on a page, its widget key and what the store holds of it (status and run button shown):
     (sweep, key, results), or (None, None, None) when no sweep could be read."""
-    sweep, path = sweep_select(key)
+    sweep, digest, path = sweep_select(key)
     if sweep is None:
         return None, None, None
-    key = sweep_key(key, sweep)
+    key = f"{key}.{digest}"  # another sweep gets fresh widgets, with its own options
     return sweep, key, sweep_runs(key, sweep, path)
 
 

@@ -23,7 +23,7 @@ from .imdb import DataError, DataNotFound
 from .models import CELLS, HEADS, SequenceClassifier
 from .params import summary
 from .runs import RunConfig, Store, run
-from .sweeps import EXECUTORS, format_summary, load_sweep, run_sweep, summarize
+from .sweeps import EXECUTORS, MAX_RUNS, format_summary, load_sweep, run_sweep, summarize
 from .train import TrainingDiverged
 
 
@@ -129,6 +129,8 @@ def build_parser():
     p.add_argument("--address", metavar="ADDR", default=None,
                    help="ray: the cluster to join, 'auto' or 'ray://host:port' (default: a new local Ray instance)")
     p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
+    p.add_argument("--max-runs", type=_size, default=MAX_RUNS, metavar="INT",
+                   help=f"refuse a grid of more runs (configurations × seeds) than this (default: {MAX_RUNS:,})")
     p.add_argument("--store", metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--influence", action="store_true",
                    help="also summarize the time constant and horizon of ‖∂h_t/∂x_0‖ of the trained models")
@@ -205,7 +207,7 @@ def _sweep(args, parser):
     if args.address is not None and args.executor != "ray":
         parser.error(f"--address is for --executor ray (a Ray cluster), got --executor {args.executor}")
     try:
-        sweep = load_sweep(args.file)
+        sweep = load_sweep(args.file, max_runs=args.max_runs)
     except OSError as e:
         parser.error(f"cannot read the sweep file {args.file!r}: {e.strerror or e}")
     except (ValueError, TypeError) as e:

@@ -15,6 +15,12 @@ A sweep file (TOML) names a base RunConfig, the axes to vary and the seeds:
 
 TOML has no null: "none" stands for None in the fields whose default is None (spectral_radius, clip).
 
+Limits, so that a mistyped or hostile file costs a fraction of a second: load_sweep reads only a regular file
+(never a FIFO or a device such as /dev/zero) of at most MAX_SWEEP_BYTES (1 MiB; a sweep file is a few hundred
+bytes), and a grid of at most max_runs = MAX_RUNS (10,000) runs, the product of the axes' lengths × the seeds,
+checked before the grid is expanded; `max_runs=` (CLI: --max-runs N) allows more. A file that cannot be opened is
+an OSError; anything else wrong with it is one ValueError of one line.
+
     Sweep / load_sweep  the grid: RunConfig(**base, **combination, seed=s) for every combination of the axes (their
                         product, in the order written, the last axis fastest) and every seed (fastest of all)
     run_sweep           trains what the run store does not hold yet, in worker processes or Ray tasks; the driver
@@ -34,6 +40,7 @@ to <store>/.failures/<hash>.json (the store never lists dot-folders) and the swe
 trains exactly what the store lacks, so an interrupted sweep resumes where it stopped and failed runs get another
 try; a run that then succeeds clears its failure record.
 """
+import collections
 import concurrent.futures
 import contextlib
 import io
@@ -43,6 +50,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import stat
 import statistics
 import sys
 import time
@@ -66,6 +74,8 @@ FIELDS = tuple(f.name for f in fields(RunConfig))
 STATISTICS = ("test_accuracy", "test_loss")  # from each run's metrics
 DECAY_STATISTICS = ("time_constant", "horizon")  # of the influence of x_0 on h_t, with influence=True
 INFLUENCE_SEQUENCES = 64  # test sequences the influence curve of a trained model is averaged over
+MAX_SWEEP_BYTES = 2**20  # 1 MiB
+MAX_RUNS = 10_000  # runs of one sweep (configurations × seeds) unless max_runs says otherwise
 
 
 # ---------------------------------------------------------------------------------------------- the grid
@@ -100,6 +110,7 @@ class Sweep:
     """Configurations × seeds, expanded and validated on construction.
 
     base: RunConfig fields shared by every run (not seed). axes: field → list of values, the grid. seeds: ints.
+    max_runs: the most runs (combinations × seeds) to expand; a larger grid is a ValueError before expansion.
     configs: the valid RunConfigs in grid order; invalid: (combination dict, reason) for each combination RunConfig
     rejects although each of its values is valid in another one (see the module's docstring).
     """
@@ -108,6 +119,7 @@ class Sweep:
     axes: dict
     seeds: tuple
     name: str = "sweep"
+    max_runs: int = MAX_RUNS
     configs: tuple = field(init=False)
     invalid: tuple = field(init=False)
 
@@ -118,6 +130,8 @@ class Sweep:
             raise TypeError(f"axes (the grid) must be a dict field → list of values, got {type(self.axes).__name__}")
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty str, got {self.name!r}")
+        if isinstance(self.max_runs, bool) or not isinstance(self.max_runs, int) or self.max_runs < 1:
+            raise ValueError(f"max_runs must be an int >= 1, got {self.max_runs!r}")
         _fields("base", list(self.base))
         _fields("grid", list(self.axes))
         base = {k: _value(f"base.{k}", k, v) for k, v in self.base.items()}
@@ -126,7 +140,8 @@ class Sweep:
             if not isinstance(values, (list, tuple)) or not values:
                 raise ValueError(f"grid.{k} must be a non-empty list of values, got {values!r}")
             values = [_value(f"grid.{k} values", k, v) for v in values]
-            repeated = [v for i, v in enumerate(values) if v in values[:i]]
+            counts = collections.Counter(values)  # == as `in` compares: 1, 1.0 and True are one value
+            repeated = [v for v in values if counts[v] > 1]
             if repeated:
                 raise ValueError(f"grid.{k} lists {repeated[0]!r} more than once: {values!r}")
             axes[k] = tuple(values)
@@ -136,6 +151,11 @@ class Sweep:
             raise ValueError(f"seeds must be a non-empty list of ints >= 0, got {seeds!r}")
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds lists a seed more than once: {list(seeds)!r}")
+        runs = math.prod(len(values) for values in axes.values()) * len(seeds)
+        if runs > self.max_runs:
+            sizes = " × ".join(f"{len(values)} {k}" for k, values in axes.items()) or "1 combination"
+            raise ValueError(f"the grid has {runs:,} runs ({sizes} × {len(seeds):,} seed{'s' if len(seeds) > 1 else ''}), more than max_runs = "
+                             f"{self.max_runs:,}; allow more with max_runs (rnnlab sweep --max-runs N)")
         object.__setattr__(self, "base", base)
         object.__setattr__(self, "axes", axes)
         object.__setattr__(self, "seeds", tuple(seeds))
@@ -162,7 +182,7 @@ class Sweep:
         object.__setattr__(self, "invalid", tuple(invalid))
 
     @classmethod
-    def from_dict(cls, d, name="sweep"):
+    def from_dict(cls, d, name="sweep", max_runs=MAX_RUNS):
         """A Sweep from the parsed TOML: {"name"?, "seeds", "base"?, "grid"?}."""
         if not isinstance(d, dict):
             raise TypeError(f"a sweep must be a table (dict), got {type(d).__name__}")
@@ -172,7 +192,8 @@ class Sweep:
                              f"(RunConfig fields go under [base] or [grid])")
         if "seeds" not in d:
             raise ValueError("a sweep must list its seeds: seeds = [0, 1, 2]")
-        return cls(base=d.get("base", {}), axes=d.get("grid", {}), seeds=d["seeds"], name=d.get("name", name))
+        return cls(base=d.get("base", {}), axes=d.get("grid", {}), seeds=d["seeds"], name=d.get("name", name),
+                   max_runs=max_runs)
 
     def __repr__(self):
         axes = ", ".join(f"{k}×{len(v)}" for k, v in self.axes.items()) or "no axes"
@@ -180,8 +201,38 @@ class Sweep:
                 f"{len(self.invalid)} invalid combinations skipped)")
 
 
-def load_sweep(path):
-    """Read a sweep file (TOML, see the module's docstring); its name defaults to the file's name."""
+def _too_large(path):
+    return ValueError(f"{path} is larger than a sweep file may be: {MAX_SWEEP_BYTES:,} bytes (1 MiB)")
+
+
+def _regular_and_small(path, info):
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path} is not a regular file (a sweep file is TOML text, not a FIFO, device or folder)")
+    if info.st_size > MAX_SWEEP_BYTES:
+        raise _too_large(path)
+
+
+def _read_small(path):
+    """The bytes of a regular file of at most MAX_SWEEP_BYTES. Checked before opening, so that a device is never
+    opened, and again on the open file (it may have been replaced since); opened non-blocking, as a FIFO put there
+    meanwhile would block a plain open until someone writes to it; never more read than the limit allows (a file
+    in /proc says size 0)."""
+    _regular_and_small(path, os.stat(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as f:
+        _regular_and_small(path, os.fstat(fd))
+        data = f.read(MAX_SWEEP_BYTES + 1)
+    if len(data) > MAX_SWEEP_BYTES:
+        raise _too_large(path)
+    return data
+
+
+def load_sweep(path, max_runs=MAX_RUNS):
+    """Read a sweep file (TOML, see the module's docstring); its name defaults to the file's name.
+
+    Reads any path it is given (the caller's own files: the dashboard decides which paths a visitor may name), but
+    only a regular file of at most MAX_SWEEP_BYTES, and expands at most max_runs runs. OSError if the file cannot
+    be opened; ValueError (one line, naming the file) for anything else wrong with it."""
     try:
         import tomllib
     except ImportError:  # Python 3.10: the same parser, before it joined the standard library
@@ -191,15 +242,19 @@ def load_sweep(path):
             raise ImportError("reading a sweep file needs Python >= 3.11 (tomllib) or, on 3.10, the tomli "
                               "package: pip install tomli") from None
     path = Path(path)
+    data = _read_small(path)
     try:
-        with open(path, "rb") as f:
-            d = tomllib.load(f)
+        d = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text (byte {e.start:,}): a sweep file is TOML") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path} is not valid TOML: {e}") from None
+        raise ValueError(f"{path} is not valid TOML: {_reason(e)}") from None
+    except RecursionError:  # the parser recurses once per level of [[[…]]] or {a = {b = …}}
+        raise ValueError(f"{path} nests arrays or tables too deeply for a sweep file") from None
     try:
-        return Sweep.from_dict(d, name=path.stem)
+        return Sweep.from_dict(d, name=path.stem, max_runs=max_runs)
     except (TypeError, ValueError) as e:
-        raise type(e)(f"{path}: {e}") from None
+        raise type(e)(f"{path}: {_reason(e)}") from None
 
 
 # ---------------------------------------------------------------------------------------------- one task

@@ -44,6 +44,7 @@ def app(tmp_path, monkeypatch):
     some in $RNNLAB_IMDB_DIR)."""
     monkeypatch.setenv("RNNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
+    monkeypatch.setenv("RNNLAB_SWEEP_DIRS", str(tmp_path))  # the tests' sweep files; see test_hostile_dashboard.py
     threads = torch.get_num_threads()  # the app pins torch to one thread; give the other tests theirs back
     yield AppTest.from_file(APP, default_timeout=60).run()
     torch.set_num_threads(threads)
@@ -530,7 +531,7 @@ def test_a_sweep_file_that_cannot_be_read_is_a_message_naming_it(app, tmp_path):
     assert any("Type the path of a sweep file" in i.value for i in at.info)
     missing, bad = tmp_path / "none.toml", tmp_path / "bad.toml"
     bad.write_text('seeds = [0]\n[grid]\ncell = ["lstn"]\n')
-    for path, words in ((missing, "Cannot read the sweep file"), (bad, "grid.cell = 'lstn' gives no valid run")):
+    for path, words in ((missing, "not a sweep file I may read"), (bad, "grid.cell = 'lstn' gives no valid run")):
         find(at.text_input, "Path of a sweep file (TOML)").set_value(str(path)).run()
         assert not at.exception
         assert any(words in e.value and str(path) in e.value for e in at.error), [e.value for e in at.error]

@@ -13,7 +13,6 @@ KEY = "imdb"
 TRAINING = f"{KEY}.training"  # session flag: a training run is under way (survives the reruns it causes)
 PICK = f"{KEY}.run"
 LECTURE_ACCURACY = 0.84  # the lecture's SimpleRNN, last state, on the 25,000 test reviews
-MAX_CHARS = 5_000  # a long review is about 2,500 characters; the model reads at most its last 500 words anyway
 N_WINDOW = 1_000  # test reviews for the first-k / last-k comparison: a few seconds per model
 WINDOWS = (5, 10, 20, 50, 100, 200, 500)
 CLAIM = 20  # "the last ~20 words"
@@ -165,9 +164,9 @@ with common.errors_shown():
 st.header("Read a review")
 text = st.text_area("A review", EXAMPLE, key=f"{KEY}.review", height=110,
                     help="Split into words and looked up in the run's vocabulary, never evaluated")
-if len(text) > MAX_CHARS:
-    st.caption(f"Only the first {MAX_CHARS:,} of the {len(text):,} characters typed are read.")
-    text = text[:MAX_CHARS]
+if len(text) > common.MAX_TEXT:  # the model reads at most its last 500 words anyway
+    st.caption(f"Only the first {common.MAX_TEXT:,} of the {len(text):,} characters typed are read.")
+    text = text[:common.MAX_TEXT]
 with common.errors_shown():
     words = common.vocabulary(source) if result else common.words_in_order(config, text)
     ids = words.encode(text) if words is not None else None

@@ -6,6 +6,7 @@ from rnnlab import plots, presets
 
 KEY = "traj"
 RANDOM, TYPED, TEXT = "Random sequence of the task", "Symbols I type", "Text I type"
+LENGTHS = (20, 50, 100, 200, 500, 1000, 2000)
 REVIEW = ("This movie was a waste of time. The plot made no sense and the acting was terrible, "
           "but the music was great.")
 
@@ -41,24 +42,27 @@ with st.sidebar:
     if how == TYPED:
         text = st.text_input(f"Symbols 0 … {config.num_symbols - 1}, separated by spaces",
                              "1 2 3 4 5 6 7 0 " * 4, key=f"{KEY}.text",
-                             help="Read as symbols (token ids) only, never evaluated")
+                             help=f"Read as symbols (token ids) only, never evaluated; at most "
+                                  f"{common.MAX_TEXT:,} characters, and as many steps as a random sequence")
     elif how == TEXT:
         text = st.text_area("A review", REVIEW, key=f"{KEY}.review",
-                            help="Split into words and looked up in the run's vocabulary, never evaluated")
+                            help=f"Split into words and looked up in the run's vocabulary, never evaluated; at most "
+                                 f"{common.MAX_TEXT:,} characters")
     else:
         length = common.length_select("Length T", config, f"{KEY}.length", default=100,
-                                      lengths=(20, 50, 100, 200, 500, 1000, 2000))
+                                      lengths=LENGTHS)
         seed = st.number_input("Random sequence (seed)", 0, 10_000, 0, key=f"{KEY}.seed")
     components = st.radio("PCA components", (2, 3), key=f"{KEY}.pca", horizontal=True)
 
 with common.errors_shown():
     tokens = None
     if how == TYPED:
-        x = presets.parse_symbols(text, config.num_symbols)
+        x = presets.parse_symbols(common.typed(text, "Symbols"), config.num_symbols)
     elif how == TEXT:
-        x, tokens = presets.encode_text(config, words, text)
+        x, tokens = presets.encode_text(config, words, common.typed(text, "The review"))
     else:
         x, _ = presets.sample_input(config, length, seed)
+    common.check_length(config, x.shape[1], LENGTHS)
     traj = common.trajectory(common.to_json(config), source, x.numpy(), components, tokens)
     T, hidden = traj.states.shape
     c = st.columns(4)
