@@ -13,6 +13,8 @@ each with one line and no traceback (warnings too are one line, "rnnlab: warning
 """
 import argparse
 import functools
+import math
+import re
 import sys
 import types
 import warnings
@@ -22,7 +24,7 @@ from .experiments import LECTURE_IMDB
 from .imdb import DataError, DataNotFound
 from .models import CELLS, HEADS, SequenceClassifier
 from .params import summary
-from .runs import RunConfig, Store, run
+from .runs import INT_MAX, CorruptRun, RunConfig, Store, run
 from .sweeps import EXECUTORS, MAX_RUNS, format_summary, load_sweep, run_sweep, summarize
 from .train import TrainingDiverged
 
@@ -34,11 +36,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rnnlab: error: {message}\n")
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the models compute in float32: a larger lr or clip overflows there
+
+
+def _short(text):
+    """An option's value as an error quotes it: whole up to 20 characters, else its start and its length."""
+    text = text.strip()
+    if len(text) <= 20:
+        return text
+    digits = text.lstrip("+-")
+    return f"{text[:5]}...({len(digits)} digits)" if digits.isdigit() else f"{text[:5]}...({len(text)} characters)"
+
+
 def _int(text):
+    """An int that fits int64, as torch takes sizes and seeds."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if re.fullmatch(r"\s*[+-]?\d+\s*", text) is None:
+            raise argparse.ArgumentTypeError(f"invalid int value: {_short(text)!r}") from None
+        value = -math.inf if "-" in text else math.inf  # more digits than int() reads (4,300): past int64 anyway
+    if value > INT_MAX:
+        raise argparse.ArgumentTypeError(f"must be <= 2**63 - 1, got {_short(text)}")
+    if value < -INT_MAX - 1:
+        raise argparse.ArgumentTypeError(f"must be >= -2**63, got {_short(text)}")
+    return value
 
 
 def _size(text):
@@ -49,14 +71,26 @@ def _size(text):
 
 
 def _float(text):
+    """A finite number that float32 can hold."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid number: {_short(text)!r}") from None
+    if not (math.isfinite(value) and abs(value) <= FLOAT32_MAX):
+        raise argparse.ArgumentTypeError(f"must be a finite number within ±{FLOAT32_MAX:.4g} (float32), got "
+                                         f"{_short(text)}")
+    return value
 
 
 def _float_or_none(text):
     return None if text.lower() == "none" else _float(text)
+
+
+def _folder(text):
+    """A folder path; "" would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a folder path, got {text!r}")
+    return text
 
 
 def _add_config_options(parser, defaults=None, fixed=()):
@@ -98,8 +132,8 @@ def build_parser():
                             description="Train a SequenceClassifier on a synthetic task and store the run under "
                                         "its config hash; the same options a second time load it from the store.")
     _add_config_options(p)
-    p.add_argument("--store", metavar="PATH", default=None, help="run store (default: $RNNLAB_HOME/runs or "
-                                                                 "~/.cache/rnnlab/runs)")
+    p.add_argument("--store", type=_folder, metavar="PATH", default=None,
+                   help="run store (default: $RNNLAB_HOME/runs or ~/.cache/rnnlab/runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = commands.add_parser("imdb", help="the lecture's IMDB experiment",
@@ -108,12 +142,14 @@ def build_parser():
                                         "other. The reviews come from --data-dir, $RNNLAB_IMDB_DIR or the cache, "
                                         "else the official archive is downloaded.")
     _add_config_options(p, defaults=LECTURE_IMDB, fixed=("task",))
-    p.add_argument("--data-dir", metavar="PATH", default=None, help="folder with the IMDB reviews")
-    p.add_argument("--store", metavar="PATH", default=None, help="run store (default: as for train)")
+    p.add_argument("--data-dir", type=_folder, metavar="PATH", default=None, help="folder with the IMDB reviews")
+    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = commands.add_parser("runs", help="list the stored runs", description="List the runs in the store.")
-    p.add_argument("--store", metavar="PATH", default=None, help="run store (default: as for train)")
+    p = commands.add_parser("runs", help="list the stored runs",
+                            description="List the runs in the store; 'files' says whether weights.pt (and "
+                                        "vocabulary.json) still have the sha256 recorded when the run was saved.")
+    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
 
     p = commands.add_parser("sweep", help="train a grid of configurations × seeds and summarize it across seeds",
                             description="Expand the sweep file's grid (TOML: seeds, [base], [grid]; see "
@@ -195,12 +231,21 @@ def _runs(args, parser):
     if not results:
         print(f"no runs in {store.root}")
         return
-    print(f"{'hash':<12}  {'task':<10}  {'cell':<10}  {'length':>6}  {'lag':>4}  {'test_acc':>8}")
+    print(f"{'hash':<12}  {'task':<10}  {'cell':<10}  {'length':>6}  {'lag':>4}  {'test_acc':>8}  files")
+    marked = 0
     for r in results:
         c = r.config
+        try:
+            files = "changed" if store.changed(r.hash) else "ok"
+        except (CorruptRun, KeyError):  # damaged or removed since it was listed
+            files = "broken"
+        marked += files != "ok"
         print(f"{r.hash:<12}  {c.task:<10}  {c.cell:<10}  {c.length:>6}  {c.lag:>4}  "
-              f"{_fmt(r.metrics.get('test_accuracy')):>8}")
+              f"{_fmt(r.metrics.get('test_accuracy')):>8}  {files}")
     print(f"{len(results)} run{'s' if len(results) != 1 else ''} in {store.root}")
+    if marked:
+        print(f"{marked} marked: the files are not those saved (sha256); loading such a run sets it aside and "
+              "trains it again")
 
 
 def _sweep(args, parser):

@@ -58,6 +58,10 @@ SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
 SIDES = ("pre", "post")
 _FORMAT = 1  # bump when the cached .npz or the tokenizer changes, so old caches are rebuilt
+# What one piece of the input may cost, far above the real data (the longest review has 13,704 characters, Keras'
+# word index 1.6 MB) and far below what would exhaust memory: a JSON line or review file, and the word index.
+MAX_REVIEW = 1 << 20  # characters of a JSON line (newline included), bytes of a review file or archive member
+MAX_INDEX = 1 << 26  # bytes of imdb_word_index.json
 _MEMBER = re.compile(r"(?:aclImdb/)?(train|test)/(pos|neg)/(\d+)_(\d+)\.txt")
 _FILE = re.compile(r"(\d+)_(\d+)\.txt")
 _TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
@@ -202,6 +206,8 @@ def load(num_words=10000, maxlen=500, data_dir=None, download=True, padding="pre
     for name, value in (("data_dir", data_dir), ("cache_dir", cache_dir)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"{name} must be a path (str or os.PathLike) or None, got {type(value).__name__}")
+        if value is not None and not os.fspath(value).strip():  # Path("") would be the current folder
+            raise ValueError(f"{name} must be a folder path, got {os.fspath(value)!r}")
     url = URL if url is None else url
     sha256 = SHA256 if sha256 is None else _check_sha256(sha256)
     if not isinstance(url, str):
@@ -307,8 +313,25 @@ def _from_download(url, sha256, cache, allowed, progress):
 
 def _check_member(archive, name):
     if PurePosixPath(name).is_absolute() or re.match(r"[A-Za-z]:", name) or ".." in re.split(r"[/\\]", name):
-        raise DataError(f"{archive}: refusing the archive member {name!r} (an absolute path or '..'); "
+        raise DataError(f"{archive}: refusing the archive member {_short(name)} (an absolute path or '..'); "
                         "the archive is not the expected one")
+
+
+def _review_id(digits, where):
+    """The id of ID_RATING.txt; more than 18 digits is no aclImdb id (and int() refuses 4,300 with a bare
+    ValueError)."""
+    if len(digits) > 18:
+        raise DataError(f"{where}: the review id has {len(digits):,} digits; an aclImdb id has at most 18")
+    return int(digits)
+
+
+def _short(value):
+    """A value as an error quotes it: at most ~40 characters, a list or object only by its size (its repr could be
+    megabytes, or nested too deep to print)."""
+    if isinstance(value, (list, dict)):
+        return f"a {'list' if isinstance(value, list) else 'JSON object'} of {len(value):,}"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
 
 
 def _read_archive(path):
@@ -322,9 +345,12 @@ def _read_archive(path):
                 if m is None:
                     continue  # unsup/, urls_*.txt, the vocabulary files: not needed
                 if not member.isfile():
-                    raise DataError(f"{path}: the archive member {member.name!r} is not a regular file")
+                    raise DataError(f"{path}: the archive member {_short(member.name)} is not a regular file")
+                if member.size > MAX_REVIEW:
+                    raise DataError(f"{path}: the archive member {_short(member.name)} holds {member.size:,} bytes; "
+                                    f"a review may hold {MAX_REVIEW:,}")
                 text = tar.extractfile(member).read().decode("utf-8", errors="replace")
-                reviews[m[1]].append((LABELS[m[2]], int(m[3]), text))
+                reviews[m[1]].append((LABELS[m[2]], _review_id(m[3], f"{path}: {_short(member.name)}"), text))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         raise DataError(f"{path} is not a readable .tar.gz archive ({err})") from err
     return _sorted(reviews, path)
@@ -334,9 +360,24 @@ def _read_files(root, files):
     """Reviews from root/{train,test}/{pos,neg}/ID_RATING.txt; `files` lists those paths."""
     reviews = {split: [] for split in SPLITS}
     for p in files:
-        text = p.read_bytes().decode("utf-8", errors="replace")
-        reviews[p.parent.parent.name].append((LABELS[p.parent.name], int(_FILE.fullmatch(p.name)[1]), text))
+        text = _read_bounded(p, MAX_REVIEW, "a review").decode("utf-8", errors="replace")
+        label, id_ = LABELS[p.parent.name], _review_id(_FILE.fullmatch(p.name)[1], str(p))
+        reviews[p.parent.parent.name].append((label, id_, text))
     return _sorted(reviews, root)
+
+
+def _read_bounded(path, limit, what):
+    """The bytes of the regular file `path` if it holds at most `limit`, else DataError saying it is `what`."""
+    if not path.is_file():  # a FIFO would block, a device never end
+        raise DataError(f"{path} is not a regular file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as err:
+        raise DataError(f"{path} cannot be read ({err.strerror})") from err
+    if len(data) > limit:
+        raise DataError(f"{path} holds more than {limit:,} bytes, the most {what} may")
+    return data
 
 
 def _read_jsonl(folder):
@@ -346,21 +387,37 @@ def _read_jsonl(folder):
         rows = []
         try:
             with gzip.open(path, "rt", encoding="utf-8") as f:
-                for n, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        r = json.loads(line)
-                        rows.append((int(r["label"]), int(r.get("id", n)), r["text"]))
-                    except (ValueError, KeyError, TypeError, AttributeError) as err:
-                        raise DataError(f"{path}, line {n}: expected a JSON object with \"text\", \"label\" "
-                                        f"(0 or 1) and \"id\" ({err!r})") from err
-                    if rows[-1][0] not in (0, 1) or not isinstance(rows[-1][2], str):
-                        raise DataError(f"{path}, line {n}: label must be 0 or 1 and text a string")
+                # readline(limit): a line without end (a gzip bomb) costs MAX_REVIEW characters, not all memory
+                for n, line in enumerate(iter(lambda: f.readline(MAX_REVIEW + 1), ""), 1):
+                    if len(line) > MAX_REVIEW:
+                        raise DataError(f"{path}, line {n}: longer than {MAX_REVIEW:,} characters, the most a "
+                                        "review may take")
+                    if line.strip():
+                        rows.append(_json_review(line, f"{path}, line {n}", n))
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
             raise DataError(f"{path} is not a readable gzip'd JSON-lines file ({err})") from err
         reviews[split] = rows
     return _sorted(reviews, folder)
+
+
+def _json_review(line, where, n):
+    """(label, id, text) of one JSON line, the id defaulting to the line number n; DataError naming `where`."""
+    try:
+        r = json.loads(line)
+    except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than the parser goes
+        raise DataError(f"{where}: not JSON ({type(err).__name__}: {err})") from err
+    if not isinstance(r, dict) or "text" not in r or "label" not in r:
+        raise DataError(f"{where}: expected a JSON object with \"text\", \"label\" (0 or 1) and \"id\", got "
+                        f"{_short(r)}")
+    label, id_, text = r["label"], r.get("id", n), r["text"]
+    # exactly the ints 0 and 1: int() would turn 0.9, "1" and true into labels, and Infinity into an OverflowError
+    if type(label) is not int or label not in (0, 1):
+        raise DataError(f"{where}: label must be the int 0 or 1, got {_short(label)}")
+    if type(id_) is not int:
+        raise DataError(f"{where}: id must be an int, got {_short(id_)}")
+    if not isinstance(text, str):
+        raise DataError(f"{where}: text must be a string, got {_short(text)}")
+    return label, id_, text
 
 
 def _sorted(reviews, source):
@@ -377,14 +434,16 @@ def _sorted(reviews, source):
 
 
 def _read_word_index(path):
-    """Keras' word index {word: rank} as the list of words by rank (the ranks must be 1..N)."""
+    """Keras' word index {word: rank} as the list of words by rank (the ranks must be the ints 1..N)."""
+    data = _read_bounded(Path(path), MAX_INDEX, "a word index")
     try:
-        index = json.loads(Path(path).read_text(encoding="utf-8"))
-        words = sorted(index.keys(), key=index.__getitem__)
-        ok = [index[w] for w in words] == list(range(1, len(words) + 1))
-    except (ValueError, TypeError, AttributeError) as err:
-        raise DataError(f"{path} is not a JSON word index {{word: rank}} ({err})") from err
-    if not ok or any("\n" in w for w in words):
+        index = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise DataError(f"{path} is not a JSON word index {{word: rank}} ({type(err).__name__}: {err})") from err
+    if not isinstance(index, dict) or not all(type(r) is int for r in index.values()):
+        raise DataError(f"{path} must be a JSON object {{word: rank}} of int ranks")
+    words = sorted(index, key=index.__getitem__)
+    if [index[w] for w in words] != list(range(1, len(words) + 1)) or any("\n" in w for w in words):
         raise DataError(f"{path} must map words (without newlines) to the ranks 1..N, each rank once")
     return words
 

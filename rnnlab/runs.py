@@ -9,7 +9,9 @@ A run is written into a temporary folder inside the store and renamed to its has
 only ever holds complete runs: a crash mid-write leaves a hidden ".tmp-…" folder that listing ignores and the next
 save removes, with a warning, once it is an hour old. Two processes saving the same run race to one rename: the
 first wins and the second discards its copy. metrics.json records the sha256 of weights.pt (and vocabulary.json),
-and reading back checks every file against it and against the config; a run that does not match is refused
+and reading back checks every file against it and against the config. A run's files are read only if they are
+regular files (never through a link, never a FIFO or a device), the JSON ones only up to MAX_BYTES, and
+metrics.json must hold exactly what save writes, checksums included. A run that does not match is refused
 (CorruptRun), and `run` sets such a folder aside as ".broken-<hash>-<time>-<pid>" and trains again.
 
 The store is `$RNNLAB_HOME/runs` if RNNLAB_HOME is set, else `$XDG_CACHE_HOME/rnnlab/runs` (default
@@ -22,7 +24,9 @@ import io
 import json
 import math
 import os
+import re
 import shutil
+import stat
 import tempfile
 import time
 import warnings
@@ -34,6 +38,7 @@ import numpy as np
 import torch
 
 from . import files, imdb, tasks
+from .imdb import _short
 from .models import CELLS, HEADS, INITS, NONLINEARITIES, SequenceClassifier
 from .train import OPTIMIZERS, History, evaluate, fit
 
@@ -264,53 +269,8 @@ class Store:
     def __init__(self, root=None):
         if root is not None and not isinstance(root, (str, os.PathLike)):
             raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}")
-        self.root = Path(root).expanduser() if root is not None else default_store()
-        if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"root must be a folder, got the file {str(self.root)!r}")
-
-    def __repr__(self):
-        c, m = self.config, self.metrics
-        score = (f"test_accuracy={m.get('test_accuracy')}" if m.get("test_accuracy") is not None
-                 else f"test_loss={m.get('test_loss')}")
-        return (f"RunResult({self.hash}: {c.task}, {c.cell}, length={c.length}, lag={c.lag}, {score}, "
-                f"cached={self.cached}, path={str(self.path) if self.path else None!r})")
-
-
-def default_store():
-    """$RNNLAB_HOME/runs, else $XDG_CACHE_HOME/rnnlab/runs (an absolute one), else ~/.cache/rnnlab/runs."""
-    return files.home("runs")
-
-
-def _write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a folder; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _json(obj):
-    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n").encode("utf-8")
-
-
-class Store:
-    """A folder of runs, one sub-folder per config hash. Folders starting with "." are never runs."""
-
-    def __init__(self, root=None):
-        if root is not None and not isinstance(root, (str, os.PathLike)):
-            raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}")
+        if root is not None and not os.fspath(root).strip():  # Path("") is the current folder: never meant
+            raise ValueError(f"root must be a folder path, got {os.fspath(root)!r}")
         self.root = Path(root).expanduser() if root is not None else default_store()
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"root must be a folder, got the file {str(self.root)!r}")
@@ -343,7 +303,8 @@ class Store:
     def save(self, config, history, metrics, model, vocabulary=None):
         """Write a run atomically; returns its folder. If the run is already there (another process finished it
         first), the stored one is kept and this copy is discarded. A text model's vocabulary (its ranked words)
-        goes along, so that a typed review can be encoded without the data set."""
+        goes along, so that a typed review can be encoded without the data set. Raises ValueError, naming the key,
+        for metrics or a history that load would refuse (see _check_record): what is stored can be read back."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._remove_stale()
         final = self.path(config)
@@ -354,12 +315,17 @@ class Store:
             torch.save(model.state_dict(), buffer)
             files = {"weights.pt": buffer.getvalue()}
             if vocabulary is not None:
-                kept = vocabulary.id_to_word[imdb.INDEX_FROM + 1 :]
-                files["vocabulary.json"] = _json({"num_words": vocabulary.num_words, "words": kept})
+                words = {"num_words": vocabulary.num_words, "words": vocabulary.id_to_word[imdb.INDEX_FROM + 1 :]}
+                _check_vocabulary(words, config)
+                files["vocabulary.json"] = _json(words)
             digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-            _write(tmp / "metrics.json", _json({"format": FORMAT, "sha256": digests, "metrics": metrics,
-                                                "history": history.to_dict()}))
+            record = {"format": FORMAT, "sha256": digests, "metrics": metrics, "history": history.to_dict()}
+            _check_record(record)
+            files["metrics.json"] = _json(record)
             for name, data in files.items():
+                if len(data) > MAX_BYTES.get(name, math.inf):
+                    raise ValueError(f"{name} would hold {len(data):,} bytes, more than the {MAX_BYTES[name]:,} "
+                                     "that load reads back")
                 _write(tmp / name, data)
             _fsync_dir(tmp)
             try:
@@ -378,74 +344,73 @@ class Store:
     def load(self, key, weights=True):
         """The stored RunResult for a hash or config (KeyError if absent); weights=False skips the model.
 
-        Raises CorruptRun, naming the file and what differs, when a file is missing, truncated or malformed, when
-        config.json does not hash to the folder's name (edited), when metrics.json comes from a later rnnlab, when
-        weights.pt or vocabulary.json is not the file whose sha256 metrics.json recorded at save time, or when
-        weights.pt does not hold the finite tensors, of the shapes, that the config builds. weights=False reads no
-        tensors: it checks only that weights.pt is a whole zip, which keeps listing a large store fast."""
+        Raises CorruptRun, naming the file and what differs, when the folder or one of its files is a link, a FIFO,
+        a device or missing, when a JSON file is larger than MAX_BYTES, not JSON or not what save writes (see
+        _check_record), when config.json does not hash to the folder's name (edited), when metrics.json comes from
+        a later rnnlab, when weights.pt or vocabulary.json is not the file whose sha256 metrics.json recorded at
+        save time, or when weights.pt does not hold the finite tensors, of the shapes, that the config builds.
+        weights=False reads no tensors and hashes no weights: it checks only that weights.pt is a whole zip, which
+        keeps listing a large store fast (`changed` compares the checksums)."""
         folder = self.path(key)
+        if folder.is_symlink():
+            raise CorruptRun(f"{folder} is a symbolic link, not a run folder")
         if not folder.exists():
             raise KeyError(f"no run {_key(key)!r} in {self.root}")
         if not folder.is_dir():
             raise CorruptRun(f"{folder} is a file, not a run folder")
-        stored_config = _read_json(folder / "config.json")
+        stored = _read_json(folder / "config.json")
         try:
-            config = RunConfig.from_dict(stored_config)
-        except (TypeError, ValueError) as e:
-            raise CorruptRun(f"{folder / 'config.json'} is not a valid RunConfig: {e}") from None
+            config = RunConfig.from_dict(stored)
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:  # RunConfig's own checks, or a repr
+            raise CorruptRun(f"{folder / 'config.json'} is not a valid RunConfig: {_reason(e)}") from None
         if folder.name == config.legacy_hash != config.hash:  # listed under its rnnlab 0.1.0 name
             folder = self._rename_legacy(folder, config)
         elif config.hash != folder.name:
             raise CorruptRun(f"{folder / 'config.json'} describes run {config.hash}, not {folder.name}: it was "
                              "edited, or copied from another run")
-        stored = _read_json(folder / "metrics.json")
-        if not isinstance(stored.get("format", 1), int) or stored.get("format", 1) > FORMAT:
-            raise CorruptRun(f"{folder / 'metrics.json'} has format {stored.get('format')!r}; this rnnlab reads "
-                             f"format {FORMAT} and older: it was written by a later version")
-        metrics, history, digests = stored.get("metrics"), stored.get("history"), stored.get("sha256", {})
-        try:
-            if not isinstance(metrics, dict) or not isinstance(history, dict) or not isinstance(digests, dict):
-                raise ValueError("it must hold the objects 'metrics' and 'history' (and 'sha256')")
-            bad = [k for k in _NUMERIC_METRICS if not isinstance(metrics.get(k, 0), (int, float, type(None)))]
-            if bad:
-                raise ValueError(f"metrics {bad} must be numbers or null")
-            history = History.from_dict(history)
-            for name, curve in history.to_dict().items():
-                if name == "best_epoch":
-                    if not (curve is None or (isinstance(curve, int) and not isinstance(curve, bool))):
-                        raise ValueError(f"history 'best_epoch' must be an int or null, got {curve!r}")
-                elif not (isinstance(curve, list) and all(isinstance(v, (int, float, type(None))) for v in curve)):
-                    raise ValueError(f"history {name!r} must be a list of numbers or null")
-        except (TypeError, ValueError) as e:
-            raise CorruptRun(f"{folder / 'metrics.json'} is malformed: {e}") from None
-        model, vocabulary = None, None
-        if (folder / "vocabulary.json").is_file():
-            _check_sha256(folder / "vocabulary.json", digests)
-            stored_words = _read_json(folder / "vocabulary.json")
+        record = _read_record(folder)
+        digests, vocabulary, model = record["sha256"], None, None
+        if "vocabulary.json" not in digests and os.path.lexists(folder / "vocabulary.json"):
+            raise CorruptRun(f"{folder / 'metrics.json'} records no sha256 of {folder / 'vocabulary.json'}")
+        if "vocabulary.json" in digests:
+            path = folder / "vocabulary.json"
+            stored = _read_json(path, digests["vocabulary.json"])
             try:
-                words = stored_words["words"]
-                if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-                    raise ValueError("'words' must be a list of strings")
-                vocabulary = imdb.Vocabulary(words, stored_words["num_words"])
-            except (KeyError, TypeError, ValueError) as e:
-                raise CorruptRun(f"{folder / 'vocabulary.json'} is malformed: {e!r}") from None
-        if weights:
-            model = config.build_model()
-            path = folder / "weights.pt"
-            if not path.is_file():
-                raise CorruptRun(f"{folder} has no weights.pt")
-            _check_sha256(path, digests)  # before unpickling anything
-            try:
-                state = torch.load(path, weights_only=True, map_location="cpu")
-            except Exception as e:  # truncated zip, foreign pickle, …: whatever torch says, the file is unusable
-                raise CorruptRun(f"{path} cannot be read ({type(e).__name__}: {' '.join(str(e).split())[:200]}): "
-                                 "it is truncated or not a weights file") from None
-            _check_state(state, model.state_dict(), path)
-            model.load_state_dict(state)
-            model.eval()
-        else:
-            _check_zip(folder / "weights.pt")
-        return RunResult(config, history, metrics, model, folder, cached=True, vocabulary=vocabulary)
+                _check_vocabulary(stored, config)
+            except ValueError as e:
+                raise CorruptRun(f"{path} is malformed: {e}") from None
+            vocabulary = imdb.Vocabulary(stored["words"], stored["num_words"])
+        path = folder / "weights.pt"
+        with _open_regular(path) as f:
+            if weights:
+                _check_sha256(_sha256(f, path), path, digests["weights.pt"])  # before unpickling anything
+                model = config.build_model()
+                try:
+                    state = torch.load(f, weights_only=True, map_location="cpu")
+                except Exception as e:  # truncated zip, foreign pickle, …: whatever torch says, the file is unusable
+                    raise CorruptRun(f"{path} cannot be read ({type(e).__name__}: {_reason(e)}): it is truncated or "
+                                     "not a weights file") from None
+                _check_state(state, model.state_dict(), path)
+                model.load_state_dict(state)
+                model.eval()
+            else:
+                _check_zip(f, path)
+        history = History.from_dict(record["history"])
+        return RunResult(config, history, record["metrics"], model, folder, cached=True, vocabulary=vocabulary)
+
+    def changed(self, key):
+        """The names of the run's files (weights.pt, vocabulary.json) whose sha256 is no longer the one metrics.json
+        recorded at save time; [] for an intact run. Reads each file once and unpickles nothing; CorruptRun when
+        metrics.json or a file cannot be read at all, KeyError if there is no such run."""
+        folder = self.path(key)
+        if not os.path.lexists(folder):
+            raise KeyError(f"no run {_key(key)!r} in {self.root}")
+        changed = []
+        for name, expected in sorted(_read_record(folder)["sha256"].items()):
+            with _open_regular(folder / name) as f:
+                if _sha256(f, folder / name) != expected:
+                    changed.append(name)
+        return changed
 
     def set_aside(self, key, reason):
         """Rename a broken run folder to ".broken-<hash>-<time>-<pid>" (kept for inspection, never listed), with a
@@ -501,44 +466,184 @@ class Store:
         return True
 
 
-_NUMERIC_METRICS = ("test_loss", "test_accuracy", "chance", "seconds", "epochs", "created")
+# The most bytes each JSON file of a run may hold: far above what save writes (a config is < 1 KiB, metrics.json
+# grows by ~150 bytes an epoch, vocabulary.json by ~20 bytes a word), yet small enough that no hostile file can
+# exhaust memory. weights.pt has no limit: it is read in chunks, and unpickled only once its sha256 matches.
+MAX_BYTES = {"config.json": 1 << 16, "metrics.json": 1 << 24, "vocabulary.json": 1 << 26}
 
 
-def _read_json(path):
-    """A JSON object from a run folder, or CorruptRun naming the file."""
+def _open_regular(path):
+    """The run's file at `path`, opened for reading only if it is a regular file: opened without following a
+    symbolic link and without blocking, then checked with fstat, so that a FIFO (which would block), a device (which
+    may never end) or a link in a file's place is refused (CorruptRun) instead of read."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        value = json.loads(path.read_text("utf-8"))
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise CorruptRun(f"{path.parent} has no {path.name}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CorruptRun(f"{path} is not readable JSON ({e})") from None
+    except OSError as e:  # ELOOP: a symbolic link; ENXIO: a socket; EACCES
+        raise CorruptRun(f"{path} cannot be opened as a regular file ({e.strerror})") from None
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        f.close()
+        raise CorruptRun(f"{path} is not a regular file (a FIFO, a device or a folder)")
+    return f
+
+
+def _sha256(f, path):
+    """The sha256 of the open file `f`, read in 1 MiB chunks from its start."""
+    digest = hashlib.sha256()
+    try:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    except OSError as e:
+        raise CorruptRun(f"{path} cannot be read ({e.strerror})") from None
+    f.seek(0)
+    return digest.hexdigest()
+
+
+def _check_sha256(actual, path, expected):
+    if actual != expected:
+        raise CorruptRun(f"{path} has sha256 {actual[:16]}…, not the {expected[:16]}… recorded when the run was "
+                         "saved: it was changed or damaged since")
+
+
+def _read_json(path, sha256=None):
+    """A JSON object from a run folder, or CorruptRun naming the file: anything but a regular file of at most
+    MAX_BYTES, bytes whose sha256 is not `sha256` (when given), and JSON nested too deep for the parser
+    (RecursionError) included."""
+    limit = MAX_BYTES[path.name]
+    with _open_regular(path) as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise CorruptRun(f"{path} cannot be read ({e.strerror})") from None
+    if len(data) > limit:
+        raise CorruptRun(f"{path} holds more than {limit:,} bytes, the most a run's {path.name} may")
+    if sha256 is not None:
+        _check_sha256(hashlib.sha256(data).hexdigest(), path, sha256)
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CorruptRun(f"{path} is not readable JSON ({type(e).__name__}: {_reason(e)})") from None
     if not isinstance(value, dict):
         raise CorruptRun(f"{path} must hold a JSON object, got {type(value).__name__}")
     return value
 
 
-def _check_sha256(path, digests):
-    """CorruptRun if the file's sha256 is not the one metrics.json recorded when the run was saved (runs stored
-    before sha256 was recorded have none to compare)."""
-    expected = digests.get(path.name)
-    if expected is None:
-        return
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
-    if actual != expected:
-        raise CorruptRun(f"{path} has sha256 {actual[:16]}…, not the {str(expected)[:16]}… recorded when the run "
-                         "was saved: it was changed or damaged since")
+def _read_record(folder):
+    """metrics.json of a run folder, checked to be what save writes (CorruptRun naming what is not)."""
+    path = folder / "metrics.json"
+    record = _read_json(path)
+    fmt = record.get("format")
+    if type(fmt) is not int or not 1 <= fmt <= FORMAT:
+        raise CorruptRun(f"{path} has format {_short(fmt)}; this rnnlab reads format {FORMAT} and older: it was "
+                         "written by a later version, or edited")
+    try:
+        _check_record(record)
+    except ValueError as e:
+        raise CorruptRun(f"{path} is malformed: {e}") from None
+    return record
 
 
-def _check_zip(path):
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _finite(v):
+    """Whether the number v is finite as a float (an int too large for a float is not: reading it as one fails)."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+# What each stored value may be: (the words an error says, the test).
+_FINITE = ("a finite number", lambda v: _number(v) and _finite(v))
+_DURATION = ("a finite number >= 0", lambda v: _number(v) and _finite(v) and v >= 0)
+_FRACTION = ("a number in [0, 1] or null", lambda v: v is None or (_number(v) and 0 <= v <= 1))
+_COUNT = ("an int >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+# evaluate's loss may overflow on data the training never saw: inf or NaN is what it measured then
+_LOSS = ("a number (inf or NaN if it overflowed)", lambda v: _number(v) and (isinstance(v, float) or _finite(v)))
+_LOSS_OR_NULL = ("a number or null", lambda v: v is None or _LOSS[1](v))
+# metrics.json's "metrics" as run() writes them, and "history" as History.to_dict: one list entry per epoch
+_METRICS = {"test_loss": _LOSS, "test_accuracy": _FRACTION, "chance": _FINITE, "seconds": _DURATION,
+            "epochs": _COUNT, "created": _FINITE,
+            "chance_metric": ("'accuracy' or 'mse'", lambda v: v in ("accuracy", "mse"))}
+_CURVES = {"loss": _FINITE, "accuracy": _FRACTION, "val_loss": _LOSS_OR_NULL, "val_accuracy": _FRACTION,
+           "seconds": _DURATION}
+
+
+def _check_record(record):
+    """ValueError, naming the key and the value, unless `record` (metrics.json) is what save writes: the sha256 of
+    weights.pt (and of vocabulary.json, if the run has one), every metric of run(), and history curves of one entry
+    per epoch with best_epoch null or one of the epochs. Checked on save too, so a run stored is a run loadable."""
+    _check_keys("metrics.json", record, {"format", "sha256", "metrics", "history"})
+    digests, metrics, history = record["sha256"], record["metrics"], record["history"]
+    _check_keys("sha256", digests, {"weights.pt"}, optional={"vocabulary.json"})
+    for name, digest in digests.items():
+        if not (isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest)):
+            raise ValueError(f"sha256[{name!r}] must be 64 lower-case hex digits, got {_short(digest)}")
+    _check_keys("metrics", metrics, set(_METRICS))
+    for key, (allowed, ok) in _METRICS.items():
+        if not ok(metrics[key]):
+            raise ValueError(f"metrics[{key!r}] must be {allowed}, got {_short(metrics[key])}")
+    _check_keys("history", history, set(_CURVES) | {"best_epoch"})
+    epochs = metrics["epochs"]
+    for key, (allowed, ok) in _CURVES.items():
+        curve = history[key]
+        if not isinstance(curve, list) or len(curve) != epochs:
+            raise ValueError(f"history[{key!r}] must be a list of {epochs} entries (metrics['epochs']), got "
+                             f"{_short(curve)}")
+        bad = next((i for i, v in enumerate(curve) if not ok(v)), None)
+        if bad is not None:
+            raise ValueError(f"history[{key!r}][{bad}] must be {allowed}, got {_short(curve[bad])}")
+    best = history["best_epoch"]
+    if not (best is None or (_COUNT[1](best) and 1 <= best <= epochs)):
+        raise ValueError(f"history['best_epoch'] must be null or an epoch 1 … {epochs}, got {_short(best)}")
+
+
+def _check_vocabulary(stored, config):
+    """ValueError unless `stored` (vocabulary.json) holds the kept words, strings, of a vocabulary whose num_words
+    is the config's num_symbols (the rows of the model's embedding)."""
+    _check_keys("vocabulary.json", stored, {"num_words", "words"})
+    num_words, words = stored["num_words"], stored["words"]
+    if not (_COUNT[1](num_words) and num_words == config.num_symbols):
+        raise ValueError(f"num_words must be the config's num_symbols, {config.num_symbols}, got {_short(num_words)}")
+    if not isinstance(words, list) or len(words) > num_words - imdb.INDEX_FROM - 1:
+        raise ValueError(f"'words' must be a list of at most {num_words - imdb.INDEX_FROM - 1} words "
+                         f"(num_words - {imdb.INDEX_FROM + 1}), got {_short(words)}")
+    bad = next((i for i, w in enumerate(words) if not isinstance(w, str)), None)
+    if bad is not None:
+        raise ValueError(f"words[{bad}] must be a string, got {_short(words[bad])}")
+
+
+def _check_keys(where, d, required, optional=()):
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} must be a JSON object, got {_short(d)}")
+    missing, unknown = sorted(required - set(d)), sorted(set(d) - required - set(optional))
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(map(repr, missing))}")
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {', '.join(map(_short, unknown[:5]))}"
+                         f"{f' (and {len(unknown) - 5} more)' if len(unknown) > 5 else ''}; allowed: "
+                         f"{', '.join(sorted(required | set(optional)))}")
+
+
+def _reason(e):
+    """An exception's message on one line, cut to 200 characters."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= 200 else f"{text[:200]}…"
+
+
+def _check_zip(f, path):
     """Without loading the tensors: a weights.pt that torch.save wrote is a zip whose directory sits at its end,
     so a truncated or foreign file fails here. The listing checks this much; load checks the tensors too."""
-    if not path.is_file():
-        raise CorruptRun(f"{path.parent} has no {path.name}")
     try:
-        zipfile.ZipFile(path).close()
+        zipfile.ZipFile(f).close()
     except (zipfile.BadZipFile, OSError) as e:
-        raise CorruptRun(f"{path} cannot be read ({type(e).__name__}: {e}): it is truncated or not a weights "
-                         "file") from None
+        raise CorruptRun(f"{path} cannot be read ({type(e).__name__}: {_reason(e)}): it is truncated or not a "
+                         "weights file") from None
 
 
 def _check_state(state, expected, path):

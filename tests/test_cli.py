@@ -76,11 +76,11 @@ def test_runs_lists_hash_task_cell_length_lag_and_test_accuracy(tmp_path, capsys
     main(["runs", "--store", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
     stored = list_runs(tmp_path)
-    assert lines[0].split() == ["hash", "task", "cell", "length", "lag", "test_acc"]
+    assert lines[0].split() == ["hash", "task", "cell", "length", "lag", "test_acc", "files"]
     for line, r in zip(lines[1:3], stored):
         acc = r.metrics["test_accuracy"]
         assert line.split() == [r.hash, r.config.task, r.config.cell, str(r.config.length), str(r.config.lag),
-                                "-" if acc is None else f"{acc:.4f}"]
+                                "-" if acc is None else f"{acc:.4f}", "ok"]
     assert lines[3].startswith("2 runs in")
 
 

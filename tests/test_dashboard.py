@@ -158,7 +158,9 @@ def test_trajectories_of_a_stored_text_model_read_the_review_typed_with_its_voca
     config = RunConfig(task="imdb", length=12, num_symbols=10, hidden_size=6, embedding_dim=4, n_train=10,
                        n_test=10, head="flatten")
     vocabulary = imdb.Vocabulary(["the", "movie", "was", "great", "bad", "plot"], num_words=10)
-    Store(tmp_path / "runs").save(config, History(), {"test_accuracy": 0.5}, config.build_model(), vocabulary)
+    metrics = {"test_loss": 0.7, "test_accuracy": 0.5, "chance_metric": "accuracy", "chance": 0.5, "seconds": 0.0,
+               "epochs": 0, "created": 0.0}  # all that load requires
+    Store(tmp_path / "runs").save(config, History(), metrics, config.build_model(), vocabulary)
     at = open_page(app, "trajectories")
     find(at.radio, "Model").set_value("Trained run from the store").run()
     assert find(at.radio, "Input").value == "Text I type"

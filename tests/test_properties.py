@@ -575,8 +575,9 @@ OPTIONS = [f for f in fields(RunConfig)]
     max_size=3))
 def test_any_typed_train_options_end_in_a_valid_config_or_exit_2_with_one_line(options, capsys, monkeypatch):
     """300 generated command lines of up to three typed options. Oracle: Python's own int()/float() for what a
-    number is, the option's choices, then config_problem. Valid: `rnnlab train` hands exactly that RunConfig to
-    run (stubbed here); invalid: exit status 2, nothing on stdout, one line on stderr naming the option or field."""
+    number is (a float finite and within float32's range), the option's choices, then config_problem. Valid:
+    `rnnlab train` hands exactly that RunConfig to run (stubbed here); invalid: exit status 2, nothing on stdout,
+    one line on stderr naming the option or field."""
     handed = []
 
     def no_training(config, **kwargs):
@@ -598,6 +599,8 @@ def test_any_typed_train_options_end_in_a_valid_config_or_exit_2_with_one_line(o
                 value = None
             else:
                 value = float(text)
+                if not (math.isfinite(value) and abs(value) <= cli.FLOAT32_MAX):  # the CLI takes float32's numbers
+                    raise ValueError
             values[f.name] = value
         except ValueError:
             parse_error = parse_error or f

@@ -288,12 +288,12 @@ def test_metrics_written_by_a_later_format_are_refused_naming_both_formats(store
     _refused(store, result.hash, f"format {FORMAT + 1}", f"reads format {FORMAT} and older")
 
 
-def _without_sha256(result):
-    """Drop the checksums from metrics.json, as in a run stored before they were recorded, so that the checks
-    behind them (zip, unpickling, tensors against the config) are what answers."""
+def _resign(result):
+    """Record in metrics.json the sha256 of weights.pt as it is now, as if the run had been saved with it: then the
+    checks behind the checksum (zip, unpickling, tensors against the config) are what answers."""
     path = result.path / "metrics.json"
     stored = json.loads(path.read_text())
-    del stored["sha256"]
+    stored["sha256"]["weights.pt"] = hashlib.sha256((result.path / "weights.pt").read_bytes()).hexdigest()
     path.write_text(json.dumps(stored))
 
 
@@ -314,14 +314,14 @@ def test_a_weights_file_changed_by_one_byte_is_refused_by_its_sha256(stored):
 @pytest.mark.parametrize("checksum", [True, False])
 def test_truncated_weights_are_refused_and_left_out_of_the_listing(stored, keep, checksum):
     """keep: bytes of weights.pt left (fraction of it if < 1, all but the last byte if −1). With a recorded
-    sha256 that is what differs; without, the file is not a readable zip any more."""
+    sha256 that is what differs; with the cut file's sha256 recorded instead, the file is not a readable zip."""
     store, result = stored
-    if not checksum:
-        _without_sha256(result)
     path = result.path / "weights.pt"
     data = path.read_bytes()
     n = {0.5: len(data) // 2, -1: len(data) - 1}.get(keep, keep)
     path.write_bytes(data[:n])
+    if not checksum:
+        _resign(result)
     words = ["changed or damaged"] if checksum else ["weights.pt cannot be read", "truncated or not a weights file"]
     _refused(store, result.hash, *words)
 
@@ -329,30 +329,29 @@ def test_truncated_weights_are_refused_and_left_out_of_the_listing(stored, keep,
 def test_weights_of_other_shapes_are_refused_naming_each_tensor_and_both_shapes(stored):
     """Oracle: the shapes of a model built with hidden_size 16 instead of 8, (16, 16 + 8) and (8, 8 + 8) for A."""
     store, result = stored
-    _without_sha256(result)
     other = RunConfig(**TINY | {"hidden_size": 16}).build_model().state_dict()
     torch.save(other, result.path / "weights.pt")
+    _resign(result)
     _refused(store, result.hash, "does not match config.json", "rnn.A is (16, 24) in the file, (8, 16) for the config",
              "dense.weight is (8, 16) in the file, (8, 8) for the config", listed=True)
 
 
 def test_weights_with_a_missing_or_extra_tensor_or_a_nan_are_refused_by_name(stored):
     store, result = stored
-    _without_sha256(result)
     state = result.model.state_dict()
     for changed, words in [({k: v for k, v in state.items() if k != "rnn.b"}, ["missing rnn.b"]),
                            (state | {"rnn.extra": torch.zeros(2)}, ["unexpected rnn.extra"]),
                            (state | {"rnn.A": torch.full_like(state["rnn.A"], float("nan"))}, ["NaN or inf", "rnn.A"]),
                            ([1, 2, 3], ["a dict of tensors", "list"])]:
         torch.save(changed, result.path / "weights.pt")
+        _resign(result)
         _refused(store, result.hash, *words, listed=True)
 
 
 def test_a_pickled_object_in_weights_is_not_executed(stored, tmp_path_factory):
     """weights_only=True: a weights.pt that would run code when unpickled is refused, and the code never runs
-    (checked without the recorded sha256, which would refuse the file before it is unpickled)."""
+    (checked with its sha256 recorded, as otherwise the checksum refuses the file before it is unpickled)."""
     store, result = stored
-    _without_sha256(result)
     marker = tmp_path_factory.mktemp("marker") / "ran"
 
     class Payload:
@@ -360,6 +359,7 @@ def test_a_pickled_object_in_weights_is_not_executed(stored, tmp_path_factory):
             return (os.system, (f"touch {marker}",))
 
     torch.save({"rnn.A": Payload()}, result.path / "weights.pt")
+    _resign(result)
     _refused(store, result.hash, "weights.pt cannot be read", listed=True)
     assert not marker.exists()
 
@@ -394,10 +394,10 @@ def test_metrics_of_the_wrong_types_are_refused_and_listing_never_crashes(stored
     store, result = stored
     path = result.path / "metrics.json"
     good = json.loads(path.read_text())
-    for changed, words in [(good | {"metrics": "fast"}, ["must hold the objects"]),
-                           (good | {"metrics": good["metrics"] | {"created": "yesterday"}}, ["['created']"]),
-                           (good | {"history": good["history"] | {"loss": "low"}}, ["history 'loss'"]),
-                           (good | {"history": good["history"] | {"momentum": []}}, ["unknown History keys"]),
+    for changed, words in [(good | {"metrics": "fast"}, ["metrics must be a JSON object"]),
+                           (good | {"metrics": good["metrics"] | {"created": "yesterday"}}, ["metrics['created']"]),
+                           (good | {"history": good["history"] | {"loss": "low"}}, ["history['loss']"]),
+                           (good | {"history": good["history"] | {"momentum": []}}, ["unknown keys 'momentum'"]),
                            ([1, 2], ["must hold a JSON object, got list"])]:
         path.write_text(json.dumps(changed))
         _refused(store, result.hash, "metrics.json", *words)
