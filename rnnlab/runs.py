@@ -87,6 +87,8 @@ class RunConfig:
     lr: float = _opt(1e-3, "learning rate")
     clip: float | None = _opt(None, "max global gradient norm (none = no clipping)")
     seed: int = _opt(0, "seeds the initial weights, the data and the shuffling", minimum=0)
+    jitter: int = _opt(0, "marked_recall: the marked step lies lag … lag+jitter steps before the end, drawn per "
+                       "sequence (0 = exactly lag)", minimum=0)
 
     def __post_init__(self):
         for f in fields(self):

@@ -7,6 +7,14 @@ lag_recall — recall the symbol seen `lag` steps before the end:
 lag = 0 needs no memory at all (the answer is the last input); lag = T-1 asks for x_0 after T-1 further steps,
 which is what the lecture says a SimpleRNN cannot do. Chance accuracy is 1/num_symbols.
 
+marked_recall — recall the one marked symbol: memory alone, nothing to count:
+
+    x_t = (s_t, m_t),  s_t ~ U{0, …, K-1} i.i.d.,  m_t = 1 at exactly one step t* = T-1-d, else 0,   y = s_{t*}
+
+with d = lag, or d ~ U{lag, …, lag + jitter} drawn per sequence so that no absolute position is special. The steps
+before t* are distractors, as are the d steps after it. The model reads one token id per step, s_t + K·m_t
+(vocabulary 2K), and answers one of K classes; chance accuracy is 1/K.
+
 adding — the adding problem (Hochreiter & Schmidhuber, 1997; Le, Jaitly & Hinton, 2015):
 
     x_t = [v_t, m_t],  v_t ~ U[0, 1],  m_t = 1 at one position in each half of the sequence, 0 elsewhere
@@ -52,6 +60,30 @@ def lag_recall(n, length, lag, num_symbols, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, num_symbols, size=(n, length), dtype=np.int64)
     return x, x[:, length - 1 - lag].copy()
+
+
+def marked_recall(n, length, lag, num_symbols, seed=0, jitter=0):
+    """n sequences of `length` tokens with one marked symbol `lag` (to `lag + jitter`) steps before the end.
+
+    Returns x int64 (n, length) of token ids s_t + num_symbols·m_t and y int64 (n,) = the marked symbol s_{t*},
+    t* = length-1-d, d ~ U{lag, …, lag + jitter} per sequence (d = lag when jitter = 0).
+    """
+    checks.integer("n", n, 1)
+    checks.integer("length", length, 1)
+    checks.integer("lag", lag, 0)
+    checks.integer("jitter", jitter, 0)
+    checks.integer("num_symbols", num_symbols, 2)
+    checks.integer("seed", seed, 0, maximum=None)  # any size seeds PCG64
+    if lag + jitter >= length:
+        raise ValueError(f"lag + jitter must be < length (the marked step must lie inside the sequence): got "
+                         f"lag={lag}, jitter={jitter}, length={length}")
+    rng = np.random.default_rng(seed)
+    symbols = rng.integers(0, num_symbols, size=(n, length), dtype=np.int64)
+    marked = length - 1 - (lag + rng.integers(0, jitter + 1, size=n))
+    rows = np.arange(n)
+    x = symbols.copy()
+    x[rows, marked] += num_symbols
+    return x, symbols[rows, marked]
 
 
 def adding(n, length, seed=0):
@@ -138,6 +170,24 @@ def _moved_value(c, x):
     return first
 
 
+def _marked_sample(c, batch, length, seed):
+    """marked_recall's sample at any length: the lag (and jitter) cut to fit, as lag_recall's is."""
+    lag = min(c.lag, length - 1)
+    return marked_recall(batch, length, lag, c.num_symbols, seed, min(c.jitter, length - 1 - lag))
+
+
+def _next_marked_symbol(c, x):
+    """x_0's symbol moved on by one (mod K), its marker kept."""
+    K = c.num_symbols
+    return (x[:, 0] % K + 1) % K + x[:, 0] // K * K
+
+
+def _check_marked(c):
+    if c.lag + c.jitter >= c.length:
+        raise ValueError(f"lag + jitter must be < length for task='marked_recall' (the marked step must lie inside "
+                         f"the sequence), got lag={c.lag}, jitter={c.jitter}, length={c.length}")
+
+
 def _check_adding(c):
     if c.length < 2:
         raise ValueError(f"length must be >= 2 for task='adding' (one marker in each half), got {c.length}")
@@ -173,6 +223,16 @@ TASKS = {
         sample=lambda c, batch, length, seed: _tensors(*lag_recall(batch, length, min(c.lag, length - 1),
                                                                    c.num_symbols, seed=seed)),
         perturb_first=_next_symbol, chance=_symbol_chance, model=_symbol_model),
+    "marked_recall": Task(
+        name="marked_recall",
+        measures="recall the one marked symbol, `lag` steps (to lag + jitter) before the end: memory alone, a "
+                 "marker says which step to keep and distractors surround it",
+        data=_generated(lambda c, n, seed: marked_recall(n, c.length, c.lag, c.num_symbols, seed, c.jitter)),
+        sample=lambda c, batch, length, seed: _tensors(*_marked_sample(c, batch, length, seed)),
+        perturb_first=_next_marked_symbol,
+        chance=_symbol_chance,
+        model=lambda c: dict(vocab_size=2 * c.num_symbols, num_classes=c.num_symbols, embedding_dim=c.embedding_dim),
+        check=lambda c: _check_marked(c)),
     "adding": Task(
         name="adding",
         measures="add the two marked values, one in each half: memory of a value ~3/4·T steps back, as an MSE",

@@ -52,11 +52,11 @@ def _names(message, *words):
 
 # ------------------------------------------------------------------------------------------------- RunConfig
 
-CHOICES = {"task": ("lag_recall", "adding", "imdb"), "cell": ("simple_rnn", "lstm", "gru"),
+CHOICES = {"task": ("lag_recall", "marked_recall", "adding", "imdb"), "cell": ("simple_rnn", "lstm", "gru"),
            "nonlinearity": ("tanh", "relu", "linear"), "init": ("keras", "torch", "orthogonal", "identity"),
            "head": ("last", "flatten"), "optimizer": ("rmsprop", "adam", "sgd")}
 MINIMUM = {"length": 1, "lag": 0, "num_symbols": 2, "n_train": 1, "n_test": 1, "hidden_size": 1,
-           "embedding_dim": 1, "epochs": 1, "batch_size": 1, "seed": 0}
+           "embedding_dim": 1, "epochs": 1, "batch_size": 1, "seed": 0, "jitter": 0}
 POSITIVE = {"lr": False, "spectral_radius": True, "clip": True}  # a finite number > 0; True: or None
 ORDER = [f.name for f in fields(RunConfig)]
 DEFAULTS = RunConfig().to_dict()
@@ -91,6 +91,8 @@ def config_problem(d):
                 return name, ValueError
         if c["num_symbols"] < 4:
             return "num_symbols", ValueError
+    if c["task"] == "marked_recall" and c["lag"] + c["jitter"] >= c["length"]:
+        return "jitter", ValueError
     if c["task"] == "adding" and c["length"] < 2:
         return "length", ValueError
     if c["cell"] != "simple_rnn" and c["nonlinearity"] != "tanh":

@@ -7,7 +7,8 @@ from rnnlab import presets
 from rnnlab.cli import main
 from rnnlab.runs import RunConfig, load_run, run
 from rnnlab.sweeps import load_sweep
-from rnnlab.tasks import ADDING_BASELINE_MSE, TASKS, Task, _generated, adding, chance_level, lag_recall, task
+from rnnlab.tasks import (ADDING_BASELINE_MSE, TASKS, Task, _generated, adding, chance_level, lag_recall, marked_recall,
+                          task)
 
 
 @pytest.mark.parametrize("length, lag", [(1, 0), (5, 0), (5, 2), (5, 4), (30, 29)])
@@ -104,7 +105,7 @@ def test_adding_rejects_bad_arguments_naming_them(kwargs, error, words):
 
 
 def test_chance_level_rejects_unknown_task_and_missing_num_symbols():
-    with pytest.raises(ValueError, match="task must be one of 'lag_recall', 'adding', 'imdb', got 'copy'"):
+    with pytest.raises(ValueError, match="task must be one of 'lag_recall', 'marked_recall', 'adding', 'imdb', got 'copy'"):
         chance_level("copy")
     with pytest.raises(ValueError, match="num_symbols"):
         chance_level("lag_recall")
@@ -115,7 +116,7 @@ def test_chance_level_rejects_unknown_task_and_missing_num_symbols():
 SMALL = dict(length=6, n_train=40, n_test=24, hidden_size=4, embedding_dim=4, epochs=1, batch_size=8)
 
 
-@pytest.mark.parametrize("name", ["lag_recall", "adding"])
+@pytest.mark.parametrize("name", ["lag_recall", "marked_recall", "adding"])
 def test_every_generated_task_serves_data_samples_and_x0_perturbations_the_model_reads(name):
     """Oracles: the sizes the config asks for, the model's forward pass accepting what sample() draws, and a
     perturbed x_0 that differs from x_0 in every sequence while the rest of the sequence is left alone."""
@@ -165,3 +166,33 @@ def test_a_task_registered_in_tasks_trains_stores_and_samples_with_no_other_chan
     result = run(config, store=tmp_path, progress=False)
     assert load_run(result.hash, store=tmp_path).config == config
     assert presets.sample_input(config, seed=2)[0].shape == (1, 6)
+
+
+@pytest.mark.parametrize("length, lag, jitter", [(1, 0, 0), (8, 0, 0), (8, 3, 0), (8, 7, 0), (30, 5, 10), (30, 0, 29)])
+def test_marked_recall_marks_exactly_one_step_lag_to_lag_plus_jitter_before_the_end_and_asks_for_its_symbol(
+        length, lag, jitter):
+    """Oracle: an explicit loop over each sequence, decoding token = symbol + K·marker."""
+    K = 5
+    x, y = marked_recall(400, length, lag, K, seed=7, jitter=jitter)
+    assert x.shape == (400, length) and y.shape == (400,) and x.dtype == y.dtype == np.int64
+    distances = set()
+    for row, answer in zip(x, y):
+        marked = [t for t in range(length) if row[t] >= K]
+        assert len(marked) == 1 and all(0 <= v < 2 * K for v in row)
+        t = marked[0]
+        assert row[t] - K == answer and lag <= length - 1 - t <= lag + jitter
+        distances.add(length - 1 - t)
+    assert distances == set(range(lag, lag + jitter + 1))  # 400 draws cover ≤ 30 distances (miss p < 30·(29/30)^400)
+    again, _ = marked_recall(400, length, lag, K, seed=7, jitter=jitter)
+    assert np.array_equal(x, again)
+
+
+def test_marked_recall_symbols_are_uniform_and_the_lag_must_fit():
+    x, y = marked_recall(20000, 6, 2, 4, seed=0)
+    counts = np.bincount(y, minlength=4) / 20000
+    assert np.all(np.abs(counts - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 20000))  # 4 standard errors of a proportion
+    with pytest.raises(ValueError, match="lag \\+ jitter must be < length.*lag=4, jitter=2, length=6"):
+        marked_recall(3, 6, 4, 4, jitter=2)
+    with pytest.raises(ValueError, match="lag \\+ jitter must be < length for task='marked_recall'"):
+        RunConfig(task="marked_recall", length=6, lag=4, jitter=2)
+    assert RunConfig(task="marked_recall", length=6, lag=4, jitter=1).chance() == ("accuracy", 1 / 8)
