@@ -20,7 +20,7 @@ import types
 import warnings
 from dataclasses import fields
 
-from .experiments import LECTURE_IMDB
+from .experiments import LECTURE_IMDB, reach
 from .imdb import DataError, DataNotFound
 from .models import CELLS, HEADS, SequenceClassifier
 from .params import summary
@@ -116,7 +116,7 @@ def _add_config_options(parser, defaults=None, fixed=()):
 
 def build_parser():
     parser = _Parser(prog="rnnlab", description="See why a recurrent network forgets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs,sweep}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs,sweep,reach}")
 
     p = commands.add_parser("summary", help="the Keras-like parameter table of a SequenceClassifier",
                             description="Print layer, output shape and parameter count, as Keras' model.summary(). "
@@ -172,6 +172,19 @@ def build_parser():
                    help="also summarize the time constant and horizon of ‖∂h_t/∂x_0‖ of the trained models")
     p.add_argument("--dry-run", action="store_true", help="show the grid and what the store holds; train nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = commands.add_parser("reach", help="the longest lag a configuration learns, per seed",
+                            description="Train at lags 1, 2, 4, … until the test accuracy falls below the "
+                                        "threshold, then bisect (rnnlab.experiments.reach); every training is a "
+                                        "stored run, so a second call reuses them. The distractor steps before the "
+                                        "answer stay as --length and --lag give them.")
+    _add_config_options(p, defaults={"task": "marked_recall", "length": 11, "stop_at": None})
+    p.add_argument("--seeds", type=_int, nargs="+", default=[0, 1, 2], metavar="INT", help="default: 0 1 2")
+    p.add_argument("--threshold", type=_float, default=None, metavar="X",
+                   help="test accuracy that counts as learnt (default: halfway between chance and 1)")
+    p.add_argument("--max-lag", type=_size, default=1024, metavar="INT", help="stop growing there (default: 1024)")
+    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines")
     return parser
 
 
@@ -292,6 +305,26 @@ def _sweep(args, parser):
                        f"{store.root / '.failures'}); the same command tries them again\n")
 
 
+def _reach(args, parser):
+    try:
+        config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig) if f.name != "seed"})
+        store = _open_store(args, parser)
+        found = reach(config, seeds=args.seeds, threshold=args.threshold, max_lag=args.max_lag, store=store,
+                      progress=None if args.no_progress else lambda message: print(message, flush=True))
+    except (ValueError, TypeError) as e:
+        _usage_error(parser, e)
+    except KeyboardInterrupt:  # every finished training is stored: the next call resumes
+        parser.exit(130, "rnnlab: interrupted; the runs finished so far are stored\n")
+    except (TrainingDiverged, MemoryError, OSError, RuntimeError) as e:
+        _fail(parser, e)
+    print(f"reach of {config.cell} h={config.hidden_size} on {config.task} (test accuracy >= {found.threshold:.3f}):")
+    for seed, lag in found.per_seed.items():
+        tried = ", ".join(f"{k}: {v:.2f}" for k, v in sorted(found.tried[seed].items()))
+        print(f"  seed {seed}: {lag}{'+' if lag == found.max_lag else ''}   (lag: accuracy  {tried})")
+    lower, upper = found.interval
+    print(f"mean {found.mean:.1f}" + ("" if lower != lower else f", 95% interval [{lower:.1f}, {upper:.1f}]"))
+
+
 def _open_store(args, parser):
     try:
         return Store(args.store)
@@ -354,7 +387,7 @@ def main(argv=None):
     if args.command == "imdb":
         _train(args, parser, task="imdb")
     else:
-        {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep}[args.command](args, parser)
+        {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach}[args.command](args, parser)
     return 0
 
 

@@ -4,6 +4,9 @@ decay_report(config, length, seed): on one random sequence of the config's task,
 the distance between states when only x_0 changes, the gradient reaching each step, the fitted decay, the spectrum
 of A_h with its σ_max^t bound, and the Lyapunov exponent: what Memory decay, Compare and `rnnlab analyse` show.
 
+reach(config, seeds): the longest dependency a configuration learns, found by a grow-then-bisect search over the
+lag, every training a stored run.
+
 The lecture's IMDB experiment, as one RunConfig:
 
     Embedding(10000, 32) → SimpleRNN(32) → Dense(1, sigmoid), reviews cut or padded to 500 words,
@@ -15,12 +18,13 @@ The lecture reports about 84% test accuracy, Chollet's book about 85% validation
 other (history, test loss and accuracy, weights, vocabulary), so the dashboard and `rnnlab runs` find it.
 """
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import memory, presets
+from . import checks, memory, presets
 from .runs import RunConfig, run
+from .sweeps import interval
 
 LECTURE_IMDB = dict(task="imdb", length=500, num_symbols=10000, n_train=25000, n_test=25000, cell="simple_rnn",
                     hidden_size=32, embedding_dim=32, init="keras", head="last", epochs=3, batch_size=32,
@@ -86,3 +90,78 @@ def decay_report(config, length=None, seed=0, model=None):
                        perturbation=memory.perturbation_curve(model, x, presets.alternative_first_input(config, x)),
                        gradient=memory.gradient_curve(model, x, y), fit=fit, spectrum=spectrum,
                        lyapunov=memory.lyapunov_exponent(model, x), bound=bound, length=len(influence))
+
+
+@dataclass
+class Reach:
+    """The result of reach(): per seed, the longest lag learnt and every lag tried with its test accuracy."""
+
+    threshold: float
+    per_seed: dict  # seed → reach (0: not even lag 1; a value equal to max_lag: the search stopped there)
+    tried: dict = field(default_factory=dict)  # seed → {lag: test accuracy}
+    max_lag: int = 0
+
+    @property
+    def mean(self):
+        return interval(list(self.per_seed.values()))[0]
+
+    @property
+    def interval(self):
+        """(lower, upper) of the 95% t-interval of the mean reach across seeds (nan with one seed)."""
+        return interval(list(self.per_seed.values()))[2:]
+
+
+def reach(config, seeds=(0, 1, 2), threshold=None, max_lag=1024, store=None, progress=None, accuracy=None):
+    """The longest lag at which `config` (a classification task with a lag: lag_recall, marked_recall) still learns.
+
+    For each seed: train at lags 1, 2, 4, … (doubling) until the test accuracy falls below `threshold` (default:
+    halfway between chance and 1) or the lag reaches max_lag, then bisect between the last lag that passed and the
+    first that failed. The reach is the largest lag that passed (0 if lag 1 fails). The distractors before the
+    answer are kept as in config: length = lag + 1 + (config.length − config.lag − 1). Every training is a stored
+    run (resumable, reused); set config.stop_at (e.g. the threshold) to stop each once its training accuracy passes.
+
+    The bisection assumes accuracy falls with the lag; where it does not (noise near the threshold), the reach is
+    the edge the search found, and `tried` shows every lag it trained.
+
+    accuracy: a function RunConfig → test accuracy (default: run(config, store).metrics["test_accuracy"]), e.g. to
+    test the search itself. progress: called with a message after each training.
+    """
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
+    metric, chance = config.chance()
+    if metric != "accuracy" or config.task == "imdb":
+        raise ValueError(f"config.task must be a classification task with a lag (lag_recall, marked_recall), got "
+                         f"{config.task!r}")
+    threshold = (chance + 1) / 2 if threshold is None else threshold
+    checks.number("threshold", threshold, chance, 1, low_open=True, high_open=False)
+    checks.integer("max_lag", max_lag, 1)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed, got none")
+    for s in seeds:
+        checks.integer("seed", s, 0)
+    accuracy = accuracy or (lambda c: run(c, store=store, progress=False).metrics["test_accuracy"])
+    prefix = config.length - config.lag - 1
+    result = Reach(threshold=threshold, per_seed={}, max_lag=max_lag)
+    for seed in seeds:
+        tried = result.tried.setdefault(seed, {})
+
+        def passes(lag):
+            tried[lag] = accuracy(config.replace(lag=lag, length=lag + 1 + prefix, seed=seed))
+            if progress:
+                progress(f"seed {seed}: lag {lag}: test accuracy {tried[lag]:.3f}")
+            return tried[lag] >= threshold
+
+        good, bad, lag = 0, None, 1
+        while bad is None:
+            if passes(lag):
+                good = lag
+                if lag == max_lag:
+                    break
+                lag = min(2 * lag, max_lag)
+            else:
+                bad = lag
+        while bad is not None and bad - good > 1:
+            middle = (good + bad) // 2
+            good, bad = (middle, bad) if passes(middle) else (good, middle)
+        result.per_seed[seed] = good
+    return result

@@ -89,6 +89,8 @@ class RunConfig:
     seed: int = _opt(0, "seeds the initial weights, the data and the shuffling", minimum=0)
     jitter: int = _opt(0, "marked_recall: the marked step lies lag … lag+jitter steps before the end, drawn per "
                        "sequence (0 = exactly lag)", minimum=0)
+    stop_at: float | None = _opt(None, "stop after the first epoch whose training accuracy reaches this (none = "
+                                 "train every epoch)")
 
     def __post_init__(self):
         for f in fields(self):
@@ -122,6 +124,8 @@ class RunConfig:
         if self.lag >= self.length:
             raise ValueError(f"lag must be < length, got lag={self.lag} with length={self.length} "
                              f"(allowed 0 … {self.length - 1})")
+        if self.stop_at is not None and self.stop_at > 1:
+            raise ValueError(f"stop_at must be an accuracy in (0, 1] or None, got {self.stop_at}")
         tasks.TASKS[self.task].check(self)
         if self.cell != "simple_rnn" and self.nonlinearity != "tanh":
             raise ValueError(f"nonlinearity applies to cell='simple_rnn' only: got nonlinearity="
@@ -708,7 +712,8 @@ def run(config, store=None, progress=True, data_dir=None):
         (train, test), vocabulary = config.make_data(), None
     start = time.perf_counter()
     history = fit(model, train, val=test, epochs=config.epochs, batch_size=config.batch_size,
-                  optimizer=config.optimizer, lr=config.lr, clip=config.clip, seed=config.seed, progress=progress)
+                  optimizer=config.optimizer, lr=config.lr, clip=config.clip, seed=config.seed, progress=progress,
+                  stop_at=config.stop_at)
     seconds = time.perf_counter() - start
     result = evaluate(model, test)
     metric, chance = config.chance()

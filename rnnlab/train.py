@@ -198,7 +198,7 @@ def _progress_reporter(progress, total_steps):
 
 
 def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr=1e-3, clip=None,
-        early_stopping=None, seed=0, progress=True):
+        early_stopping=None, seed=0, progress=True, stop_at=None):
     """Train `model` on train = (x, y) and return its History.
 
     Args:
@@ -210,6 +210,8 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
         early_stopping: patience in epochs: stop once val_loss has not improved for that many epochs, and
             restore the weights of the best epoch (needs val).
         seed: seeds the shuffling; the same seed, data and initial weights give the same history and weights.
+        stop_at: if given, stop after the first epoch whose training accuracy (over that epoch's minibatches) is at
+            least this: a search over many configurations (experiments.reach) then pays only for what it learns.
         progress: True for a tqdm bar on a terminal (silent when stderr is not a TTY), False/None for none,
             or a callable(fraction in [0, 1], message) to drive e.g. a dashboard's progress bar.
 
@@ -237,6 +239,8 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
             raise ValueError(f"early_stopping must be >= 1 epoch, got {early_stopping}")
         if val is None:
             raise ValueError("early_stopping watches val_loss: give val=(x, y)")
+    if stop_at is not None:
+        checks.number("stop_at", stop_at, 0, 1, low_open=True, high_open=False)
     x, y = _as_tensors(train, "train", model)
     val = None if val is None else _as_tensors(val, "val", model)
 
@@ -297,6 +301,8 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                         since_best += 1
                         if since_best >= early_stopping:
                             break
+                if stop_at is not None and history.accuracy[-1] is not None and history.accuracy[-1] >= stop_at:
+                    break
         finally:
             close()
     if best_state is not None:

@@ -1,5 +1,6 @@
 """The lecture's IMDB experiment: its configuration, the stored run with its vocabulary, and (when the real reviews
 are there) a short real training run well above chance; decay_report against the measurements it gathers."""
+import math
 import os
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from rnnlab import memory, presets
 from rnnlab.cli import main
-from rnnlab.experiments import decay_report, imdb, imdb_config
+from rnnlab.experiments import decay_report, imdb, imdb_config, reach
 from rnnlab.explain import predict_proba
 from rnnlab.imdb import load
 from rnnlab.params import summary
@@ -111,3 +112,54 @@ def test_decay_report_of_a_gated_cell_has_no_bound_and_words_a_horizon_beyond_th
     fast = decay_report(RunConfig(hidden_size=8, spectral_radius=0.3), length=200)  # ρ = 0.3 forgets within 200
     first_below = int(np.argmax(fast.influence < 1e-3 * fast.influence[0]))  # oracle: read off the curve itself
     assert fast.influence[first_below] < 1e-3 * fast.influence[0] and fast.horizon == f"{first_below:,}"
+
+
+@pytest.mark.parametrize("edge", [0, 1, 2, 3, 37, 64, 100, 255])
+def test_reach_finds_the_edge_of_a_step_shaped_accuracy_with_logarithmically_many_trainings(edge):
+    """A stub trainer whose accuracy is 1 up to lag `edge` and chance beyond: the oracle is the edge itself; the
+    search trains at most 2·⌈log2(edge + 2)⌉ + 1 lags, and keeps the distractor prefix (length − lag − 1) of the
+    config it was given."""
+    config = RunConfig(task="marked_recall", length=15, lag=4)  # 10 distractors before the marked step
+    asked = []
+
+    def accuracy(c):
+        asked.append(c)
+        return 1.0 if c.lag <= edge else 0.125
+
+    found = reach(config, seeds=(0, 5), max_lag=256, accuracy=accuracy)
+    assert found.per_seed == {0: edge, 5: edge} and found.threshold == (0.125 + 1) / 2
+    assert all(c.length - c.lag - 1 == 10 and c.seed in (0, 5) for c in asked)
+    assert len(asked) <= 2 * (2 * math.ceil(math.log2(edge + 2)) + 1)
+    assert set(found.tried[0]) == {c.lag for c in asked if c.seed == 0}
+    assert found.mean == edge and found.interval == (edge, edge)
+
+
+def test_reach_stops_growing_at_max_lag_and_refuses_what_it_cannot_search():
+    found = reach(RunConfig(task="marked_recall", length=3, lag=0), seeds=(0,), max_lag=40,
+                  accuracy=lambda c: 1.0)
+    assert found.per_seed == {0: 40} and max(found.tried[0]) == 40
+    with pytest.raises(ValueError, match="config.task must be a classification task with a lag"):
+        reach(RunConfig(task="adding"), accuracy=lambda c: 1.0)
+    with pytest.raises(ValueError, match=r"threshold must lie in \(0.125, 1\]"):
+        reach(RunConfig(), threshold=0.1, accuracy=lambda c: 1.0)
+    with pytest.raises(ValueError, match="seeds must hold at least one seed"):
+        reach(RunConfig(), seeds=(), accuracy=lambda c: 1.0)
+
+
+@pytest.mark.slow
+def test_a_real_reach_search_trains_stored_runs_and_a_second_search_reuses_them(tmp_path, capsys):
+    """A SimpleRNN of 8 units on marked_recall, up to lag 8. Oracles: the runs it leaves in the store (one per lag
+    tried, with the accuracies it read), the search replayed over those accuracies, and the CLI, which prints the
+    same reach and trains nothing more. (Which lags pass depends on float rounding in training; none of this does.)"""
+    config = RunConfig(task="marked_recall", length=3, lag=0, hidden_size=8, embedding_dim=8, n_train=400,
+                       n_test=200, epochs=20, optimizer="adam", lr=0.01, clip=1.0, stop_at=0.99)
+    found = reach(config, seeds=(0,), max_lag=8, store=tmp_path)
+    stored = {r.config.lag: r.metrics["test_accuracy"] for r in list_runs(tmp_path)}
+    assert stored == found.tried[0]  # one stored run per lag tried, with the accuracy the search read
+    replay = reach(config, seeds=(0,), max_lag=8, accuracy=lambda c: stored[c.lag])  # the search over those numbers
+    assert replay.per_seed == found.per_seed and replay.tried == found.tried
+    main(["reach", "--length", "3", "--lag", "0", "--hidden-size", "8", "--embedding-dim", "8", "--n-train", "400",
+          "--n-test", "200", "--epochs", "20", "--optimizer", "adam", "--lr", "0.01", "--clip", "1", "--stop-at",
+          "0.99", "--seeds", "0", "--max-lag", "8", "--store", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert f"seed 0: {found.per_seed[0]}" in out and len(list_runs(tmp_path)) == len(stored)

@@ -57,7 +57,7 @@ CHOICES = {"task": ("lag_recall", "marked_recall", "adding", "imdb"), "cell": ("
            "head": ("last", "flatten"), "optimizer": ("rmsprop", "adam", "sgd")}
 MINIMUM = {"length": 1, "lag": 0, "num_symbols": 2, "n_train": 1, "n_test": 1, "hidden_size": 1,
            "embedding_dim": 1, "epochs": 1, "batch_size": 1, "seed": 0, "jitter": 0}
-POSITIVE = {"lr": False, "spectral_radius": True, "clip": True}  # a finite number > 0; True: or None
+POSITIVE = {"lr": False, "spectral_radius": True, "clip": True, "stop_at": True}  # a finite number > 0; True: or None
 ORDER = [f.name for f in fields(RunConfig)]
 DEFAULTS = RunConfig().to_dict()
 
@@ -91,6 +91,8 @@ def config_problem(d):
                 return name, ValueError
         if c["num_symbols"] < 4:
             return "num_symbols", ValueError
+    if c["stop_at"] is not None and c["stop_at"] > 1:
+        return "stop_at", ValueError
     if c["task"] == "marked_recall" and c["lag"] + c["jitter"] >= c["length"]:
         return "jitter", ValueError
     if c["task"] == "adding" and c["length"] < 2:
