@@ -26,7 +26,8 @@ import torch
 
 from rnnlab import imdb, memory, plots, presets
 from rnnlab.explain import explain, window_accuracy
-from rnnlab.memory import dependency_profile, memory_profile
+from rnnlab.experiments import dependency_profile
+from rnnlab.memory import memory_profile
 from rnnlab.models import CELLS, INITS, NONLINEARITIES
 from rnnlab.params import count_parameters
 from rnnlab.runs import RunConfig, Store, list_runs, load_run
@@ -273,7 +274,7 @@ def linear_memory(config_json, lags):
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def dependency(config_json, lags):
-    """rnnlab.memory.dependency_profile from the store; call it once every lag is stored (it trains what is not)."""
+    """rnnlab.experiments.dependency_profile from the store; call it once every lag is stored (it trains what is not)."""
     return dependency_profile(from_json(config_json), list(lags), store())
 
 

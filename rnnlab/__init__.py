@@ -4,13 +4,13 @@
 
 One module per idea: models (SimpleRNN, LSTM, GRU, SequenceClassifier), params (counts and summaries), tasks
 (synthetic dependencies of known length), train (fit, evaluate), runs (configurations and the run store), memory
-(influence and gradient decay), plots (Plotly figures), imdb (the lecture's data set).
+(influence and gradient decay), experiments (decay reports, accuracy against the lag, reach; the lecture's IMDB
+run), plots (Plotly figures), imdb (the lecture's data set).
 """
 from . import imdb, plots
-from .experiments import imdb_config
-from .memory import (DecayFit, DependencyProfile, MemoryProfile, Spectrum, dependency_profile, fit_decay,
-                     gradient_curve, influence_curve, lyapunov_exponent, memory_profile, perturbation_curve,
-                     recurrent_spectrum, saliency_curve)
+from .experiments import DecayReport, DependencyProfile, Reach, decay_report, dependency_profile, imdb_config, reach
+from .memory import (DecayFit, MemoryProfile, Spectrum, fit_decay, gradient_curve, influence_curve,
+                     lyapunov_exponent, memory_profile, perturbation_curve, recurrent_spectrum, saliency_curve)
 from .models import GRU, LSTM, SequenceClassifier, SimpleRNN
 from .params import count_parameters, gru_params, lstm_params, simple_rnn_params, summary
 from .runs import CorruptRun, RunConfig, RunResult, Store, delete_run, list_runs, load_run, run

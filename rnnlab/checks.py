@@ -3,6 +3,7 @@ what is allowed, so that a bad value is reported where it enters, not deep insid
 import math
 import numbers
 
+import numpy as np
 import torch
 
 INT64_MAX = 2**63 - 1  # torch's and NumPy's sizes, seeds and ids are int64
@@ -62,3 +63,11 @@ def sequences(x, input_size, h0=None, hidden_size=None):
             raise ValueError(f"x must be finite, got {x[bad].item()} at index {bad} (batch, t, feature)")
     if h0 is not None and tuple(h0.shape) != (x.shape[0], hidden_size):
         raise ValueError(f"h0 must have shape (batch, hidden) = {(x.shape[0], hidden_size)}, got {tuple(h0.shape)}")
+
+
+def lags(values, name="lags"):
+    """A non-empty 1-D sequence of ints >= 0, as int64 NumPy."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or (arr < 0).any():
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of ints >= 0, got {values!r}")
+    return arr.astype(np.int64)

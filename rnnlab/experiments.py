@@ -4,6 +4,8 @@ decay_report(config, length, seed): on one random sequence of the config's task,
 the distance between states when only x_0 changes, the gradient reaching each step, the fitted decay, the spectrum
 of A_h with its σ_max^t bound, and the Lyapunov exponent: what Memory decay, Compare and `rnnlab analyse` show.
 
+dependency_profile(config, lags): test accuracy of one model trained per lag (each a stored run).
+
 reach(config, seeds): the longest dependency a configuration learns, found by a grow-then-bisect search over the
 lag, every training a stored run.
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import checks, memory, presets
+from . import checks, memory, presets, tasks
 from .runs import RunConfig, run
 from .sweeps import interval
 
@@ -126,12 +128,8 @@ def reach(config, seeds=(0, 1, 2), threshold=None, max_lag=1024, store=None, pro
     accuracy: a function RunConfig → test accuracy (default: run(config, store).metrics["test_accuracy"]), e.g. to
     test the search itself. progress: called with a message after each training.
     """
-    if not isinstance(config, RunConfig):
-        raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
-    metric, chance = config.chance()
-    if metric != "accuracy" or config.task == "imdb":
-        raise ValueError(f"config.task must be a classification task with a lag (lag_recall, marked_recall), got "
-                         f"{config.task!r}")
+    _check_lagged(config)
+    _, chance = config.chance()
     threshold = (chance + 1) / 2 if threshold is None else threshold
     checks.number("threshold", threshold, chance, 1, low_open=True, high_open=False)
     checks.integer("max_lag", max_lag, 1)
@@ -165,3 +163,48 @@ def reach(config, seeds=(0, 1, 2), threshold=None, max_lag=1024, store=None, pro
             good, bad = (middle, bad) if passes(middle) else (good, middle)
         result.per_seed[seed] = good
     return result
+
+
+@dataclass(frozen=True, eq=False)
+class DependencyProfile:
+    """Test accuracy of one model trained per lag on a task with a lag; see dependency_profile."""
+
+    lags: np.ndarray
+    accuracy: np.ndarray
+    chance: float
+    hashes: tuple  # the run store's names of the runs, one per lag
+
+
+def _check_lagged(config):
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config must be a rnnlab.runs.RunConfig, got {type(config).__name__}")
+    if not tasks.TASKS[config.task].lagged:
+        lagged = [name for name, task in tasks.TASKS.items() if task.lagged]
+        raise ValueError(f"config.task must be a task with a lag ({', '.join(map(repr, lagged))}), got "
+                         f"{config.task!r}")
+
+
+def dependency_profile(config, lags, store=None, progress=None):
+    r"""Train (or load from the run store) one model per lag and read its test accuracy: how far back the
+    architecture of `config` learns to look, not only how far it could (lag_recall: y = x_{T-1-lag};
+    marked_recall: the marked symbol lag steps before the end).
+
+    config: a rnnlab.runs.RunConfig of a task with a lag, copied with lag = each of `lags` (each < config.length).
+    store: as for rnnlab.runs.run. progress: None, or a callable (fraction done, message) called after each run.
+    """
+    _check_lagged(config)
+    lags = checks.lags(lags)
+    if lags.max() >= config.length:
+        raise ValueError(f"lags must be < config.length = {config.length}, got max(lags) = {lags.max()}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be None or a callable (fraction, message), got {progress!r}")
+    accuracy, chances, hashes = [], [], []
+    for j, lag in enumerate(lags):
+        result = run(config.replace(lag=int(lag)), store=store, progress=False)
+        accuracy.append(result.metrics["test_accuracy"])
+        chances.append(result.metrics["chance"])
+        hashes.append(result.hash)
+        if progress is not None:
+            progress((j + 1) / len(lags), f"lag {lag}: test accuracy {accuracy[-1]:.3f}"
+                     f"{' (from the store)' if result.cached else ''}")
+    return DependencyProfile(lags, np.asarray(accuracy, dtype=np.float64), float(chances[0]), tuple(hashes))

@@ -16,7 +16,6 @@ is a product of t Jacobians: if they shrink vectors it vanishes exponentially, i
     lyapunov_exponent     the average log growth per step of the tangent map along a trajectory
     state_trajectory      h_t's path in principal components, and saturated units (in rnnlab.trajectories)
     memory_profile        Jaeger's linear memory capacity: how well x_{t-k} can be read back from h_t
-    dependency_profile    test accuracy of a model trained on lag_recall, per lag
 
 Every function takes a recurrent layer (SimpleRNN, LSTM, GRU; float inputs (batch, T, input)) or a
 SequenceClassifier (its inputs, token ids (batch, T) or floats), and works in the model's dtype: use float64
@@ -33,7 +32,6 @@ import torch.nn.functional as F
 from rnnlab import checks, kernel
 from rnnlab.models import (GRU, LSTM, SequenceClassifier, SimpleRNN, flush_denormals, phi_prime_of_state,
                            recurrence)
-from rnnlab.runs import RunConfig, run
 from rnnlab.train import check_labels
 from rnnlab.trajectories import Trajectory, state_trajectory  # noqa: F401 (its own module; importable from here too)
 
@@ -608,13 +606,6 @@ class MemoryProfile:
     capacity: float
 
 
-def _lags(lags):
-    arr = np.asarray(lags)
-    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or (arr < 0).any():
-        raise ValueError(f"lags must be a non-empty 1-D sequence of ints >= 0, got {lags!r}")
-    return arr.astype(np.int64)
-
-
 @torch.no_grad()
 def memory_profile(model, lags, n=2000, length=None, seed=0, ridge=1e-6, coordinate=0, test_fraction=0.25):
     r"""Jaeger's (2001) linear memory capacity: drive the network with i.i.d. random inputs and ask, for each lag k,
@@ -629,7 +620,7 @@ def memory_profile(model, lags, n=2000, length=None, seed=0, ridge=1e-6, coordin
     the rest. A delay line (h_t = shift(h_{t-1}) + e_0·x_t) scores r² = 1 for k < hidden and ~0 beyond.
     """
     clf, rnn = _layer(model)
-    lags = _lags(lags)
+    lags = checks.lags(lags)
     length = int(lags.max()) + 1 if length is None else length
     if isinstance(length, bool) or not isinstance(length, int) or length <= lags.max():
         raise ValueError(f"length must be an int > max(lags) = {lags.max()}, got {length!r}")
@@ -668,41 +659,3 @@ def memory_profile(model, lags, n=2000, length=None, seed=0, ridge=1e-6, coordin
     denominator = (P**2).sum(0) * (Y**2).sum(0)
     r2 = np.where(denominator > 0, (P * Y).sum(0) ** 2 / np.where(denominator > 0, denominator, 1.0), 0.0)
     return MemoryProfile(lags, r2, float(r2.sum()))
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class DependencyProfile:
-    """Test accuracy of one model trained on lag_recall per lag; chance = 1/num_symbols. See dependency_profile."""
-
-    lags: np.ndarray
-    accuracy: np.ndarray
-    chance: float
-    hashes: tuple  # the run store's names of the runs, one per lag
-
-
-def dependency_profile(config, lags, store=None, progress=None):
-    r"""Train (or load from the run store) one model per lag on lag_recall — y = x_{T-1-lag} — and read its test
-    accuracy: how far back the architecture of `config` learns to look, not only how far it could.
-
-    config: a rnnlab.runs.RunConfig (task "lag_recall"), copied with lag = each of `lags` (each < config.length).
-    store: as for rnnlab.runs.run. progress: None, or a callable (fraction done, message) called after each run.
-    """
-    if not isinstance(config, RunConfig):
-        raise TypeError(f"config must be a rnnlab.runs.RunConfig, got {type(config).__name__}")
-    if config.task != "lag_recall":
-        raise ValueError(f"config.task must be 'lag_recall' (the task with a lag), got {config.task!r}")
-    lags = _lags(lags)
-    if lags.max() >= config.length:
-        raise ValueError(f"lags must be < config.length = {config.length}, got max(lags) = {lags.max()}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be None or a callable (fraction, message), got {progress!r}")
-    accuracy, chances, hashes = [], [], []
-    for j, lag in enumerate(lags):
-        result = run(dataclasses.replace(config, lag=int(lag)), store=store, progress=False)
-        accuracy.append(result.metrics["test_accuracy"])
-        chances.append(result.metrics["chance"])
-        hashes.append(result.hash)
-        if progress is not None:
-            progress((j + 1) / len(lags), f"lag {lag}: test accuracy {accuracy[-1]:.3f}"
-                     f"{' (from the store)' if result.cached else ''}")
-    return DependencyProfile(lags, np.asarray(accuracy, dtype=np.float64), float(chances[0]), tuple(hashes))

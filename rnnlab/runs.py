@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import files, imdb, tasks
+from . import files, imdb, memory, tasks
 from .imdb import _short
 from .models import CELLS, HEADS, INITS, NONLINEARITIES, SequenceClassifier
 from .train import OPTIMIZERS, History, evaluate, fit
@@ -47,6 +47,7 @@ TASKS = tasks.TASKS  # name → Task, read live: a task registered there is a va
 IMDB_SIZE = tasks.IMDB_SIZE
 INT_MAX = 2**63 - 1
 FORMAT = 1  # the layout of a stored run; one written by a later rnnlab is refused rather than misread
+INFLUENCE_PROBES = 16  # test sequences whose mean ‖∂h_t/∂x_0‖ run() records after each epoch
 STALE_SECONDS = 3600  # a hidden .tmp-/.trash- folder this old was left by a killed process: no save takes an hour
 
 
@@ -594,7 +595,7 @@ def _check_record(record):
     for key, (allowed, ok) in _METRICS.items():
         if not ok(metrics[key]):
             raise ValueError(f"metrics[{key!r}] must be {allowed}, got {_short(metrics[key])}")
-    _check_keys("history", history, set(_CURVES) | {"best_epoch"})
+    _check_keys("history", history, set(_CURVES) | {"best_epoch"}, optional={"influence"})
     epochs = metrics["epochs"]
     for key, (allowed, ok) in _CURVES.items():
         curve = history[key]
@@ -604,6 +605,15 @@ def _check_record(record):
         bad = next((i for i, v in enumerate(curve) if not ok(v)), None)
         if bad is not None:
             raise ValueError(f"history[{key!r}][{bad}] must be {allowed}, got {_short(curve[bad])}")
+    influence = history.get("influence", [])
+    if not (isinstance(influence, list) and len(influence) in (0, epochs + 1)):
+        raise ValueError(f"history['influence'] must be [] or a list of {epochs + 1} curves (at initialisation and "
+                         f"after each epoch), got {_short(influence)}")
+    for i, curve in enumerate(influence):
+        if not (isinstance(curve, list) and curve and all(v is None or (_number(v) and _finite(v) and v >= 0)
+                                                          for v in curve)):
+            raise ValueError(f"history['influence'][{i}] must be a non-empty list of numbers >= 0 or null, got "
+                             f"{_short(curve)}")
     best = history["best_epoch"]
     if not (best is None or (_COUNT[1](best) and 1 <= best <= epochs)):
         raise ValueError(f"history['best_epoch'] must be null or an epoch 1 … {epochs}, got {_short(best)}")
@@ -710,11 +720,14 @@ def run(config, store=None, progress=True, data_dir=None):
         (train, test), vocabulary = config.imdb_splits(data), data.vocabulary
     else:
         (train, test), vocabulary = config.make_data(), None
+    probe = torch.as_tensor(test[0][:INFLUENCE_PROBES])
+    curves = [_influence(model, probe)]
     start = time.perf_counter()
     history = fit(model, train, val=test, epochs=config.epochs, batch_size=config.batch_size,
                   optimizer=config.optimizer, lr=config.lr, clip=config.clip, seed=config.seed, progress=progress,
-                  stop_at=config.stop_at)
-    seconds = time.perf_counter() - start
+                  stop_at=config.stop_at, on_epoch=lambda epoch, m, h: curves.append(_influence(m, probe)))
+    seconds = time.perf_counter() - start - sum(c.seconds for c in curves[1:])  # training time alone
+    history.influence = [c.values for c in curves[: history.epochs + 1]]
     result = evaluate(model, test)
     metric, chance = config.chance()
     metrics = {"test_loss": result["loss"], "test_accuracy": result["accuracy"], "chance_metric": metric,
@@ -722,6 +735,25 @@ def run(config, store=None, progress=True, data_dir=None):
     model.eval()
     path = None if store is False else store.save(config, history, metrics, model, vocabulary)
     return RunResult(config, history, metrics, model, path, cached=False, vocabulary=vocabulary)
+
+
+@dataclass
+class _Curve:
+    values: list
+    seconds: float
+
+
+def _influence(model, x):
+    """‖∂h_t/∂x_0‖ of the model as it is, averaged over the probe sequences x, as a list (None where not finite,
+    as JSON has no inf), and the seconds it took (not counted as training time)."""
+    start = time.perf_counter()
+    was_training = model.training
+    model.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a curve that leaves float32's range is stored as it is, not reported
+        curve = memory.influence_curve(model, x)
+    model.train(was_training)
+    return _Curve([float(v) if math.isfinite(v) else None for v in curve], time.perf_counter() - start)
 
 
 def list_runs(store=None):

@@ -119,6 +119,7 @@ class Task:
     model(c) -> the SequenceClassifier options for the task's input and output
     check(c) -> raises ValueError naming the field when a RunConfig does not fit the task
     inputs: "symbols" (token ids a person may type), "values" (float vectors) or "words" (text)
+    lagged: whether RunConfig.lag sets how far back the answer lies (dependency_profile and reach vary it)
     """
 
     name: str
@@ -130,6 +131,7 @@ class Task:
     model: Callable
     check: Callable = lambda c: None
     inputs: str = "symbols"
+    lagged: bool = False
 
 
 def _seeds(seed):
@@ -222,7 +224,7 @@ TASKS = {
         data=_generated(lambda c, n, seed: lag_recall(n, c.length, c.lag, c.num_symbols, seed=seed)),
         sample=lambda c, batch, length, seed: _tensors(*lag_recall(batch, length, min(c.lag, length - 1),
                                                                    c.num_symbols, seed=seed)),
-        perturb_first=_next_symbol, chance=_symbol_chance, model=_symbol_model),
+        perturb_first=_next_symbol, chance=_symbol_chance, model=_symbol_model, lagged=True),
     "marked_recall": Task(
         name="marked_recall",
         measures="recall the one marked symbol, `lag` steps (to lag + jitter) before the end: memory alone, a "
@@ -232,7 +234,7 @@ TASKS = {
         perturb_first=_next_marked_symbol,
         chance=_symbol_chance,
         model=lambda c: dict(vocab_size=2 * c.num_symbols, num_classes=c.num_symbols, embedding_dim=c.embedding_dim),
-        check=lambda c: _check_marked(c)),
+        check=_check_marked, lagged=True),
     "adding": Task(
         name="adding",
         measures="add the two marked values, one in each half: memory of a value ~3/4·T steps back, as an MSE",

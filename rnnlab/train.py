@@ -50,6 +50,9 @@ class History:
     val_accuracy: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     best_epoch: int | None = None  # set by early stopping: the epoch (from 1) whose weights were restored
+    # ‖∂h_t/∂x_0‖ for t = 0 … T-1 at initialisation and after each epoch (epochs + 1 curves), where runs.run
+    # recorded it (rnnlab.memory.influence_curve on the first test sequences); empty otherwise
+    influence: list = field(default_factory=list)
 
     @property
     def epochs(self):
@@ -198,7 +201,7 @@ def _progress_reporter(progress, total_steps):
 
 
 def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr=1e-3, clip=None,
-        early_stopping=None, seed=0, progress=True, stop_at=None):
+        early_stopping=None, seed=0, progress=True, stop_at=None, on_epoch=None):
     """Train `model` on train = (x, y) and return its History.
 
     Args:
@@ -212,6 +215,8 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
         seed: seeds the shuffling; the same seed, data and initial weights give the same history and weights.
         stop_at: if given, stop after the first epoch whose training accuracy (over that epoch's minibatches) is at
             least this: a search over many configurations (experiments.reach) then pays only for what it learns.
+        on_epoch: if given, called after each epoch as on_epoch(epoch, model, history), e.g. to measure the model
+            as it learns or to draw the curves so far.
         progress: True for a tqdm bar on a terminal (silent when stderr is not a TTY), False/None for none,
             or a callable(fraction in [0, 1], message) to drive e.g. a dashboard's progress bar.
 
@@ -301,6 +306,8 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                         since_best += 1
                         if since_best >= early_stopping:
                             break
+                if on_epoch is not None:
+                    on_epoch(epoch, model, history)
                 if stop_at is not None and history.accuracy[-1] is not None and history.accuracy[-1] >= stop_at:
                     break
         finally:

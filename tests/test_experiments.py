@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from rnnlab import memory, presets
+from rnnlab import runs as runs_module
 from rnnlab.cli import main
-from rnnlab.experiments import decay_report, imdb, imdb_config, reach
+from rnnlab.experiments import decay_report, dependency_profile, imdb, imdb_config, reach
 from rnnlab.explain import predict_proba
 from rnnlab.imdb import load
 from rnnlab.params import summary
@@ -138,8 +139,6 @@ def test_reach_stops_growing_at_max_lag_and_refuses_what_it_cannot_search():
     found = reach(RunConfig(task="marked_recall", length=3, lag=0), seeds=(0,), max_lag=40,
                   accuracy=lambda c: 1.0)
     assert found.per_seed == {0: 40} and max(found.tried[0]) == 40
-    with pytest.raises(ValueError, match="config.task must be a classification task with a lag"):
-        reach(RunConfig(task="adding"), accuracy=lambda c: 1.0)
     with pytest.raises(ValueError, match=r"threshold must lie in \(0.125, 1\]"):
         reach(RunConfig(), threshold=0.1, accuracy=lambda c: 1.0)
     with pytest.raises(ValueError, match="seeds must hold at least one seed"):
@@ -163,3 +162,36 @@ def test_a_real_reach_search_trains_stored_runs_and_a_second_search_reuses_them(
           "0.99", "--seeds", "0", "--max-lag", "8", "--store", str(tmp_path), "--no-progress"])
     out = capsys.readouterr().out
     assert f"seed 0: {found.per_seed[0]}" in out and len(list_runs(tmp_path)) == len(stored)
+
+
+def test_dependency_profile_trains_once_per_lag_then_reads_the_store(tmp_path, monkeypatch):
+    config = RunConfig(length=4, num_symbols=3, n_train=64, n_test=32, hidden_size=4, embedding_dim=2,
+                            epochs=1, batch_size=32)
+    calls = []
+    profile = dependency_profile(config, [0, 2], store=tmp_path, progress=lambda f, m: calls.append((f, m)))
+    np.testing.assert_array_equal(profile.lags, [0, 2])
+    for lag, hash_, acc in zip([0, 2], profile.hashes, profile.accuracy):
+        assert hash_ == config.replace(lag=lag).hash
+        assert acc == load_run(hash_, store=tmp_path).metrics["test_accuracy"]
+    assert profile.chance == pytest.approx(1 / 3)
+    assert [f for f, _ in calls] == [0.5, 1.0]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again instead of reading the store")
+
+    monkeypatch.setattr(runs_module, "fit", no_training)
+    again = dependency_profile(config, [0, 2], store=tmp_path)
+    np.testing.assert_array_equal(again.accuracy, profile.accuracy)
+    with pytest.raises(ValueError, match="lags must be < config.length = 4"):
+        dependency_profile(config, [4], store=tmp_path)
+
+
+
+
+def test_dependency_profile_and_reach_take_any_task_with_a_lag_and_refuse_the_others(tmp_path):
+    config = RunConfig(task="marked_recall", length=4, num_symbols=3, n_train=32, n_test=16, hidden_size=4,
+                       embedding_dim=2, epochs=1)
+    assert dependency_profile(config, [1], store=tmp_path).hashes == (config.replace(lag=1).hash,)
+    for call in (lambda: dependency_profile(RunConfig(task="adding"), [1]), lambda: reach(RunConfig(task="imdb"))):
+        with pytest.raises(ValueError, match="config.task must be a task with a lag \\('lag_recall', 'marked_recall'\\)"):
+            call()

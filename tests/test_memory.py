@@ -10,7 +10,7 @@ import torch
 
 import rnnlab.memory as memory
 import rnnlab.runs as runs
-from rnnlab.memory import (dependency_profile, fit_decay, gradient_curve, influence_curve, lyapunov_exponent,
+from rnnlab.memory import (fit_decay, gradient_curve, influence_curve, lyapunov_exponent,
                            memory_profile, perturbation_curve, recurrent_spectrum, saliency_curve)
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN
 from rnnlab.trajectories import state_trajectory
@@ -468,30 +468,6 @@ def test_memory_profile_of_token_model_is_seeded_and_in_unit_range():
         memory_profile(model, [-1])
     with pytest.raises(ValueError, match="length must be an int > max"):
         memory_profile(model, [4], length=3)
-
-
-# ------------------------------------------------------------------------------------------------ dependency
-
-def test_dependency_profile_trains_once_per_lag_then_reads_the_store(tmp_path, monkeypatch):
-    config = runs.RunConfig(length=4, num_symbols=3, n_train=64, n_test=32, hidden_size=4, embedding_dim=2,
-                            epochs=1, batch_size=32)
-    calls = []
-    profile = dependency_profile(config, [0, 2], store=tmp_path, progress=lambda f, m: calls.append((f, m)))
-    np.testing.assert_array_equal(profile.lags, [0, 2])
-    for lag, hash_, acc in zip([0, 2], profile.hashes, profile.accuracy):
-        assert hash_ == config.replace(lag=lag).hash
-        assert acc == runs.load_run(hash_, store=tmp_path).metrics["test_accuracy"]
-    assert profile.chance == pytest.approx(1 / 3)
-    assert [f for f, _ in calls] == [0.5, 1.0]
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("trained again instead of reading the store")
-
-    monkeypatch.setattr(runs, "fit", no_training)
-    again = dependency_profile(config, [0, 2], store=tmp_path)
-    np.testing.assert_array_equal(again.accuracy, profile.accuracy)
-    with pytest.raises(ValueError, match="lags must be < config.length = 4"):
-        dependency_profile(config, [4], store=tmp_path)
 
 
 def test_fit_decay_calls_a_curve_that_overflows_at_once_exploding():

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.memory import DependencyProfile, MemoryProfile, fit_decay, influence_curve, recurrent_spectrum
+from rnnlab.experiments import DependencyProfile
+from rnnlab.memory import MemoryProfile, fit_decay, influence_curve, recurrent_spectrum
 from rnnlab.models import LSTM, SequenceClassifier, SimpleRNN
 from rnnlab.params import summary
 from rnnlab.plots import (FIELD_LABELS, PALETTE, STATISTICS, accuracy_vs_lag_figure, color_for, figure_data,

@@ -25,12 +25,13 @@ from rnnlab.train import evaluate
 REPO = Path(rnnlab.__file__).resolve().parent.parent
 TINY = dict(length=5, n_train=64, n_test=40, hidden_size=8, epochs=1, batch_size=16)
 
-DEFAULTS = {  # RunConfig's fields and defaults, written out by hand: the hash's definition is checked against it
+LEGACY = {  # RunConfig's fields and defaults in rnnlab 0.1.0, written out by hand, when the hash covered them all
     "task": "lag_recall", "length": 20, "lag": 0, "num_symbols": 8, "n_train": 2000, "n_test": 500,
     "cell": "simple_rnn", "hidden_size": 32, "embedding_dim": 8, "nonlinearity": "tanh", "init": "keras",
     "spectral_radius": None, "head": "last", "epochs": 10, "batch_size": 32, "optimizer": "rmsprop", "lr": 0.001,
     "clip": None, "seed": 0,
 }
+DEFAULTS = LEGACY | {"jitter": 0, "stop_at": None}  # every field and default today, pinned
 
 
 def _sha12(d):
@@ -46,8 +47,9 @@ def test_hash_is_sha256_of_the_canonical_json_of_the_fields_that_differ_from_the
 
 
 def test_legacy_hash_is_the_hash_of_every_field_as_rnnlab_0_1_named_runs():
-    assert RunConfig().legacy_hash == _sha12(DEFAULTS)
-    assert RunConfig(lag=3, spectral_radius=0.9).legacy_hash == _sha12(DEFAULTS | {"lag": 3, "spectral_radius": 0.9})
+    assert RunConfig().legacy_hash == _sha12(LEGACY)
+    assert RunConfig(lag=3, spectral_radius=0.9).legacy_hash == _sha12(LEGACY | {"lag": 3, "spectral_radius": 0.9})
+    assert RunConfig(jitter=2, lag=1, length=10).legacy_hash is None  # a field 0.1.0 did not have: no old name
 
 
 def _with_new_field():
@@ -112,7 +114,7 @@ def test_every_field_changes_the_hash_and_ints_given_for_floats_do_not():
     alternative = {"task": "adding", "length": 21, "lag": 1, "num_symbols": 9, "n_train": 2001, "n_test": 501,
                    "cell": "gru", "hidden_size": 33, "embedding_dim": 9, "nonlinearity": "relu", "init": "torch",
                    "spectral_radius": 0.5, "head": "flatten", "epochs": 4, "batch_size": 16, "optimizer": "adam",
-                   "lr": 0.01, "clip": 1.0, "seed": 1}
+                   "lr": 0.01, "clip": 1.0, "seed": 1, "jitter": 1, "stop_at": 0.9}
     assert set(alternative) == {f.name for f in fields(RunConfig)}
     hashes = {RunConfig().hash} | {RunConfig(**{k: v}).hash for k, v in alternative.items()}
     assert len(hashes) == len(alternative) + 1
