@@ -19,8 +19,12 @@ is a product of t Jacobians: if they shrink vectors it vanishes exponentially, i
     dependency_profile    test accuracy of a model trained on lag_recall, per lag
 
 Every function takes a recurrent layer (SimpleRNN, LSTM, GRU; float inputs (batch, T, input)) or a
-SequenceClassifier (its inputs, token ids (batch, T) or floats), and works in the model's dtype: use float64
-(model.double()) when a curve spans more than ~30 decades.
+SequenceClassifier (its inputs, token ids (batch, T) or floats), and works in the model's dtype. The curves are
+float64 arrays whatever that dtype: each norm is taken with LAPACK's scaling, ‖v‖ = s·‖v/s‖ with s = max|v_i|, so
+that no square underflows or overflows, and is exact (to float precision) wherever the vector it measures is
+representable in the model's dtype: entries between the smallest normal number and the largest, 1.2e-38 … 3.4e38
+in float32, 2.2e-308 … 1.8e308 in float64. Entries below that range are flushed to 0 as they are computed, entries
+above it overflow to inf (a RuntimeWarning says so): use float64 (model.double()) to widen the range.
 """
 import dataclasses
 import math
@@ -69,6 +73,28 @@ def _inputs(model, x):
 
 def _numpy(t):
     return t.detach().cpu().numpy()
+
+
+def _scaled(v, dim):
+    """(v/s, s) in float64 with s = max|v| over dim (kept), or 1 where that is 0, inf or NaN, which v/s then keeps."""
+    v = v.double()
+    s = v.abs().amax(dim=dim, keepdim=True)
+    s = torch.where((s > 0) & torch.isfinite(s), s, 1.0)
+    return v / s, s
+
+
+def _norm(v, dim):
+    r"""‖v‖₂ over dim in float64, exact wherever float64 holds it: LAPACK's nrm2 scaling, ‖v‖ = s·‖v/s‖ with
+    s = max|v_i|, so that no square underflows (|v_i| < 1.5e-154) or overflows (> 1.3e154); torch's vector_norm
+    does neither. 0 stays 0, an inf gives inf, a NaN NaN."""
+    u, s = _scaled(v, dim)
+    return torch.linalg.vector_norm(u, dim=dim) * s.squeeze(dim)
+
+
+def _mean(v, dim):
+    """The mean over dim in float64, scaled as _norm is, so that a sum of values near 1.8e308 does not overflow."""
+    u, s = _scaled(v, dim)
+    return u.mean(dim) * s.squeeze(dim)
 
 
 def _warn_if_not_finite(name, curve, dtype, stacklevel=3):
@@ -142,24 +168,22 @@ def _linearise_simple_rnn(rnn, x, state):
     return step, (states[:, -1],), states
 
 
-def _simple_rnn_tangents(lib, rnn, phi_prime, tangent, out, sq=None):
+def _simple_rnn_tangents(lib, rnn, phi_prime, tangent, out, norms=None):
     """influence_curve's chunk of steps through the C loop (rnnlab.kernel): J_t for the n steps of phi_prime
     (batch, n, hidden), from J before the chunk (batch, input, hidden), None at t = 0 (then J_0 = φ'(z_0) ⊙ A_x),
-    written into out (≥ n, batch, input, hidden), and ‖J_t‖²_F into sq (n, batch) float64 if given.
+    written into out (≥ n, batch, input, hidden), and ‖J_t‖_F into norms (n, batch) float64 if given.
     Returns J (n, batch, hidden, input) and the last J."""
     n = phi_prime.shape[1]
     d = phi_prime.transpose(0, 1).contiguous()  # (n, batch, hidden)
     first = 0
-    if sq is not None:
-        sq.zero_()
     if tangent is None:
         torch.mul(d[0].unsqueeze(1), rnn.A_x.detach().T.unsqueeze(0), out=out[0])
         tangent, first = out[0].clone(), 1
-        if sq is not None:
-            sq[0] = out[0].double().square().sum((1, 2))
+        if norms is not None:
+            norms[0] = _norm(out[0], (1, 2))
     if first < n:
         kernel.tangent(lib, d[first:], rnn.A_h.detach().T.contiguous(), tangent, out[first:n],
-                       None if sq is None else sq[first:n])
+                       None if norms is None else norms[first:n])
     return out[:n].permute(0, 1, 3, 2), out[n - 1].clone()
 
 
@@ -274,9 +298,9 @@ def influence_curve(model, x, norm="fro", full=False):
             T·batch·hidden·input ≤ 10⁷.
 
     Returns:
-        (T,) NumPy array in the model's dtype, or the (T, batch, hidden, input) Jacobians when full=True.
-        Warns (RuntimeWarning) if the curve overflows to inf/NaN. Entries of J_t below the smallest normal float
-        (1.2e-38 in float32, 2.2e-308 in float64) are flushed to 0 as they are computed.
+        (T,) float64 NumPy array, exact wherever the entries of J_t are representable in the model's dtype (see
+        the module docstring), or the (T, batch, hidden, input) Jacobians in the model's dtype when full=True.
+        Warns (RuntimeWarning) if the curve overflows to inf/NaN.
     """
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
@@ -289,16 +313,15 @@ def influence_curve(model, x, norm="fro", full=False):
     lib = kernel.load() if type(rnn) is SimpleRNN and kernel.supports(x) else None
     buf = x.new_empty((C, H, B, D) if lib is None else (C, B, D, H))
     drive = rnn.A_x.detach().unsqueeze(1)  # ∂(A_x·x_0)/∂x_0 for every sequence, (gates·hidden, 1, input)
-    out = np.empty((T, B, H, D) if full else T, dtype=_numpy(x[:0]).dtype)
+    out = np.empty((T, B, H, D), dtype=_numpy(x[:0]).dtype) if full else np.empty(T)
     tangent = None
     for s, step in _linearisations(rnn, x, C):
         n = min(C, T - s)
-        if lib is not None:  # the SimpleRNN's whole chunk in one call of its C loop, ‖J_t‖_F summed there too
-            sq = None if full or norm != "fro" else torch.empty(n, B, dtype=torch.float64)
-            J, tangent = _simple_rnn_tangents(lib, rnn, step.phi_prime, tangent, buf, sq)
-            if sq is not None:
-                with np.errstate(over="ignore"):
-                    out[s : s + n] = _numpy(sq.sqrt_().mean(1))
+        if lib is not None:  # the SimpleRNN's whole chunk in one call of its C loop, ‖J_t‖_F taken there too
+            norms = None if full or norm != "fro" else torch.empty(n, B, dtype=torch.float64)
+            J, tangent = _simple_rnn_tangents(lib, rnn, step.phi_prime, tangent, buf, norms)
+            if norms is not None:
+                out[s : s + n] = _numpy(_mean(norms, 1))
                 continue
         else:
             with flush_denormals():  # a vanishing J_t would otherwise crawl through denormals, many times slower
@@ -308,10 +331,8 @@ def influence_curve(model, x, norm="fro", full=False):
         if full:
             out[s : s + n] = _numpy(J)
             continue
-        J = J.double()  # a float32 norm overflows once its entries pass 1e19, long before the entries do
-        norms = torch.linalg.vector_norm(J, dim=(2, 3)) if norm == "fro" else torch.linalg.matrix_norm(J, ord=2)
-        with np.errstate(over="ignore"):  # overflow to inf is reported below
-            out[s : s + n] = _numpy(norms.mean(1))
+        norms = _norm(J, (2, 3)) if norm == "fro" else torch.linalg.matrix_norm(J.double(), ord=2)
+        out[s : s + n] = _numpy(_mean(norms, 1))
     _warn_if_not_finite("influence_curve", out, x.dtype, stacklevel=4)  # 4: past torch.no_grad's wrapper
     return out
 
@@ -321,7 +342,9 @@ def perturbation_curve(model, x, x0_alt):
     r"""The batch mean of ‖h_t(x) − h_t(x')‖₂, where x' is x with x_0 replaced by x0_alt.
 
     x0_alt is a float vector (input,) or batch (batch, input) for float inputs, a token id or (batch,) token ids
-    for a classifier with an embedding. Both sequences run through the fused forward pass as one batch.
+    for a classifier with an embedding. Both sequences run through the fused forward pass as one batch, in the
+    model's dtype: below about eps·‖h_t‖ (6e-8 relative in float32, 1e-16 in float64) the difference is rounding,
+    and the curve flattens there (fit_decay finds that floor). Returns a (T,) float64 array.
     """
     clf, rnn, inputs = _inputs(model, x)
     (B, _, D), alt_inputs = inputs.shape, inputs.clone()
@@ -345,7 +368,7 @@ def perturbation_curve(model, x, x0_alt):
             raise ValueError(f"x0_alt must be finite, got {alt.tolist()}")
         alt_inputs[:, 0] = alt
     states = rnn(torch.cat([inputs, alt_inputs]))
-    curve = _numpy(torch.linalg.vector_norm(states[:B] - states[B:], dim=2).mean(0))
+    curve = _numpy(_mean(_norm(states[:B] - states[B:], 2), 0))
     _warn_if_not_finite("perturbation_curve", curve, states.dtype, stacklevel=4)
     return curve
 
@@ -420,7 +443,8 @@ def gradient_curve(model, x, y=None, loss=None):
     L is the classifier's training loss on y (mean over the batch). With head="last" the gradient enters at h_{T-1}
     only and decays backwards in t; with head="flatten" every h_t gets its own share. A bare recurrent layer has no
     head: L = ½‖h_{T-1}‖² (batch mean), or pass loss=callable(states (batch, T, hidden)) -> scalar.
-    For an LSTM, ∂L/∂h_t holds c_t fixed (its own path is counted in ∂L/∂c_t).
+    For an LSTM, ∂L/∂h_t holds c_t fixed (its own path is counted in ∂L/∂c_t). Returns a (T,) float64 array, exact
+    wherever the gradients are representable in the model's dtype (see the module docstring).
     """
     clf, rnn, x = _inputs(model, x)
     with torch.enable_grad(), flush_denormals():  # gradients sinking into denormals would crawl
@@ -430,18 +454,19 @@ def gradient_curve(model, x, y=None, loss=None):
             states = _unrolled(rnn, x.detach())
             grads = torch.autograd.grad(_loss(clf, torch.stack(states, dim=1), y, loss), states, allow_unused=True)
             grads = torch.stack([torch.zeros_like(h) if g is None else g for g, h in zip(grads, states)], dim=1)
-    curve = _numpy(torch.linalg.vector_norm(grads, dim=(0, 2)))
+    curve = _numpy(_norm(grads, (0, 2)))
     _warn_if_not_finite("gradient_curve", curve, x.dtype)
     return curve
 
 
 def saliency_curve(model, x, y=None, loss=None):
-    r"""‖∂L/∂x_t‖_F over the batch for t = 0 … T−1 (x_t the embedding vectors for token ids); L as in gradient_curve."""
+    r"""‖∂L/∂x_t‖_F over the batch for t = 0 … T−1 (x_t the embedding vectors for token ids); L as in gradient_curve.
+    Returns a (T,) float64 array."""
     clf, rnn, x = _inputs(model, x)
     x = x.detach().requires_grad_()
     with torch.enable_grad():
         (grad,) = torch.autograd.grad(_loss(clf, rnn(x), y, loss), x)
-    curve = _numpy(torch.linalg.vector_norm(grad, dim=(0, 2)))
+    curve = _numpy(_norm(grad, (0, 2)))
     _warn_if_not_finite("saliency_curve", curve, x.dtype)
     return curve
 
@@ -601,10 +626,10 @@ def lyapunov_exponent(model, x, seed=0):
     for s, step in _linearisations(rnn, x, C):
         n = min(C, T - s)
         if lib is not None:  # the SimpleRNN's chunk in one call of its C loop, which renormalises v_t each step
-            sq = torch.zeros(n, B, dtype=torch.float64)
+            norms = torch.empty(n, B, dtype=torch.float64)
             d = step.phi_prime.transpose(0, 1).contiguous()
-            kernel.tangent(lib, d, rnn.A_h.detach().T.contiguous(), tangent, buf[:n], sq, renorm=True)
-            logs[s : s + n] = 0.5 * torch.log(sq)
+            kernel.tangent(lib, d, rnn.A_h.detach().T.contiguous(), tangent, buf[:n], norms, renorm=True)
+            logs[s : s + n] = torch.log(norms)
             tangent = buf[n - 1].clone()
             continue
         for i in range(n):
