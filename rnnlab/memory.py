@@ -471,19 +471,28 @@ def saliency_curve(model, x, y=None, loss=None):
     return curve
 
 
+FLOOR_MARGIN = 100.0  # the fit stops where the curve comes within this factor of the floor it flattens out at
+R2_MIN = 0.9  # an exponential fit of lower r² (of log curve) describes no curve: "not exponential"
+POWER_LAW_EVIDENCE = 10.0  # "power law": a log-log line leaves this many times less residual than the log-linear one
+FLOOR_EVIDENCE = 3.0  # a floor: a line that turns flat leaves this many times less residual than a line in t or log t
+
+
 @dataclasses.dataclass(frozen=True)
 class DecayFit:
     """curve[t] ≈ amplitude·exp(−rate·t), fitted on [start, stop). See fit_decay."""
 
     rate: float  # per step; > 0 decays, < 0 grows
-    time_constant: float  # 1/rate steps (e-folding time); inf unless the regime is "vanishing"
-    half_life: float  # ln 2 / rate steps; inf unless "vanishing"
+    time_constant: float  # 1/rate steps (e-folding time) if "vanishing", inf if "stable" or "exploding", else nan
+    half_life: float  # ln 2 / rate steps if "vanishing", as time_constant otherwise
     horizon: int | None  # first t with curve[t]/curve[0] < threshold, None if never
     r2: float  # coefficient of determination of the fit of log curve[t]
-    regime: str  # "vanishing", "stable" or "exploding"
+    regime: str  # "vanishing", "stable", "exploding", "power law" or "not exponential"
     amplitude: float
     start: int
     stop: int
+    floor: float | None = None  # the level the curve flattens out at, left out of the fit; None if it does not
+    power_exponent: float = math.nan  # p of the log-log fit curve[t] ≈ c·(1 + t)^−p on the same window
+    power_r2: float = math.nan  # its r², the evidence for "power law"
 
     def predict(self, t):
         """amplitude·exp(−rate·t) for an array of steps t."""
@@ -493,12 +502,51 @@ class DecayFit:
         return self.amplitude * np.exp(-self.rate * t)
 
 
+def _line(x, y):
+    """(slope, intercept, residual sum of squares, r²) of the least-squares line y ≈ slope·x + intercept."""
+    slope, intercept = np.polyfit(x, y, 1)
+    residual, total = ((y - (slope * x + intercept)) ** 2).sum(), ((y - y.mean()) ** 2).sum()
+    return float(slope), float(intercept), float(residual), float(1.0 - residual / total) if total > 0 else 1.0
+
+
+def _floor(y):
+    """The level a decaying curve y (positive values from its peak on) flattens out at, or None.
+
+    log y is fitted three ways: a line in t (an exponential), a line in log(1 + t) (a power law), and a line in t
+    that turns flat at some step k (an exponential that reaches a floor, k chosen by least squares, at least 8
+    points flat). A floor is the flat part's level, when that third fit leaves FLOOR_EVIDENCE (3) times less
+    residual than either of the others and the level lies FLOOR_MARGIN or more below the peak. The flat part takes
+    rounding noise as it comes, drifting up and down with ‖h_t‖ or stepping down towards an exact 0.
+    """
+    n = y.size
+    if n < 16:
+        return None
+    z, t = np.log(y), np.arange(n, dtype=np.float64)
+    k = np.arange(4, n - 7)  # where the flat part starts: ≥ 4 points on the line before it
+
+    def running(v):  # Σ v[:k] for every k
+        return np.cumsum(v)[k - 1]
+
+    St, Stt, Sz, Stz, Szz = running(t), running(t * t), running(z), running(t * z), running(z * z)
+    line = Szz - Sz**2 / k - (Stz - St * Sz / k) ** 2 / (Stt - St**2 / k)  # residual of the line through z[:k]
+    flat = (z * z).sum() - Szz - (z.sum() - Sz) ** 2 / (n - k)  # of the constant through z[k:]
+    knee = int(k[np.argmin(line + flat)])  # those running sums cancel: the residuals compared are recomputed
+    residual = _line(t[:knee], z[:knee])[2] + ((z[knee:] - z[knee:].mean()) ** 2).sum()
+    level = math.exp(z[knee:].mean())
+    others = min(_line(t, z)[2], _line(np.log1p(t), z)[2])
+    return level if FLOOR_EVIDENCE * residual < others and FLOOR_MARGIN * level <= y[0] else None
+
+
 def fit_decay(curve, threshold=1e-3, tol=None):
-    r"""Fit curve[t] ≈ amplitude·exp(−rate·t) by least squares on log curve[t], over the part that decays.
+    r"""Fit curve[t] ≈ amplitude·exp(−rate·t) by least squares on log curve[t], over the part that decays, and say
+    whether an exponential describes it at all.
 
     The fit window [start, stop) leaves out
-      - the floor: from the first point after the maximum at or below 10³·eps·max(curve) (machine precision of
-        the curve's dtype, where the curve has hit ~0 or rounding noise), and from the first inf;
+      - the floor: a curve that flattens out (a noise floor; a float32 perturbation curve's rounding at ~1e-7 of
+        ‖h_t‖; see _floor) is fitted only while it stays FLOOR_MARGIN (100) times above that level, which
+        `floor` reports. A curve that falls to 0 or a subnormal number (underflow, or two trajectories that
+        became the same floats, the values before being rounding) is fitted only while it stays FLOOR_MARGIN
+        times above its last value before; one that overflows, up to its first inf;
       - a leading transient: a decaying curve starts at its maximum (skipping an initial rise), and the first tenth
         of what remains, where faster modes still die away, is left out.
 
@@ -506,6 +554,10 @@ def fit_decay(curve, threshold=1e-3, tol=None):
     rate < −tol: "exploding"; both have time_constant = half_life = inf (the curve does not decay). tol defaults
     to ln(1.1)/(stop − start − 1): "stable" means the fitted curve changes by less than 10% across its window.
     A curve that drops to the floor right after its start has rate = inf and time_constant = half_life = 0.
+    A curve that decays or grows but not exponentially gets no time constant (time_constant = half_life = nan):
+    "power law" when a line in log t, curve ≈ c·(1 + t)^−p, fits with r² ≥ R2_MIN (0.9) and leaves ≥ 10 times less
+    residual than the exponential (power_exponent = p, power_r2 its r², the evidence), "not exponential" when the
+    exponential's r² is below R2_MIN otherwise.
 
     horizon: the first t where curve[t]/curve[0] < threshold (None if never), read off the data, not the fit.
 
@@ -534,33 +586,43 @@ def fit_decay(curve, threshold=1e-3, tol=None):
     if end < y.size:  # the NaN that usually follows an overflow (inf − inf, inf·0) is past the window too
         warnings.warn(f"fit_decay: the curve overflows to inf at t = {end}; the fit covers t < {end} only",
                       RuntimeWarning, stacklevel=2)
-    eps = np.finfo(raw.dtype if raw.dtype in (np.float16, np.float32) else np.float64).eps
+    tiny = np.finfo(raw.dtype if raw.dtype in (np.float16, np.float32) else np.float64).tiny
     peak = int(np.argmax(y[:end]))
-    low = np.flatnonzero(y[peak:end] <= 1e3 * eps * y[peak])
-    stop = peak + int(low[0]) if low.size else end
+    stop, floor = end, None
+    if y[peak] >= tiny:  # else the whole curve is subnormal: fit what there is
+        gone = np.flatnonzero(y[peak:end] < tiny)  # 0, or a subnormal number that has lost digits
+        if gone.size:  # what comes just before an exact cancellation is rounding: a floor of sorts
+            stop = peak + int(np.argmax(y[peak:] <= FLOOR_MARGIN * y[peak + gone[0] - 1]))
+        floor = _floor(y[peak:stop])
+        if floor is not None:
+            stop = peak + int(np.argmax(y[peak:stop] <= FLOOR_MARGIN * floor))
     start = peak if y[stop - 1] < y[0] else 0
     start += (stop - start) // 10
     if stop - start < 2:  # too short to fit: the curve overflowed, or fell to the floor, right away
         if stop == end < y.size:
             return DecayFit(-math.inf, math.inf, math.inf, horizon, math.nan, "exploding", float(y[start]), start,
-                            start + 1)
-        return DecayFit(math.inf, 0.0, 0.0, horizon, math.nan, "vanishing", float(y[start]), start, start + 1)
+                            start + 1, floor)
+        return DecayFit(math.inf, 0.0, 0.0, horizon, math.nan, "vanishing", float(y[start]), start, start + 1, floor)
     t = np.arange(start, stop, dtype=np.float64)
     t = t[y[start:stop] > 0]  # a growing curve may start from exact zeros
     log_y = np.log(y[t.astype(int)])
-    slope, intercept = np.polyfit(t, log_y, 1)
-    residual = log_y - (slope * t + intercept)
-    total = ((log_y - log_y.mean()) ** 2).sum()
-    r2 = 1.0 - (residual**2).sum() / total if total > 0 else 1.0
-    rate = float(-slope)
+    slope, intercept, _, r2 = _line(t, log_y)
+    power, _, _, power_r2 = _line(np.log1p(t), log_y)
+    rate = -slope
     tol = math.log(1.1) / (stop - start - 1) if tol is None else tol
-    if rate > tol:
-        regime, time_constant, half_life = "vanishing", 1.0 / rate, math.log(2.0) / rate
+    if abs(rate) <= tol:
+        regime, time_constant = "stable", math.inf
+    elif rate > 0 and power_r2 >= R2_MIN and 1 - r2 > POWER_LAW_EVIDENCE * (1 - power_r2):
+        regime, time_constant = "power law", math.nan
+    elif r2 < R2_MIN:
+        regime, time_constant = "not exponential", math.nan
+    elif rate > 0:
+        regime, time_constant = "vanishing", 1.0 / rate
     else:
-        regime, time_constant, half_life = ("stable" if rate >= -tol else "exploding"), math.inf, math.inf
+        regime, time_constant = "exploding", math.inf
     amplitude = math.exp(intercept) if intercept < 709.0 else math.inf  # e^709.8 is float64's largest value
-    return DecayFit(rate, time_constant, half_life, horizon, float(r2), regime, amplitude,
-                    start, stop)
+    return DecayFit(rate, time_constant, math.log(2.0) * time_constant, horizon, r2, regime, amplitude, start, stop,
+                    floor, -power, power_r2)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@ import torch
 
 import rnnlab.memory as memory
 import rnnlab.runs as runs
-from rnnlab.memory import (dependency_profile, fit_decay, gradient_curve, influence_curve, lyapunov_exponent,
+from rnnlab.memory import (R2_MIN, dependency_profile, fit_decay, gradient_curve, influence_curve, lyapunov_exponent,
                            memory_profile, perturbation_curve, recurrent_spectrum, saliency_curve)
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN
 from rnnlab.trajectories import state_trajectory
@@ -286,17 +286,63 @@ def test_fit_decay_recovers_the_rate_of_an_exponential():
     np.testing.assert_allclose(fit.predict(t), 3.0 * np.exp(-0.05 * t), rtol=1e-8)
 
 
-def test_fit_decay_stops_at_the_floor():
-    """exp(−t/2) hits the floor of float64 (underflow to 0, or rounding noise at 1e-17): the fit ignores it."""
+def test_fit_decay_stops_before_underflow_and_above_a_noise_floor():
+    """exp(−t/2) underflows (subnormal, then 0) past t = 1416: the fit stops 100 times above the last normal value.
+    exp(−t/10) + 1e-17·U(0, 1) flattens at the noise's median, 5e-18: the fit stops 100 times above it, where the
+    noise moves log curve by ≤ 1%, and the rate comes out within 1e-3."""
     t = np.arange(2000)
     underflow = np.exp(-0.5 * t)
-    assert underflow[-1] == 0
+    last = int(np.flatnonzero(underflow >= np.finfo(np.float64).tiny)[-1])
     fit = fit_decay(underflow)
-    assert fit.rate == pytest.approx(0.5, rel=1e-10) and fit.stop < 100
+    assert fit.rate == pytest.approx(0.5, rel=1e-10) and fit.floor is None
+    assert underflow[fit.stop - 1] > 100 * underflow[last] >= underflow[fit.stop]
     noisy = np.exp(-0.1 * t) + 1e-17 * np.random.default_rng(0).random(2000)
     fit = fit_decay(noisy, threshold=1e-6)
-    assert fit.rate == pytest.approx(0.1, rel=1e-3) and fit.r2 > 0.999
+    assert fit.rate == pytest.approx(0.1, rel=1e-3) and fit.r2 > 0.999 and fit.regime == "vanishing"
+    assert 2.5e-18 < fit.floor < 1e-17 and noisy[fit.stop - 1] > 100 * fit.floor
     assert fit.horizon == math.floor(math.log(1e6) / 0.1) + 1
+
+
+def test_fit_decay_fits_an_exponential_above_its_floor_at_1e_minus_6():
+    """exp(−t/20) + 1e-6 over 1,000 steps (issue 4: fitted through the floor, rate 0.41× the true one, r² 0.74).
+    The fit stops where the curve comes within 100 times the floor, so log curve is off the exponential's line by
+    ≤ log(1.01), decaying as e^(−0.05·(stop − t)) backwards: a least-squares slope moves by ≤ 0.06/(λ·W)² relative
+    over a window of W steps (λ·W ≈ 8 here), < 1e-3. The floor is the mean of log curve where it is flat."""
+    curve = np.exp(-0.05 * np.arange(1000)) + 1e-6
+    fit = fit_decay(curve)
+    assert fit.regime == "vanishing" and fit.rate == pytest.approx(0.05, rel=1e-3) and fit.r2 > 0.9999
+    assert fit.floor == pytest.approx(1e-6, rel=0.05) and curve[fit.stop - 1] > 100 * fit.floor >= curve[fit.stop]
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0, 2.0])
+def test_fit_decay_calls_a_power_law_a_power_law_with_its_exponent(p):
+    """(1 + t)^−p is a line in log(1 + t): power_r2 = 1, power_exponent = p. The exponential fit leaves r² = 0.93
+    (issue 4: called "vanishing", τ = 460): no time constant."""
+    fit = fit_decay((1.0 + np.arange(1000)) ** -p)
+    assert fit.regime == "power law" and fit.power_exponent == pytest.approx(p, rel=1e-10)
+    assert fit.power_r2 == pytest.approx(1.0, abs=1e-12) and fit.r2 < R2_MIN + 0.05
+    assert math.isnan(fit.time_constant) and math.isnan(fit.half_life) and fit.floor is None
+
+
+def test_fit_decay_calls_a_damped_oscillation_not_exponential():
+    """|cos(t/5)|·e^(−t/300): log curve swings by decades about its trend, neither line fits (r² < R2_MIN)."""
+    t = np.arange(1000)
+    fit = fit_decay(np.abs(np.cos(t / 5)) * np.exp(-t / 300))
+    assert fit.regime == "not exponential" and fit.r2 < R2_MIN and fit.power_r2 < R2_MIN
+    assert math.isnan(fit.time_constant) and math.isnan(fit.half_life)
+
+
+def test_fit_decay_of_a_float32_perturbation_stops_above_the_rounding():
+    """h_t = 0.8·h_{t-1} + A_x·x_t in float32 for x and x with x_0 nudged: their distance is 0.8^t·‖A_x·δ‖ until it
+    nears float32's rounding of h_t (~6e-8·‖h_t‖), then noise, then 0 once the two float trajectories coincide.
+    The fit stops 100 times above the last value before the 0, so the values it keeps err by ≲ 5% at its end
+    (the last value may dip below the noise), decaying backwards: the rate is off by ≤ 0.6/(λ·W)², λ·W ≥ 10."""
+    rnn, x = linear_rnn(0.8).float(), floats(B=4, T=400).float()
+    curve = perturbation_curve(rnn, x, x[0, 0] + torch.tensor([1.0, -2.0, 0.5]))
+    assert curve.dtype == np.float64 and curve[-1] == 0 and curve[0] > 1
+    fit = fit_decay(curve)
+    assert fit.regime == "vanishing" and fit.rate == pytest.approx(-math.log(0.8), rel=6e-3)
+    assert fit.rate * (fit.stop - fit.start) >= 10
 
 
 def test_fit_decay_skips_a_leading_transient():
