@@ -52,7 +52,7 @@ static inline float tanh_f32(float v) {
 /* z_r += Σ_j h_r[j]·M[j, :] for two rows r at once (two independent chains of multiply-adds keep the FPU busy).
    Inlined with a constant H for the usual state sizes, so that the compiler keeps z in registers. */
 #define ROWS_TIMES(REAL)                                                                                           \
-static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, int64_t rows, REAL *restrict z0,    \
+static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, int64_t rows, REAL *restrict z0,     \
         REAL *restrict z1, const REAL *restrict h0, const REAL *restrict h1, const REAL *restrict M) {             \
     if (rows == 2) {                                                                                               \
         for (int64_t j = 0; j < H; j++) {                                                                          \
@@ -80,7 +80,7 @@ static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, i
         default: f(H, __VA_ARGS__);                                                                                \
     }
 
-#define DEFINE(REAL, SUFFIX, TANH, TINY)                                                                           \
+#define DEFINE(REAL, SUFFIX, TANH, TINY)                                                                                 \
 ROWS_TIMES(REAL)                                                                                                   \
 /* h_t = φ(u_t + A_h·h_{t-1}), in place of u: s (T, B, H). */                                                    \
 static inline __attribute__((always_inline)) void forward_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
@@ -140,7 +140,7 @@ static inline __attribute__((always_inline)) double norm_##SUFFIX(int64_t m, con
 }                                                                                                                  \
 /* Tangents τ_t = d_t ⊙ (A_h·τ_{t-1}), K of them per sequence: out (n, B, K, H) from τ_{-1} = tau0 (B, K, H) and   \
    d (n, B, H) = φ'(z_t); norms (n, B), if not NULL, gets ‖τ_t‖ over K and H (norm). renorm (norms needed): each   \
-   sequence's τ_t is then divided by its norm (at least the smallest normal float), as a Lyapunov exponent needs. */\
+   sequence's τ_t is then divided by its norm (at least the smallest normal float), for a Lyapunov exponent. */    \
 static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, int64_t n, int64_t B, int64_t K,    \
         const REAL *restrict d, const REAL *restrict AT, const REAL *restrict tau0, REAL *restrict out,            \
         double *restrict norms, int renorm) {                                                                      \
