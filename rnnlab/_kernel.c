@@ -4,7 +4,7 @@
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
    Tangents:            τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1}),   K directions per sequence (memory.influence_curve,
-                        and renormalised each step for memory.lyapunov_exponent)
+                        and renormalised each step for memory.lyapunov_exponent), and ‖τ_t‖ per sequence
 
    Arrays are C-contiguous, time-major: s, delta (T, B, H); h0 (B, H). g_out is read at
    g_out[t·gt + b·gb + j], so that a batch-major gradient needs no copy. The forward reads A_hᵀ (H, H) so that its
@@ -112,13 +112,38 @@ static inline __attribute__((always_inline)) void backward_##SUFFIX(int64_t H, i
         for (int64_t i = 0; i < B * H; i++) delta[o + i] *= DPHI(REAL, hs[o + i], nl);                             \
     }                                                                                                              \
 }                                                                                                                  \
-/* Tangents τ_t = d_t ⊙ (A_h·τ_{t-1}), K of them per sequence: out (n, B, K, H) from τ_{-1} = tau0 (B, K, H) and  \
-   d (n, B, H) = φ'(z_t); sq (n, B), if not NULL, gets Σ τ² over K and H, summed in double. renorm (sq needed):   \
-   each sequence's τ_t is then divided by its norm (at least the smallest normal float), as a Lyapunov exponent  \
-   needs. */                                                                                                      \
+/* ‖v‖ of m values as a double, exact wherever a double holds it. A float's square always fits a double;           \
+   doubles are first multiplied by the power of two 2^-e that brings the largest |v_i| near 1 (LAPACK's scaling,   \
+   without its divisions), so that no square underflows (below 1.5e-154, which the flushing would zero) or         \
+   overflows. An inf gives inf, a NaN NaN. Eight lanes of partial sums let the compiler vectorise the sums. */     \
+static inline __attribute__((always_inline)) double norm_##SUFFIX(int64_t m, const REAL *restrict v) {             \
+    double f = 1, unscale = 1, top[8] = {0}, acc[8] = {0};                                                         \
+    int64_t i;                                                                                                     \
+    if (sizeof(REAL) == sizeof(double)) {                                                                          \
+        for (i = 0; i + 8 <= m; i += 8)                                                                            \
+            for (int l = 0; l < 8; l++) top[l] = fabs(v[i + l]) > top[l] ? fabs(v[i + l]) : top[l];                \
+        for (; i < m; i++) top[0] = fabs(v[i]) > top[0] ? fabs(v[i]) : top[0];                                     \
+        for (int l = 1; l < 8; l++) top[0] = top[l] > top[0] ? top[l] : top[0];                                    \
+        if ((top[0] > 0 && top[0] < 0x1p-300) || (top[0] > 0x1p300 && top[0] < INFINITY)) { /* else all fit */     \
+            int e;                                                                                                 \
+            frexp(top[0], &e);                                                                                     \
+            e = e > 1000 ? 1000 : e < -1000 ? -1000 : e; /* 2^±1000 are normal doubles */                          \
+            f = ldexp(1.0, -e), unscale = ldexp(1.0, e);                                                           \
+        }                                                                                                          \
+    }                                                                                                              \
+    for (i = 0; i + 8 <= m; i += 8)                                                                                \
+        for (int l = 0; l < 8; l++) acc[l] += ((double)v[i + l] * f) * ((double)v[i + l] * f);                     \
+    for (; i < m; i++) acc[0] += ((double)v[i] * f) * ((double)v[i] * f);                                          \
+    double sum = 0;                                                                                                \
+    for (int l = 0; l < 8; l++) sum += acc[l];                                                                     \
+    return sqrt(sum) * unscale;                                                                                    \
+}                                                                                                                  \
+/* Tangents τ_t = d_t ⊙ (A_h·τ_{t-1}), K of them per sequence: out (n, B, K, H) from τ_{-1} = tau0 (B, K, H) and   \
+   d (n, B, H) = φ'(z_t); norms (n, B), if not NULL, gets ‖τ_t‖ over K and H (norm). renorm (norms needed): each   \
+   sequence's τ_t is then divided by its norm (at least the smallest normal float), for a Lyapunov exponent. */    \
 static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, int64_t n, int64_t B, int64_t K,    \
         const REAL *restrict d, const REAL *restrict AT, const REAL *restrict tau0, REAL *restrict out,            \
-        double *restrict sq, int renorm) {                                                                         \
+        double *restrict norms, int renorm) {                                                                      \
     for (int64_t t = 0; t < n; t++) {                                                                              \
         const REAL *prev = t ? out + (t - 1) * B * K * H : tau0;                                                   \
         for (int64_t b = 0; b < B; b++) {                                                                          \
@@ -129,17 +154,13 @@ static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, in
                 for (int64_t i = 0; i < rows * H; i++) z[i] = 0;                                                   \
                 rows_times_##REAL(H, rows, z, z + H, prev + o, prev + o + H, AT);                                  \
                 for (int64_t i = 0; i < rows * H; i++) z[i] *= db[i % H];                                          \
-                if (sq) {                                                                                          \
-                    double acc = 0;                                                                                \
-                    for (int64_t i = 0; i < rows * H; i++) acc += (double)z[i] * z[i];                             \
-                    sq[t * B + b] += acc;                                                                          \
-                }                                                                                                  \
             }                                                                                                      \
+            if (norms) norms[t * B + b] = norm_##SUFFIX(K * H, out + (t * B + b) * K * H);                         \
             if (renorm) {                                                                                          \
-                const double norm = sqrt(sq[t * B + b]);                                                           \
-                const REAL scale = (REAL)(1.0 / (norm > TINY ? norm : TINY));                                      \
+                const double norm = norms[t * B + b];                                                              \
+                const REAL inv = (REAL)(1.0 / (norm > TINY ? norm : TINY));                                        \
                 REAL *z = out + (t * B + b) * K * H;                                                               \
-                for (int64_t i = 0; i < K * H; i++) z[i] *= scale;                                                 \
+                for (int64_t i = 0; i < K * H; i++) z[i] *= inv;                                                   \
             }                                                                                                      \
         }                                                                                                          \
     }                                                                                                              \
@@ -156,9 +177,9 @@ void rnn_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *hs, cons
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
 void rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *d, const REAL *AT,             \
-                          const REAL *tau0, REAL *out, double *sq, int renorm) {                                   \
+                          const REAL *tau0, REAL *out, double *norms, int renorm) {                                \
     FLUSH_ON();                                                                                                    \
-    BY_SIZE(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, sq, renorm)                                            \
+    BY_SIZE(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, norms, renorm)                                         \
     FLUSH_OFF();                                                                                                   \
 }
 

@@ -319,18 +319,20 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
 
 
-def tangent(lib, d, A_hT, tau0, out, sq=None, renorm=False):
-    """τ_t = d_t ⊙ (A_h·τ_{t-1}) for the n steps of d (n, B, H), from tau0 (B, K, H), into out (n, B, K, H); adds
-    Σ τ_t² over K and H to sq (n, B) float64, if given. renorm: each sequence's τ_t is divided by its norm (at least
-    the smallest normal float) before the next step; needs sq."""
+def tangent(lib, d, A_hT, tau0, out, norms=None, renorm=False):
+    """τ_t = d_t ⊙ (A_h·τ_{t-1}) for the n steps of d (n, B, H), from tau0 (B, K, H), into out (n, B, K, H); writes
+    ‖τ_t‖ over K and H into norms (n, B) float64, if given, with LAPACK's scaling, so that it is exact wherever
+    float64 holds it (a plain Σ τ² would underflow below 1e-154). renorm: each sequence's τ_t is divided by its
+    norm (at least the smallest normal float) before the next step; needs norms."""
     n, B, H = d.shape
     K = tau0.shape[1] if tau0.dim() == 3 else -1
     _check(("d", d, (n, B, H)), ("A_hT", A_hT, (H, H)), ("tau0", tau0, (B, K, H)), ("out", out, (n, B, K, H)))
-    if sq is not None and not (sq.dtype == torch.float64 and sq.is_contiguous() and tuple(sq.shape) == (n, B)):
-        raise ValueError(f"sq must be a C-contiguous float64 tensor of shape {(n, B)}, got {sq.dtype} "
-                         f"{tuple(sq.shape)} with strides {sq.stride()}")
-    if renorm and sq is None:
-        raise ValueError("renorm=True needs sq, where the norms are summed")
+    if norms is not None and not (norms.dtype == torch.float64 and norms.is_contiguous()
+                                  and tuple(norms.shape) == (n, B)):
+        raise ValueError(f"norms must be a C-contiguous float64 tensor of shape {(n, B)}, got {norms.dtype} "
+                         f"{tuple(norms.shape)} with strides {norms.stride()}")
+    if renorm and norms is None:
+        raise ValueError("renorm=True needs norms, where the norms are written")
     fn = getattr(lib, f"rnn_tangent_{_SUFFIX[d.dtype]}")
     fn(n, B, K, H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
-       None if sq is None else sq.data_ptr(), int(renorm))
+       None if norms is None else norms.data_ptr(), int(renorm))

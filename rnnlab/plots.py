@@ -32,6 +32,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 REFERENCE = "#444444"  # chance level, unit circle: references, not configurations
 TEMPLATE = "plotly_white"
 FIT_DASH, BOUND_DASH, CHANCE_DASH = "dash", "dot", "dash"
+EXPONENTIAL = ("vanishing", "stable", "exploding")  # the regimes of a fit that describes its curve
 _REQUIRED = object()
 
 
@@ -137,7 +138,9 @@ def influence_figure(curves, fits=None, bounds=None, title="Influence of x_0 on 
                      y_label="‖∂h_t/∂x_0‖_F (log scale)", x_label="time step t", names=None, log_y=True):
     """Curves c_t against t, one colour per configuration, on a log y axis: an exponential decay c_t ≈ a·e^(−λt)
     is a straight line. A fitted decay (DecayFit: predict(t) on [start, stop)) is dashed in the curve's colour,
-    the bound ‖∂h_t/∂x_0‖ ≤ σ_max(A_h)^t·‖∂h_0/∂x_0‖ dotted.
+    the bound ‖∂h_t/∂x_0‖ ≤ σ_max(A_h)^t·‖∂h_0/∂x_0‖ dotted. A fit that describes no exponential (fit_decay's
+    regime "power law" or "not exponential": r² below 0.9, or a power law fits far better) is hidden, its legend
+    entry saying why; clicking the entry shows it.
 
     curves: dict name → (T,) array (or one array); fits: dict name → DecayFit; bounds: dict name → (T,) array.
     """
@@ -156,15 +159,22 @@ def influence_figure(curves, fits=None, bounds=None, title="Influence of x_0 on 
                                  line=dict(color=color), hovertemplate=hover))
         fit = fits.get(name)
         if fit is not None:
-            field = (lambda key: _get(fit, key, f"fits[{name!r}]"))
+            field = (lambda key, default=_REQUIRED: _get(fit, key, f"fits[{name!r}]", default))
             t = np.arange(int(field("start")), int(field("stop")))
-            rate, regime = field("rate"), field("regime")
-            pace = (f"half-life {field('half_life'):.3g} steps" if regime == "vanishing" else
-                    f"doubling time {math.log(2) / -rate:.3g} steps" if regime == "exploding" else regime)
-            label = f"{name} fit: rate {rate + 0.0:.3g}/step, {pace}, r² {field('r2'):.3f}"  # + 0.0: no "-0"
+            rate, regime, r2 = field("rate"), field("regime"), field("r2")
+            exponential = regime in EXPONENTIAL
+            if regime == "power law":
+                label = (f"{name}: a power law ∝ (1 + t)^−{field('power_exponent', math.nan):.3g} (log-log r² "
+                         f"{field('power_r2', math.nan):.3f}), not exponential (r² {r2:.3f}): fit hidden")
+            elif not exponential:
+                label = f"{name}: {regime} (r² {r2:.3f}): fit hidden"
+            else:
+                pace = (f"half-life {field('half_life'):.3g} steps" if regime == "vanishing" else
+                        f"doubling time {math.log(2) / -rate:.3g} steps" if regime == "exploding" else regime)
+                label = f"{name} fit: rate {rate + 0.0:.3g}/step, {pace}, r² {r2:.3f}"  # + 0.0: no "-0"
             fig.add_trace(go.Scatter(x=t, y=np.asarray(field("predict")(t), dtype=np.float64), mode="lines",
                                      name=label, legendgroup=name, line=dict(color=color, dash=FIT_DASH),
-                                     hovertemplate=hover))
+                                     hovertemplate=hover, visible=True if exponential else "legendonly"))
         if name in bounds:
             bound = _array(bounds[name], f"bounds[{name!r}]")
             fig.add_trace(go.Scatter(x=np.arange(len(bound)), y=bound, mode="lines", name=f"{name} bound σ_max^t",

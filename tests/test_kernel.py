@@ -286,8 +286,8 @@ def test_the_kernel_refuses_tensors_it_would_misread():
         kernel.forward(lib, s.transpose(0, 1), h0, torch.eye(3), "tanh")
     with pytest.raises(ValueError, match="float64"):
         kernel.forward(lib, s, h0.double(), torch.eye(3), "tanh")
-    with pytest.raises(ValueError, match="sq must be a C-contiguous float64"):
-        kernel.tangent(lib, s, torch.eye(3), torch.zeros(2, 1, 3), torch.zeros(4, 2, 1, 3), sq=torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="norms must be a C-contiguous float64"):
+        kernel.tangent(lib, s, torch.eye(3), torch.zeros(2, 1, 3), torch.zeros(4, 2, 1, 3), norms=torch.zeros(4, 2))
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "linear", "relu"])

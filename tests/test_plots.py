@@ -74,7 +74,7 @@ def test_fit_is_dashed_in_the_curve_colour_and_equals_predict_on_its_range():
     np.testing.assert_array_equal(line.x, t)
     np.testing.assert_allclose(line.y, fit.amplitude * np.exp(-fit.rate * t), rtol=1e-15)
     np.testing.assert_array_equal(line.y, fit.predict(t))
-    assert line.line.dash == "dash" and line.line.color == trace(fig, "tanh").line.color
+    assert line.line.dash == "dash" and line.line.color == trace(fig, "tanh").line.color and line.visible
     assert line.name == "tanh fit: rate 0.3/step, half-life 2.31 steps, r² 1.000"  # ln 2 / 0.3 = 2.31
 
 
@@ -85,6 +85,23 @@ def test_fit_label_gives_the_doubling_time_of_a_growing_curve(growth, label):
     y = growth ** np.arange(30)
     fig = influence_figure({"relu": y}, fits={"relu": fit_decay(y)})
     assert fig.data[1].name.startswith("relu " + label) and fig.data[1].line.dash == "dash"
+
+
+def test_a_fit_that_is_no_exponential_is_hidden_and_its_legend_says_why():
+    """Oracle: (1 + t)^−1 is a power law of exponent 1 (log-log r² = 1) whose best exponential leaves r² = 0.928;
+    |cos(t/5)|·e^(−t/300) is neither (fit_decay's r²). Both fits stay one click away (visible "legendonly"), with
+    the same numbers as predict; the curves themselves are drawn."""
+    t = np.arange(1000)
+    curves = {"power": 1.0 / (1 + t), "wave": np.abs(np.cos(t / 5)) * np.exp(-t / 300)}
+    fits = {name: fit_decay(y) for name, y in curves.items()}
+    fig = influence_figure(curves, fits=fits)
+    power, wave = (next(tr for tr in fig.data if tr.name.startswith(f"{name}: ")) for name in curves)
+    assert power.name == "power: a power law ∝ (1 + t)^−1 (log-log r² 1.000), not exponential (r² 0.928): fit hidden"
+    assert wave.name == f"wave: not exponential (r² {fits['wave'].r2:.3f}): fit hidden" and fits["wave"].r2 < 0.9
+    for line, fit in ((power, fits["power"]), (wave, fits["wave"])):
+        assert line.visible == "legendonly" and line.line.dash == "dash"
+        np.testing.assert_array_equal(line.y, fit.predict(np.arange(fit.start, fit.stop)))
+    assert trace(fig, "power").visible is None and trace(fig, "wave").visible is None
 
 
 def test_influence_curve_of_a_linear_rnn_is_drawn_with_its_fit_and_spectral_bound():
