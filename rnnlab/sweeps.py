@@ -50,6 +50,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import re
 import stat
 import statistics
 import sys
@@ -84,13 +85,36 @@ def _nullable(name):
     return next(f for f in fields(RunConfig) if f.name == name).default is None
 
 
+@dataclass(frozen=True)
+class LagPlus:
+    """A length that follows the lag: length = lag + steps (written "lag + 11" in a sweep file), so that a grid
+    over the lag keeps the same steps around the answer instead of one long sequence for every lag."""
+
+    steps: int
+
+    def __str__(self):
+        return f"lag + {self.steps}"
+
+
 def _value(where, name, value):
-    """A TOML value for field `name` as RunConfig takes it: "none" is None where None is allowed."""
+    """A TOML value for field `name` as RunConfig takes it: "none" is None where None is allowed; a length may be
+    "lag + N" (LagPlus)."""
     if isinstance(value, (list, dict)):
         raise TypeError(f"{where} must be a string, a number or a boolean, got {value!r}")
     if isinstance(value, str) and value.lower() == "none" and _nullable(name):
         return None
+    if name == "length" and isinstance(value, str) and (m := re.fullmatch(r"\s*lag\s*\+\s*([0-9]{1,6})\s*", value)):
+        if int(m.group(1)) < 1:
+            raise ValueError(f"{where} = {value!r}: N in 'lag + N' must be >= 1")
+        return LagPlus(int(m.group(1)))
     return value
+
+
+def _resolve(d):
+    """A combination as RunConfig takes it: a LagPlus length becomes lag + N."""
+    if isinstance(d.get("length"), LagPlus):
+        d = {**d, "length": d.get("lag", 0) + d["length"].steps}
+    return d
 
 
 def _fields(where, names):
@@ -164,7 +188,7 @@ class Sweep:
         for values in itertools.product(*axes.values()):
             combination = dict(zip(axes, values))
             try:
-                config = RunConfig(**{**base, **combination})
+                config = RunConfig(**_resolve({**base, **combination}))
             except (TypeError, ValueError) as e:
                 invalid.append((combination, _reason(e)))
                 for item in combination.items():

@@ -154,3 +154,18 @@ def test_cli_sweep_of_a_fifo_exits_2_with_one_line_naming_it(tmp_path, capsys):
     os.mkfifo(fifo)
     code, out, err = sweep_exit(["sweep", str(fifo), "--store", str(tmp_path / "runs"), "--dry-run"], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1 and "not a regular file" in err and str(fifo) in err
+
+
+def test_a_length_of_lag_plus_n_follows_each_lag_of_the_grid(tmp_path):
+    sweep = load_sweep(file_of(tmp_path, 'seeds = [0, 1]\n[base]\ntask = "marked_recall"\nlength = "lag + 11"\n'
+                                         '[grid]\ncell = ["simple_rnn", "lstm"]\nlag = [1, 8, 64]\n'))
+    assert [(c.cell, c.lag, c.length, c.seed) for c in sweep.configs[:4]] == [
+        ("simple_rnn", 1, 12, 0), ("simple_rnn", 1, 12, 1), ("simple_rnn", 8, 19, 0), ("simple_rnn", 8, 19, 1)]
+    assert all(c.length == c.lag + 11 for c in sweep.configs) and len(sweep.configs) == 12
+    assert str(sweep.base["length"]) == "lag + 11"
+
+
+@pytest.mark.parametrize("length", ['"lag + 0"', '"lag * 2"', '"11 + lag"', '"lag + 1e3"'])
+def test_a_length_formula_other_than_lag_plus_n_is_refused_naming_the_field(tmp_path, length):
+    with pytest.raises((TypeError, ValueError), match="length"):
+        load_sweep(file_of(tmp_path, f'seeds = [0]\n[base]\nlength = {length}\n[grid]\nlag = [1, 2]\n'))
