@@ -1,0 +1,115 @@
+"""Gates: chrono initialisation of LSTM and GRU, the time constants their biases give, the gates along a sequence
+(against PyTorch's documented gate equations on the same weights), their figure, and the State trajectories page."""
+import math
+
+import pytest
+import torch
+
+from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, gate_time_constants
+from rnnlab.runs import RunConfig
+
+H = 400  # units: enough draws of u ~ U(1, T_max − 1) to pin its range and mean
+
+
+def rand(*shape, seed=0):
+    return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+
+
+def seeded(cls, seed=0, **options):
+    torch.manual_seed(seed)
+    return cls(3, H, **options)
+
+
+@pytest.mark.parametrize("t_max", [2, 50, 1000])
+def test_chrono_lstm_forget_bias_is_log_uniform_and_input_bias_its_negative(t_max):
+    """Oracle: the definition b_f = log u, u ~ U(1, T_max − 1), b_i = −b_f, b_g = b_o = 0.
+
+    b is float32: log u is rounded to |δ| ≤ 2⁻²⁴·|log u| ≤ 2⁻²⁴·7 < 5e-7, so exp(b_f) = u·(1 ± 5e-7): the range is
+    checked with that slack. The mean of H draws lies within 5 standard errors (T_max − 2)/√(12·H) of T_max/2."""
+    model = seeded(LSTM, init="chrono", chrono_max=t_max)
+    b = model.b.detach().double()
+    b_i, b_f, b_g, b_o = b.split(H)
+    u = b_f.exp()
+    assert u.min() >= 1 - 5e-7 and u.max() <= (t_max - 1) * (1 + 5e-7)
+    assert abs(u.mean().item() - t_max / 2) <= 5 * (t_max - 2) / math.sqrt(12 * H) + 1e-6
+    assert torch.equal(b_i, -b_f) and not b_g.any() and not b_o.any()
+
+
+def test_chrono_gru_sets_the_update_gate_bias_only():
+    """Oracle: the definition b_z = log u on the z rows of b, every other intercept 0 (as "keras")."""
+    model = seeded(GRU, init="chrono", chrono_max=100)
+    b_r, b_z, b_n = model.b.detach().double().split(H)
+    u = b_z.exp()
+    assert u.min() >= 1 - 5e-7 and u.max() <= 99 * (1 + 5e-7)  # float32 rounding of log u, as for the LSTM
+    assert not b_r.any() and not b_n.any() and not model.b_h.any()
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_chrono_is_reproducible_with_the_seed_and_keeps_the_keras_weights(cls):
+    """Oracle: the same layer drawn again, and the "keras" layer of the same seed (chrono draws its biases after the
+    weights, so A is Keras' exactly)."""
+    a, again = seeded(cls, 3, init="chrono", chrono_max=100), seeded(cls, 3, init="chrono", chrono_max=100)
+    other = seeded(cls, 4, init="chrono", chrono_max=100)
+    assert torch.equal(a.b, again.b) and not torch.equal(a.b, other.b)
+    assert torch.equal(a.A, seeded(cls, 3, init="keras").A)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_chrono_gate_keeps_sigma_log_u_of_the_memory_a_step(cls):
+    """Oracle: one step of the layer's own equations (cell) with A = 0 and x = 0: the LSTM's c_1 = σ(b_f)·c_0 (its
+    input branch σ(b_i)·tanh(b_g) = 0 as b_g = 0), the GRU's h_1 = z·h_0 (n = tanh(0) = 0), and σ(log u) = u/(1 + u)
+    = 1 − 1/τ with τ = gate_time_constants. float64 throughout: ~1e-16 relative."""
+    model = seeded(cls, init="chrono", chrono_max=300).double()
+    with torch.no_grad():
+        model.A.zero_()
+    x, memory = torch.zeros(1, 3, dtype=torch.float64), rand(1, H)
+    if cls is LSTM:
+        _, kept = model.cell(x, torch.zeros_like(memory), memory)
+    else:
+        kept = model.cell(x, memory)
+    u = model.b.detach()[H : 2 * H].exp()
+    torch.testing.assert_close(kept[0], memory[0] * u / (1 + u), rtol=1e-13, atol=0)
+    torch.testing.assert_close(kept[0], memory[0] * (1 - 1 / gate_time_constants(model)), rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_gate_time_constants_are_one_over_one_minus_sigma_of_the_bias(cls):
+    """Oracle: τ = 1/(1 − σ(b_f)) with σ from torch.sigmoid, b_f the forget (LSTM) or z (GRU, b_z + b_h,z) intercept,
+    on "torch" biases in ±1/√h. float64: 1 − σ(b) ≥ 0.2 here, its rounding ε/0.2 ≈ 1e-15 relative."""
+    model = seeded(cls, init="torch")
+    b_f = model.b.detach().double()[H : 2 * H] + (model.b_h.detach().double()[H : 2 * H] if cls is GRU else 0)
+    assert b_f.abs().max() > 0.5 / math.sqrt(H)  # the biases are drawn, not zero
+    torch.testing.assert_close(gate_time_constants(model), 1 / (1 - torch.sigmoid(b_f)), rtol=1e-13, atol=0)
+    assert torch.equal(gate_time_constants(cls(3, 5, bias=False)), torch.full((5,), 2.0, dtype=torch.float64))
+
+
+def test_gate_time_constants_of_keras_chrono_and_simple_rnn():
+    """Oracle: keras' b_f = 1 gives τ = 1 + e; chrono's τ = 1 + u lies in [2, T_max]; a SimpleRNN has no gate."""
+    torch.testing.assert_close(gate_time_constants(LSTM(3, 4)), torch.full((4,), 1 + math.e, dtype=torch.float64))
+    tau = gate_time_constants(seeded(GRU, init="chrono", chrono_max=100))
+    assert tau.min() >= 2 - 1e-6 and tau.max() <= 100 * (1 + 5e-7)  # float32 log u, see above
+    assert gate_time_constants(SimpleRNN(3, 4)) is None
+    with pytest.raises(TypeError, match="layer must be a SimpleRNN, LSTM or GRU, got SequenceClassifier"):
+        gate_time_constants(SequenceClassifier(input_size=3))
+
+
+def test_chrono_takes_t_max_from_the_sequence_length():
+    assert SequenceClassifier(input_size=3, cell="lstm", init="chrono", seq_len=80).rnn.chrono_max == 80
+    assert SequenceClassifier(input_size=3, cell="gru", init="chrono", seq_len=1).rnn.chrono_max == 2
+    assert SequenceClassifier(input_size=3, cell="gru", init="chrono", seq_len=80, chrono_max=7).rnn.chrono_max == 7
+    assert RunConfig(cell="lstm", init="chrono", length=50).build_model().rnn.chrono_max == 50
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: SimpleRNN(3, 4, init="chrono"), ["init='chrono'", "simple_rnn", "'keras', 'torch'"]),
+    (lambda: LSTM(3, 4, init="chrono"), ["chrono_max", "got None"]),
+    (lambda: SequenceClassifier(input_size=3, cell="lstm", init="chrono"), ["chrono_max", "seq_len", "got None"]),
+    (lambda: GRU(3, 4, init="chrono", chrono_max=1.5), ["chrono_max", "[2, inf)", "1.5"]),
+    (lambda: GRU(3, 4, init="chrono", chrono_max=math.nan), ["chrono_max", "nan"]),
+    (lambda: LSTM(3, 4, chrono_max=100), ["chrono_max applies to init='chrono'", "init='keras'"]),
+    (lambda: SequenceClassifier(input_size=3, cell="gru", init="chrono", seq_len=0), ["seq_len", ">= 1", "0"]),
+])
+def test_chrono_refuses_what_it_cannot_do_naming_the_field(make, words):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert all(w in str(error.value) for w in words), str(error.value)
