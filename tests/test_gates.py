@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from rnnlab.cli import main
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, gate_time_constants
 from rnnlab.runs import RunConfig
 
@@ -113,3 +114,14 @@ def test_chrono_refuses_what_it_cannot_do_naming_the_field(make, words):
     with pytest.raises(ValueError) as error:
         make()
     assert all(w in str(error.value) for w in words), str(error.value)
+
+
+def test_a_simple_rnn_run_with_chrono_is_refused_where_it_is_configured(capsys, tmp_path):
+    """A RunConfig refuses it (so a sweep skips the combination), and `rnnlab train` exits 2 with one line."""
+    with pytest.raises(ValueError, match="init='chrono' applies to cell='lstm' or 'gru' only"):
+        RunConfig(init="chrono")
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--init", "chrono", "--store", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "rnnlab: error: init='chrono'" in err
+    assert list(tmp_path.iterdir()) == []
