@@ -2,12 +2,14 @@
 (against PyTorch's documented gate equations on the same weights), their figure, and the State trajectories page."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from rnnlab.cli import main
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, gate_time_constants
 from rnnlab.runs import RunConfig
+from rnnlab.trajectories import state_trajectory
 
 H = 400  # units: enough draws of u ~ U(1, T_max − 1) to pin its range and mean
 
@@ -125,3 +127,54 @@ def test_a_simple_rnn_run_with_chrono_is_refused_where_it_is_configured(capsys, 
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and "rnnlab: error: init='chrono'" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def torch_gates(model, x):
+    """Oracle: h_t from the explicit loop, and the gates from PyTorch's documented nn.LSTM / nn.GRU equations on
+    weight_ih = A_x, weight_hh = A_h, bias_ih = b, bias_hh = 0 (LSTM) or b_h (GRU), one step at a time:
+    LSTM i = σ(W_ii·x + b_ii + W_hi·h + b_hi), f likewise with W_if, W_hf; GRU z = σ(W_iz·x + b_iz + W_hz·h + b_hz)."""
+    ref = getattr(torch.nn, type(model).__name__)(model.input_size, model.hidden_size, batch_first=True).double()
+    with torch.no_grad():
+        ref.weight_ih_l0.copy_(model.A_x), ref.weight_hh_l0.copy_(model.A_h), ref.bias_ih_l0.copy_(model.b)
+        ref.bias_hh_l0.copy_(model.b_h if isinstance(model, GRU) else torch.zeros_like(model.b))
+    states = model.loop(x)[0].detach()
+    W_i, W_h, b_i, b_h = (p.detach() for p in (ref.weight_ih_l0, ref.weight_hh_l0, ref.bias_ih_l0, ref.bias_hh_l0))
+    n = model.hidden_size
+    names = {"i": 0, "f": 1} if isinstance(model, LSTM) else {"z": 1}  # PyTorch's row blocks: i f g o, r z n
+    gates = {name: [] for name in names}
+    h = torch.zeros(n, dtype=torch.float64)
+    for t in range(x.shape[1]):
+        for name, k in names.items():
+            rows = slice(k * n, (k + 1) * n)
+            gates[name].append(torch.sigmoid(W_i[rows] @ x[0, t] + b_i[rows] + W_h[rows] @ h + b_h[rows]))
+        h = states[t]
+    return states.numpy(), {name: torch.stack(g).numpy() for name, g in gates.items()}
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_trajectory_gates_are_pytorchs_gate_equations_on_the_loops_states(cls):
+    """float64, T = 40: the fused states differ from the loop's by a few ulp a step, ~1e-14 at most; the gates
+    inherit that through σ' ≤ 1/4 and ‖A_h‖ ≈ 1: 1e-12 is ample."""
+    torch.manual_seed(0)
+    model = cls(3, 6, init="torch").double()
+    x = rand(2, 40, 3)
+    traj = state_trajectory(model, x, index=1)
+    states, gates = torch_gates(model, x[1:2])
+    np.testing.assert_allclose(traj.states, states, rtol=0, atol=1e-12)
+    assert traj.gates.keys() == gates.keys()
+    for name in gates:
+        assert traj.gates[name].shape == (40, 6)
+        np.testing.assert_allclose(traj.gates[name], gates[name], rtol=0, atol=1e-12)
+
+
+def test_trajectory_gates_of_a_token_classifier_read_the_embeddings():
+    """Oracle: the gates of its LSTM on the embedding rows E[token_t] looked up by hand."""
+    torch.manual_seed(1)
+    model = SequenceClassifier(vocab_size=9, embedding_dim=3, hidden_size=5, cell="lstm", init="chrono",
+                               seq_len=30).double()
+    ids = torch.randint(0, 9, (2, 30), generator=torch.Generator().manual_seed(2))
+    traj = state_trajectory(model, ids, index=1)
+    _, gates = torch_gates(model.rnn, model.embedding.weight.detach()[ids[1]].unsqueeze(0))
+    for name in ("i", "f"):
+        np.testing.assert_allclose(traj.gates[name], gates[name], rtol=0, atol=1e-12)
+    assert state_trajectory(SimpleRNN(3, 4), rand(1, 5, 3)).gates is None
