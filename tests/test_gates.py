@@ -1,11 +1,14 @@
 """Gates: chrono initialisation of LSTM and GRU, the time constants their biases give, the gates along a sequence
 (against PyTorch's documented gate equations on the same weights), their figure, and the State trajectories page."""
+import csv
+import io
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from rnnlab import plots
 from rnnlab.cli import main
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, gate_time_constants
 from rnnlab.runs import RunConfig
@@ -178,3 +181,42 @@ def test_trajectory_gates_of_a_token_classifier_read_the_embeddings():
     for name in ("i", "f"):
         np.testing.assert_allclose(traj.gates[name], gates[name], rtol=0, atol=1e-12)
     assert state_trajectory(SimpleRNN(3, 4), rand(1, 5, 3)).gates is None
+
+
+def rows(fig):
+    return list(csv.DictReader(io.StringIO(plots.figure_data(fig))))
+
+
+def test_gates_figure_draws_every_gate_per_unit_and_its_mean():
+    """Oracle: the trajectory's arrays as given, and their mean over units summed by hand; figure_data writes floats
+    that read back exactly, the mean agrees to the rounding of a sum of 5 terms (1e-15)."""
+    torch.manual_seed(0)
+    traj = state_trajectory(LSTM(3, 5, init="chrono", chrono_max=20).double(), rand(1, 7, 3))
+    fig = plots.gates_figure(traj)
+    data = rows(fig)
+    for name, label in (("i", "input gate σ(i_t)"), ("f", "forget gate σ(f_t)")):
+        cells = [r for r in data if r["trace"] == label]
+        assert len(cells) == 7 * 5
+        for r in cells:
+            assert float(r["z"]) == traj.gates[name][int(r["x"]), int(r["y"])]
+        mean = [float(r["y"]) for r in data if r["trace"] == f"mean {label}"]
+        by_hand = [sum(traj.gates[name][t]) / 5 for t in range(7)]
+        np.testing.assert_allclose(mean, by_hand, rtol=1e-15, atol=0)
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert fig.layout.xaxis3.title.text == "time step t" and fig.layout.yaxis.title.text == "hidden unit i (index)"
+    assert fig.layout.yaxis3.title.text == "mean gate (0 … 1)"
+
+
+def test_gates_figure_of_a_gru_labels_its_steps_and_refuses_a_simple_rnn():
+    torch.manual_seed(0)
+    traj = state_trajectory(GRU(3, 4).double(), rand(1, 6, 3), tokens=list("abcdef"))
+    fig = plots.gates_figure(traj)
+    assert [t.name for t in fig.data] == ["update gate z_t (keeps h_{t−1})", "mean update gate z_t (keeps h_{t−1})"]
+    assert [r["text"] for r in rows(fig)[:6]] == list("abcdef")
+    assert fig.layout.xaxis2.title.text == "token at time step t"
+    with pytest.raises(ValueError, match="a SimpleRNN has no gates"):
+        plots.gates_figure(state_trajectory(SimpleRNN(3, 4), rand(1, 6, 3)))
+    with pytest.raises(ValueError, match=r"one shape \(T, hidden\)"):
+        plots.gates_figure({"i": np.zeros((3, 2)), "f": np.zeros((4, 2))})
+    with pytest.raises(ValueError, match="one word per time step, T = 6, got 2"):
+        plots.gates_figure(traj, tokens=["a", "b"])
