@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import plots
+from rnnlab import plots, presets
 from rnnlab.cli import main
 from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, gate_time_constants
 from rnnlab.runs import RunConfig
 from rnnlab.trajectories import state_trajectory
+from test_dashboard import app, chart, find, open_page  # noqa: F401 (app is a fixture)
 
 H = 400  # units: enough draws of u ~ U(1, T_max − 1) to pin its range and mean
 
@@ -220,3 +221,28 @@ def test_gates_figure_of_a_gru_labels_its_steps_and_refuses_a_simple_rnn():
         plots.gates_figure({"i": np.zeros((3, 2)), "f": np.zeros((4, 2))})
     with pytest.raises(ValueError, match="one word per time step, T = 6, got 2"):
         plots.gates_figure(traj, tokens=["a", "b"])
+
+
+@pytest.mark.parametrize("name, gates", [("LSTM, same state size", ("i", "f")), ("GRU, same state size", ("z",))])
+def test_trajectories_page_shows_the_gates_of_the_shown_input(app, name, gates):  # noqa: F811 (the fixture)
+    """Oracle: state_trajectory of the preset at initialisation on the same sequence, called directly."""
+    at = open_page(app, "trajectories")
+    find(at.selectbox, "Preset configuration").set_value(name).run()
+    find(at.select_slider, "Length T").set_value(50)
+    find(at.number_input, "Random sequence (seed)").set_value(2)
+    at.run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    config = presets.preset(name)
+    traj = state_trajectory(config.build_model().eval(), presets.sample_input(config, 50, 2)[0])
+    figure = chart(at, "Gates over time")
+    heatmaps = [t for t in figure["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == len(gates)
+    for trace, gate in zip(heatmaps, gates):
+        # the page's own computation, on this machine: equal but for the JSON's encoding, which keeps float64
+        np.testing.assert_allclose(np.asarray(trace["z"]), traj.gates[gate].T, rtol=1e-15, atol=0)
+
+
+def test_trajectories_page_has_no_gates_for_a_simple_rnn(app):  # noqa: F811 (the fixture)
+    at = open_page(app, "trajectories")
+    titles = [f.proto.spec for f in at.get("plotly_chart")]
+    assert titles and not any("Gates over time" in t for t in titles)
