@@ -447,8 +447,9 @@ class GRU(_Recurrent):
     b (3·hidden,) on the input side and b_h (3·hidden,) on the recurrent side.
 
     z keeps h_{t-1} and 1 − z lets n in: z plays the LSTM's forget gate. init "chrono" (see LSTM) is "keras" for A,
-    then b_z = log u, u ~ U(1, T_max − 1) per unit (Tallec & Ollivier write h_t = (1 − z)·h_{t-1} + z·n and set
-    b_z = −log u: the same gates), so that h starts to forget on a time constant 1/(1 − σ(b_z)) = 1 + u.
+    then b_z = log u, u ~ U(1, T_max − 1) per unit (+log u because z multiplies h_{t-1} here; a GRU written the
+    other way round, h_t = (1 − z)·h_{t-1} + z·n, takes −log u), so that h starts to forget on a time constant
+    1/(1 − σ(b_z)) = 1 + u.
     """
 
     kind = "gru"
