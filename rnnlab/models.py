@@ -26,7 +26,7 @@ from . import checks
 from . import kernel as compiled  # the C loops (not `kernel`: that is Keras' name for A_xᵀ)
 
 NONLINEARITIES = ("tanh", "relu", "linear")
-INITS = ("keras", "torch", "orthogonal", "identity")
+INITS = ("keras", "torch", "orthogonal", "identity", "chrono")
 HEADS = ("last", "flatten")
 
 
@@ -165,11 +165,24 @@ class _Recurrent(nn.Module):
     kind = "simple_rnn"
     gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None):
+    def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None, chrono_max=None):
         super().__init__()
         checks.integer("input_size", input_size)
         checks.integer("hidden_size", hidden_size)
         checks.choice("init", init, INITS)
+        if init == "chrono":
+            if self.gates == 1:
+                raise ValueError(f"init='chrono' sets the bias of the gate that keeps the memory (the LSTM's f, the "
+                                 f"GRU's z), which a {self.kind} has not: use it with an lstm or a gru (allowed "
+                                 f"here: {', '.join(repr(i) for i in INITS if i != 'chrono')})")
+            if chrono_max is None:
+                raise ValueError("init='chrono' needs chrono_max, T_max (a number >= 2: the longest dependency the "
+                                 "gates should start able to hold, e.g. the sequence length; SequenceClassifier "
+                                 "passes its seq_len), got None")
+            checks.number("chrono_max", chrono_max, 2)
+        elif chrono_max is not None:
+            raise ValueError(f"chrono_max applies to init='chrono' only, got chrono_max={chrono_max!r} with "
+                             f"init={init!r}")
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         if spectral_radius is not None:
@@ -178,7 +191,7 @@ class _Recurrent(nn.Module):
             if not (math.isfinite(spectral_radius) and spectral_radius > 0):
                 raise ValueError(f"spectral_radius must be a finite number > 0, got {spectral_radius}")
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.init, self.spectral_radius = init, spectral_radius
+        self.init, self.spectral_radius, self.chrono_max = init, spectral_radius, chrono_max
         g, h = self.gates, hidden_size
         self.A = nn.Parameter(torch.empty(g * h, h + input_size))
         self.b = nn.Parameter(torch.empty(g * h)) if bias else None
@@ -211,13 +224,13 @@ class _Recurrent(nn.Module):
                     A_x[rows].normal_(0.0, 1e-3)
                 elif self.init == "orthogonal":
                     nn.init.orthogonal_(A_h[rows]), nn.init.orthogonal_(A_x[rows])
-                else:  # keras: orthogonal recurrent_kernel, glorot_uniform kernel over all gates at once
+                else:  # keras, chrono: orthogonal recurrent_kernel, glorot_uniform kernel over all gates at once
                     nn.init.orthogonal_(A_h[rows])
-            if self.init == "keras":
+            if self.init in ("keras", "chrono"):
                 glorot_uniform_(A_x)
             if self.b is not None:
                 self.b.zero_()
-                self._keras_bias()
+                self._gate_bias()
         if self.spectral_radius is not None:  # each gate's (hidden, hidden) block of A_h gets that radius
             for gate in range(self.gates):
                 block = A_h[gate * h : (gate + 1) * h]
@@ -227,8 +240,12 @@ class _Recurrent(nn.Module):
                 block *= self.spectral_radius / rho
         self.A.copy_(torch.cat([A_h, A_x], dim=1))
 
-    def _keras_bias(self):
-        pass
+    def _gate_bias(self):
+        """The gate intercepts that init "keras" or "chrono" sets on b = 0 (the SimpleRNN has no gate)."""
+
+    def _chrono_log_u(self):
+        """log u, u ~ U(1, T_max − 1) per unit: Tallec & Ollivier's chrono bias of the gate that keeps the memory."""
+        return torch.empty(self.hidden_size).uniform_(1.0, self.chrono_max - 1.0).log_()
 
     def _h0(self, x, h0):
         if h0 is None:
@@ -237,6 +254,8 @@ class _Recurrent(nn.Module):
 
     def extra_repr(self):
         s = f"input_size={self.input_size}, hidden_size={self.hidden_size}, init={self.init!r}"
+        if self.chrono_max is not None:
+            s += f", chrono_max={self.chrono_max}"
         if self.spectral_radius is not None:
             s += f", spectral_radius={self.spectral_radius}"
         return s + ("" if self.b is not None else ", bias=False")
@@ -367,14 +386,25 @@ class LSTM(_Recurrent):
 
     One intercept b (4·hidden,), as Keras counts it; init "keras" also sets the forget-gate bias to 1
     (Keras' unit_forget_bias). forward returns the states h_t, (batch, T, hidden).
+
+    init "chrono" (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?"): A as "keras", then per unit
+
+        b_f = log u,   b_i = −b_f,   u ~ U(1, T_max − 1),   T_max = chrono_max
+
+    With zero input the cell keeps σ(b_f) = u/(1 + u) of c_{t-1} a step: c forgets on a time constant
+    1/(1 − σ(b_f)) = 1 + u, spread over [2, T_max] (see gate_time_constants), and lets in σ(b_i) = 1/(1 + u).
     """
 
     kind = "lstm"
     gates = 4
 
-    def _keras_bias(self):
+    def _gate_bias(self):
+        h = self.hidden_size
         if self.init == "keras":
-            self.b[self.hidden_size : 2 * self.hidden_size] = 1.0
+            self.b[h : 2 * h] = 1.0
+        elif self.init == "chrono":
+            self.b[h : 2 * h] = self._chrono_log_u()
+            self.b[:h] = -self.b[h : 2 * h]
 
     def forward(self, x, h0=None, c0=None):
         checks.sequences(x, self.input_size, h0, self.hidden_size)
@@ -415,13 +445,19 @@ class GRU(_Recurrent):
 
     This is PyTorch's GRU and Keras' GRU with reset_after=True (its default), which both keep two intercepts:
     b (3·hidden,) on the input side and b_h (3·hidden,) on the recurrent side.
+
+    z keeps h_{t-1} and 1 − z lets n in: z plays the LSTM's forget gate. init "chrono" (see LSTM) is "keras" for A,
+    then b_z = log u, u ~ U(1, T_max − 1) per unit (+log u because z multiplies h_{t-1} here; a GRU written the
+    other way round, h_t = (1 − z)·h_{t-1} + z·n, takes −log u), so that h starts to forget on a time constant
+    1/(1 − σ(b_z)) = 1 + u.
     """
 
     kind = "gru"
     gates = 3
 
-    def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None):
-        super().__init__(input_size, hidden_size, bias=bias, init=init, spectral_radius=spectral_radius)
+    def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None, chrono_max=None):
+        super().__init__(input_size, hidden_size, bias=bias, init=init, spectral_radius=spectral_radius,
+                         chrono_max=chrono_max)
         if bias:
             self.b_h = nn.Parameter(torch.zeros(3 * hidden_size))
             if init == "torch":
@@ -429,6 +465,10 @@ class GRU(_Recurrent):
                     self.b_h.uniform_(-1 / math.sqrt(hidden_size), 1 / math.sqrt(hidden_size))
         else:
             self.b_h = None
+
+    def _gate_bias(self):
+        if self.init == "chrono":
+            self.b[self.hidden_size : 2 * self.hidden_size] = self._chrono_log_u()
 
     def forward(self, x, h0=None):
         checks.sequences(x, self.input_size, h0, self.hidden_size)
@@ -463,6 +503,30 @@ LAYERS = {layer.kind: layer for layer in (SimpleRNN, LSTM, GRU)}
 CELLS = tuple(LAYERS)
 
 
+@torch.no_grad()
+def gate_time_constants(layer):
+    r"""Per unit, the time constant that the bias alone gives the gate keeping the memory, in steps, float64:
+
+        τ = 1/(1 − σ(b_f)) = 1 + exp(b_f)
+
+    b_f is the LSTM's forget-gate intercept, or the GRU's b_z + b_h,z (z keeps h_{t-1}); 0 without intercepts.
+    With zero input and A_h·h_{t-1} = 0 the gate keeps σ(b_f) of the memory a step, so an old input fades as
+    σ(b_f)^t ≈ exp(−t/τ) once τ ≫ 1. "keras" gives the LSTM τ = 1 + e ≈ 3.7, "chrono" τ = 1 + u ∈ [2, T_max].
+    None for a SimpleRNN, which has no gate: its memory is set by A_h and φ′ (see rnnlab.memory).
+    """
+    if not isinstance(layer, _Recurrent):
+        raise TypeError(f"layer must be a SimpleRNN, LSTM or GRU, got {type(layer).__name__}")
+    if isinstance(layer, SimpleRNN):
+        return None
+    h = layer.hidden_size
+    if layer.b is None:
+        return torch.full((h,), 2.0, dtype=torch.float64)
+    b_f = layer.b[h : 2 * h].double()
+    if isinstance(layer, GRU):
+        b_f = b_f + layer.b_h[h : 2 * h].double()
+    return 1 + b_f.exp()  # = 1/(1 − σ(b_f)) without the cancellation of 1 − σ(b_f) ≈ 0 for long τ
+
+
 class SequenceClassifier(nn.Module):
     r"""The lecture's model: [Embedding] → recurrent layer → [Flatten] → Dense.
 
@@ -473,7 +537,8 @@ class SequenceClassifier(nn.Module):
 
     num_classes=1: one logit, sigmoid and binary cross-entropy (the lecture's Dense(1, activation="sigmoid"));
     num_classes≥2: softmax and cross-entropy; regression=True: one real output and mean squared error.
-    Embedding init is Keras' U(-0.05, 0.05); Dense init is glorot_uniform with zero bias.
+    Embedding init is Keras' U(-0.05, 0.05); Dense init is glorot_uniform with zero bias. An LSTM or GRU with
+    init="chrono" gets T_max = seq_len (chrono_max, unless given in cell_options).
     """
 
     def __init__(self, vocab_size=None, input_size=None, embedding_dim=32, hidden_size=32, cell="simple_rnn",
@@ -485,9 +550,10 @@ class SequenceClassifier(nn.Module):
         checks.choice("cell", cell, CELLS)
         checks.choice("head", head, HEADS)
         checks.integer("num_classes", num_classes)
-        if head == "flatten":
-            if seq_len is None:
-                raise ValueError("head='flatten' needs seq_len (the number of states it flattens), got None")
+        chrono = cell != "simple_rnn" and cell_options.get("init") == "chrono"  # reads seq_len as T_max
+        if head == "flatten" and seq_len is None:
+            raise ValueError("head='flatten' needs seq_len (the number of states it flattens), got None")
+        if seq_len is not None and (head == "flatten" or chrono):
             checks.integer("seq_len", seq_len)
         if regression and num_classes != 1:
             raise ValueError(f"regression=True has one output: num_classes must be 1, got {num_classes}")
@@ -505,6 +571,9 @@ class SequenceClassifier(nn.Module):
             checks.integer("input_size", input_size)
             self.embedding = None
         self.input_size = input_size
+        if chrono and seq_len is not None:
+            # T_max = the training length; one step holds no dependency, and T_max = 2 gives b_f = log 1 = 0 there
+            cell_options.setdefault("chrono_max", max(seq_len, 2))
         self.rnn = LAYERS[cell](input_size, hidden_size, **cell_options)
         features = hidden_size * (seq_len if head == "flatten" else 1)
         self.dense = nn.Linear(features, num_classes)

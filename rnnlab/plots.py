@@ -278,6 +278,60 @@ def saturation_figure(trajectories, names=None, title="Saturated hidden units ov
     return fig.update_yaxes(range=[-0.02, 1.02])
 
 
+GATE_LABELS = {"i": "input gate σ(i_t)", "f": "forget gate σ(f_t)", "z": "update gate z_t (keeps h_{t−1})"}
+
+
+def gates_figure(trajectory, tokens=None, title="Gates over time: how much of the memory each unit keeps or lets in",
+                 max_ticks=50):
+    """An LSTM's or GRU's gates along one input (rnnlab.trajectories.state_trajectory): per gate a heat map of
+    its activation in [0, 1], hidden unit i (rows) against time step t (columns), and below them each gate's
+    mean over the units as a line. A forget gate (or a GRU's z) near 1 keeps the memory, near 0 wipes it.
+    trajectory: a Trajectory (gates, tokens) or a dict gate name → (T, hidden) array; names "i", "f", "z" get
+    their labels from GATE_LABELS. tokens: T words shown under their step (default: the trajectory's; at most
+    max_ticks labels, the hover names every one)."""
+    gates = getattr(trajectory, "gates", trajectory)
+    if gates is None:
+        raise ValueError("trajectory.gates is None: a SimpleRNN has no gates (its memory shows in "
+                         "saturation_figure)")
+    if not isinstance(gates, Mapping) or not gates:
+        raise TypeError(f"trajectory.gates must be a non-empty dict gate name → (T, hidden) array, got "
+                        f"{type(gates).__name__}")
+    arrays = {name: _array(g, f"trajectory.gates[{name!r}]", ndim=2) for name, g in gates.items()}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"trajectory.gates must all have one shape (T, hidden), got {sorted(shapes)}")
+    T, hidden = shapes.pop()
+    labels = {name: GATE_LABELS.get(name, str(name)) for name in arrays}
+    tokens = getattr(trajectory, "tokens", None) if tokens is None else tokens
+    hover, x_label = "t = %{x}", "time step t"
+    if tokens is not None:
+        tokens = _text(tokens)
+        if len(tokens) != T:
+            raise ValueError(f"trajectory.tokens must hold one word per time step, T = {T}, got {len(tokens)}")
+        hover, x_label = "t = %{x}: %{text}", "token at time step t"
+    n, t = len(arrays), np.arange(T)
+    fig = make_subplots(rows=n + 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[*labels.values(), "mean over the hidden units"])
+    for row, (name, g) in enumerate(arrays.items(), start=1):
+        fig.add_trace(go.Heatmap(z=g.T, x=t, y=np.arange(hidden), name=labels[name], coloraxis="coloraxis",
+                                 text=None if tokens is None else [tokens] * hidden,
+                                 hovertemplate=f"<b>{labels[name]}</b><br>{hover}<br>unit i = %{{y}}"
+                                               "<br>gate = %{z:.4g}<extra></extra>"), row=row, col=1)
+        fig.update_yaxes(title_text="hidden unit i (index)", row=row, col=1)
+    for k, (name, g) in enumerate(arrays.items()):
+        fig.add_trace(go.Scatter(x=t, y=g.mean(1), mode="lines", name=f"mean {labels[name]}", text=tokens,
+                                 line=dict(color=PALETTE[k % len(PALETTE)]),
+                                 hovertemplate=f"<b>mean {labels[name]}</b><br>{hover}"
+                                               "<br>mean = %{y:.4g}<extra></extra>"), row=n + 1, col=1)
+    fig.update_yaxes(title_text="mean gate (0 … 1)", range=[-0.02, 1.02], row=n + 1, col=1)
+    fig.update_xaxes(title_text=x_label, row=n + 1, col=1)
+    fig.update_layout(title=title, template=TEMPLATE, hovermode="closest", height=220 * (n + 1) + 120,
+                      coloraxis=dict(colorscale="Viridis", cmin=0.0, cmax=1.0,
+                                     colorbar=dict(title="gate (0 … 1)", len=n / (n + 1), y=1, yanchor="top")),
+                      legend=dict(orientation="h", y=-0.12))
+    return fig if tokens is None else _tick_words(fig, tokens, max_ticks)
+
+
 def spectrum_figure(spectra, names=None, title="Eigenvalues λ of A_h and the unit circle"):
     """Eigenvalues λ of the recurrent matrix A_h in the complex plane, with the unit circle |λ| = 1: for a linear
     RNN h_t = A_h·h_{t−1}, memory decays as ρ(A_h)^t with ρ = max |λ|. Equal scale on both axes.

@@ -131,6 +131,9 @@ class RunConfig:
         if self.cell != "simple_rnn" and self.nonlinearity != "tanh":
             raise ValueError(f"nonlinearity applies to cell='simple_rnn' only: got nonlinearity="
                              f"{self.nonlinearity!r} with cell={self.cell!r} (allowed: 'tanh')")
+        if self.cell == "simple_rnn" and self.init == "chrono":  # it sets gate biases (rnnlab.models.LSTM)
+            raise ValueError("init='chrono' applies to cell='lstm' or 'gru' only, which have gates: got init='chrono' "
+                             "with cell='simple_rnn' (allowed: 'keras', 'torch', 'orthogonal', 'identity')")
 
     @property
     def hash(self):

@@ -53,7 +53,7 @@ def _names(message, *words):
 # ------------------------------------------------------------------------------------------------- RunConfig
 
 CHOICES = {"task": ("lag_recall", "marked_recall", "adding", "imdb"), "cell": ("simple_rnn", "lstm", "gru"),
-           "nonlinearity": ("tanh", "relu", "linear"), "init": ("keras", "torch", "orthogonal", "identity"),
+           "nonlinearity": ("tanh", "relu", "linear"), "init": ("keras", "torch", "orthogonal", "identity", "chrono"),
            "head": ("last", "flatten"), "optimizer": ("rmsprop", "adam", "sgd")}
 MINIMUM = {"length": 1, "lag": 0, "num_symbols": 2, "n_train": 1, "n_test": 1, "hidden_size": 1,
            "embedding_dim": 1, "epochs": 1, "batch_size": 1, "seed": 0, "jitter": 0}
@@ -99,6 +99,8 @@ def config_problem(d):
         return "length", ValueError
     if c["cell"] != "simple_rnn" and c["nonlinearity"] != "tanh":
         return "nonlinearity", ValueError
+    if c["cell"] == "simple_rnn" and c["init"] == "chrono":
+        return "init", ValueError
     return None
 
 

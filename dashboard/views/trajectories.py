@@ -1,4 +1,5 @@
-"""State trajectories: what h_t does along one input, unit by unit, as a path, and where its units saturate."""
+"""State trajectories: what h_t does along one input, unit by unit, as a path, where its units saturate, and
+(LSTM, GRU) what its gates do."""
 import streamlit as st
 
 import common
@@ -13,7 +14,8 @@ REVIEW = ("This movie was a waste of time. The plot made no sense and the acting
 st.title("State trajectories")
 st.write("The state h_t along one input: every unit over time, a few units as lines, the path of h_t through its "
          "two or three main directions (PCA), and the share of units stuck at the flat ends of φ, where φ′ ≈ 0 "
-         "stops both the influence of old inputs and the gradient.")
+         "stops both the influence of old inputs and the gradient; for an LSTM or GRU, its gates, which keep the "
+         "memory where they stay near 1.")
 
 with st.sidebar:
     st.header("Model")
@@ -73,6 +75,8 @@ with common.errors_shown():
                 help="|h_t,i| > 0.99 for tanh, LSTM and GRU; h_t,i = 0 (inactive) for relu")
     tokens = traj.tokens if T <= 200 else None  # more labels than a chart can show
     common.show_figure(plots.state_heatmap(traj.states, tokens=tokens), "states", f"{KEY}.heatmap")
+    if traj.gates is not None:  # LSTM, GRU: the gates that keep the memory, on the same input
+        common.show_figure(plots.gates_figure(traj.gates, tokens=tokens), "gates", f"{KEY}.gates")
     units = st.multiselect("Units to draw as lines", list(range(hidden)), list(range(min(4, hidden))),
                            key=f"{KEY}.units", max_selections=10)
     if units:
