@@ -116,7 +116,7 @@ def _add_config_options(parser, defaults=None, fixed=()):
 
 def build_parser():
     parser = _Parser(prog="rnnlab", description="See why a recurrent network forgets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs,sweep,reach}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs,sweep,reach,lesson}")
 
     p = commands.add_parser("summary", help="the Keras-like parameter table of a SequenceClassifier",
                             description="Print layer, output shape and parameter count, as Keras' model.summary(). "
@@ -183,8 +183,21 @@ def build_parser():
     p.add_argument("--threshold", type=_float, default=None, metavar="X",
                    help="test accuracy that counts as learnt (default: halfway between chance and 1)")
     p.add_argument("--max-lag", type=_size, default=1024, metavar="INT", help="stop growing there (default: 1024)")
+    p.add_argument("--tolerance", type=_float, default=0.0, metavar="X",
+                   help="bisect until the lags that passed and failed are max(1, X·reach) apart (default: 0, "
+                        "adjacent lags)")
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
+
+    p = commands.add_parser("lesson", help="train the reach sweeps and write the summary the dashboard ships",
+                            description="Train sweeps/reach.toml and sweeps/reach_gru.toml (what the store lacks), "
+                                        "search each configuration's reach, measure its decay, and write "
+                                        "lesson.json and the shown checkpoints into --out (rnnlab.lesson).")
+    p.add_argument("--out", type=_folder, metavar="PATH", default=None,
+                   help="where to write (default: the rnnlab/shipped folder the dashboard reads)")
+    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
+    p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -309,7 +322,8 @@ def _reach(args, parser):
     try:
         config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig) if f.name != "seed"})
         store = _open_store(args, parser)
-        found = reach(config, seeds=args.seeds, threshold=args.threshold, max_lag=args.max_lag, store=store,
+        found = reach(config, seeds=args.seeds, threshold=args.threshold, max_lag=args.max_lag,
+                      tolerance=args.tolerance, store=store,
                       progress=None if args.no_progress else lambda message: print(message, flush=True))
     except (ValueError, TypeError) as e:
         _usage_error(parser, e)
@@ -323,6 +337,21 @@ def _reach(args, parser):
         print(f"  seed {seed}: {lag}{'+' if lag == found.max_lag else ''}   (lag: accuracy  {tried})")
     lower, upper = found.interval
     print(f"mean {found.mean:.1f}" + ("" if lower != lower else f", 95% interval [{lower:.1f}, {upper:.1f}]"))
+
+
+def _lesson(args, parser):
+    from . import lesson  # the sweep definitions and the summary writer, only for this command
+    store = _open_store(args, parser)
+    try:
+        summary = lesson.write(store=store, out=args.out or lesson.SHIPPED, workers=args.workers,
+                               progress=not args.no_progress)
+    except KeyboardInterrupt:
+        parser.exit(130, "rnnlab: interrupted; the runs finished so far are stored\n")
+    except (TrainingDiverged, MemoryError, OSError, RuntimeError) as e:
+        _fail(parser, e)
+    for label, found in summary["reach"].items():
+        print(f"{label:<16} reach {found['mean']:.0f} (per seed {', '.join(map(str, found['per_seed'].values()))})")
+    print(f"wrote {args.out or lesson.SHIPPED}")
 
 
 def _open_store(args, parser):
@@ -387,7 +416,8 @@ def main(argv=None):
     if args.command == "imdb":
         _train(args, parser, task="imdb")
     else:
-        {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach}[args.command](args, parser)
+        {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach,
+         "lesson": _lesson}[args.command](args, parser)
     return 0
 
 

@@ -113,12 +113,15 @@ class Reach:
         return interval(list(self.per_seed.values()))[2:]
 
 
-def reach(config, seeds=(0, 1, 2), threshold=None, max_lag=1024, store=None, progress=None, accuracy=None):
+def reach(config, seeds=(0, 1, 2), threshold=None, max_lag=1024, tolerance=0.0, store=None, progress=None,
+          accuracy=None):
     """The longest lag at which `config` (a classification task with a lag: lag_recall, marked_recall) still learns.
 
     For each seed: train at lags 1, 2, 4, … (doubling) until the test accuracy falls below `threshold` (default:
     halfway between chance and 1) or the lag reaches max_lag, then bisect between the last lag that passed and the
-    first that failed. The reach is the largest lag that passed (0 if lag 1 fails). The distractors before the
+    first that failed, until they are at most max(1, tolerance·last) apart (tolerance 0: adjacent lags; 0.125: the
+    reach to within an eighth, for fewer trainings). The reach is the largest lag that passed (0 if lag 1 fails),
+    and `tried` holds the first that failed. The distractors before the
     answer are kept as in config: length = lag + 1 + (config.length − config.lag − 1). Every training is a stored
     run (resumable, reused); set config.stop_at (e.g. the threshold) to stop each once its training accuracy passes.
 
@@ -133,6 +136,7 @@ def reach(config, seeds=(0, 1, 2), threshold=None, max_lag=1024, store=None, pro
     threshold = (chance + 1) / 2 if threshold is None else threshold
     checks.number("threshold", threshold, chance, 1, low_open=True, high_open=False)
     checks.integer("max_lag", max_lag, 1)
+    checks.number("tolerance", tolerance, 0, 1)
     if not seeds:
         raise ValueError("seeds must hold at least one seed, got none")
     for s in seeds:
@@ -158,7 +162,7 @@ def reach(config, seeds=(0, 1, 2), threshold=None, max_lag=1024, store=None, pro
                 lag = min(2 * lag, max_lag)
             else:
                 bad = lag
-        while bad is not None and bad - good > 1:
+        while bad is not None and bad - good > max(1, tolerance * good):
             middle = (good + bad) // 2
             good, bad = (middle, bad) if passes(middle) else (good, middle)
         result.per_seed[seed] = good

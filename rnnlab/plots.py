@@ -854,3 +854,99 @@ def highlighted_text_html(tokens, values, scale=None):
                      f'rgba({r},{g},{b},{0.85 * alpha:.3f}); color: {ink}; padding: 0.1em 0.2em; '
                      f'border-radius: 0.25em">{html.escape(word)}</span>')
     return f'<div style="line-height: 2.1">{" ".join(spans)}</div>'
+
+
+# ---------------------------------------------------------------------------------------------- the lesson
+
+def lesson_accuracy_figure(lesson, title="Recall of the marked symbol against its lag, mean and 95% interval "
+                                         "over seeds"):
+    """Test accuracy against the lag for each configuration of a lesson summary (rnnlab.lesson.load()), with the
+    t-interval across seeds as a band and chance dashed; the lag on a log axis (lags double)."""
+    groups = {}
+    for row in lesson["accuracy"]:
+        groups.setdefault(row["name"], []).append(row)
+    profiles = {}
+    for label, rows in groups.items():
+        rows = sorted(rows, key=lambda r: r["lag"])
+        value = lambda key: np.array([math.nan if r[key] is None else r[key] for r in rows], dtype=np.float64)
+        mean, lower, upper = value("test_accuracy_mean"), value("test_accuracy_lower"), value("test_accuracy_upper")
+        lower, upper = np.where(np.isnan(lower), mean, lower), np.where(np.isnan(upper), mean, upper)
+        profiles[label] = dict(lags=np.array([r["lag"] for r in rows]), accuracy=mean, chance=rows[0]["chance"],
+                               lower=np.clip(lower, 0, 1), upper=np.clip(upper, 0, 1))
+    fig = accuracy_vs_lag_figure(profiles, names=lesson["groups"], title=title,
+                                 x_label="lag k between the marked step and the end (steps, log scale)")
+    return fig.update_xaxes(type="log")
+
+
+def reach_figure(lesson, title="Reach: the longest lag each configuration learns, per seed"):
+    """One bar per configuration at its mean reach over seeds, the 95% t-interval as an error bar and each seed as a
+    point; a reach at the search's limit (max_lag) is at least that, said in the hover."""
+    fig = go.Figure()
+    names = lesson["groups"]
+    for label in names:
+        found = lesson["reach"][label]
+        seeds = [int(s) for s in found["per_seed"]]
+        values = [found["per_seed"][str(s)] for s in seeds]
+        color = color_for(label, names)
+        lower, upper = found["lower"], found["upper"]
+        error = None if lower is None or upper is None else dict(
+            type="data", symmetric=False, array=[upper - found["mean"]], arrayminus=[found["mean"] - lower])
+        fig.add_trace(go.Bar(x=[label], y=[found["mean"]], name=label, marker_color=_rgba(color, 0.6), error_y=error,
+                             legendgroup=label, hovertemplate=f"<b>{label}</b><br>mean reach %{{y:.4g}} steps"
+                             + (f"<br>95% interval [{lower:.4g}, {upper:.4g}]" if error else "") + "<extra></extra>"))
+        at_limit = [" (the search's limit: at least this)" if v >= found["max_lag"] else "" for v in values]
+        fig.add_trace(go.Scatter(x=[label] * len(values), y=values, mode="markers", name=f"{label} seeds",
+                                 legendgroup=label, showlegend=False, marker=dict(color=color, size=9),
+                                 text=[f"seed {s}: {v} steps{a}" for s, v, a in zip(seeds, values, at_limit)],
+                                 hovertemplate="%{text}<extra></extra>"))
+    _layout(fig, title, "configuration (32 state units each)", "reach (steps, log scale)", log_y=True)
+    return fig.update_layout(showlegend=False)
+
+
+def lesson_influence_figure(lesson, which="trained", title=None):
+    """‖∂h_t/∂x_0‖ / ‖∂h_0/∂x_0‖ of each configuration's shown model (trained, or at initialisation), on a log
+    axis, with the 10⁻³ line the horizon is read at and each horizon marked."""
+    threshold = lesson["threshold"]
+    curves = {label: np.array([math.nan if v is None else v for v in entry[which]["curve"]], dtype=np.float64)
+              for label, entry in lesson["influence"].items()}
+    title = title or (f"Influence of x_0 on h_t, normalised to t = 0, {'after training' if which == 'trained' else 'at initialisation'}"
+                      f" (lag {next(iter(lesson['influence'].values()))['lag']}, seed 0)")
+    fig = influence_figure(curves, names=lesson["groups"], title=title,
+                           y_label="‖∂h_t/∂x_0‖ / ‖∂h_0/∂x_0‖ (log scale)")
+    T = max(len(c) for c in curves.values())
+    fig.add_trace(go.Scatter(x=[0, T - 1], y=[threshold, threshold], mode="lines", name=f"forgotten: {threshold:g}",
+                             line=dict(color="grey", dash=CHANCE_DASH), hovertemplate="10⁻³ of the start<extra></extra>"))
+    for label, entry in lesson["influence"].items():
+        horizon = entry[which]["horizon"]
+        if horizon is not None:
+            fig.add_trace(go.Scatter(x=[horizon], y=[threshold], mode="markers", name=f"{label} horizon {horizon}",
+                                     marker=dict(symbol="diamond", size=11, color=color_for(label, lesson["groups"])),
+                                     hovertemplate=f"<b>{label}</b><br>horizon t = {horizon}<extra></extra>"))
+    return fig
+
+
+def decay_vs_reach_figure(lesson, statistic="time_constant", title=None):
+    """Each configuration and seed as a point: the time constant (or horizon) of its ‖∂h_t/∂x_0‖, at
+    initialisation (hollow) and after training at its reach (filled), against the reach it measured; log axes,
+    the diagonal y = x dotted."""
+    label = {"time_constant": "time constant τ of ‖∂h_t/∂x_0‖ (steps, log scale)",
+             "horizon": "horizon of ‖∂h_t/∂x_0‖ (steps, log scale)"}[statistic]
+    fig = go.Figure()
+    names = lesson["groups"]
+    for when, symbol in (("at_init", "circle-open"), ("trained", "circle")):
+        for name in names:
+            points = [p for p in lesson["decay_vs_reach"] if p["name"] == name and p[when][statistic]]
+            fig.add_trace(go.Scatter(
+                x=[p["reach"] for p in points], y=[p[when][statistic] for p in points], mode="markers",
+                name=f"{name}, {'at initialisation' if when == 'at_init' else 'trained'}",
+                marker=dict(symbol=symbol, size=10, color=color_for(name, names)),
+                text=[f"seed {p['seed']}" for p in points],
+                hovertemplate=f"<b>{name}</b> %{{text}}<br>reach %{{x}} steps<br>{statistic.replace('_', ' ')} "
+                              "%{y:.4g} steps<extra></extra>"))
+    values = [v for p in lesson["decay_vs_reach"] for v in (p["reach"], p["at_init"][statistic],
+                                                             p["trained"][statistic]) if v]
+    if values:
+        fig.add_trace(go.Scatter(x=[min(values), max(values)], y=[min(values), max(values)], mode="lines",
+                                 name="y = x", line=dict(color="grey", dash=BOUND_DASH), hoverinfo="skip"))
+    _layout(fig, title or "Does the decay predict the reach?", "reach (steps, log scale)", label, log_y=True)
+    return fig.update_xaxes(type="log")
