@@ -45,9 +45,28 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
     monkeypatch.setenv("RNNLAB_SWEEP_DIRS", str(tmp_path))  # the tests' sweep files; see test_hostile_dashboard.py
-    threads = torch.get_num_threads()  # the app pins torch to one thread; give the other tests theirs back
-    yield AppTest.from_file(APP, default_timeout=60).run()
+    yield from started()
+
+
+def started():
+    """The dashboard after its first run, as a fixture yields it; afterwards this process as it was before.
+
+    The app pins torch to one thread: the other tests get theirs back. AppTest leaves the page script as __main__,
+    which a process that multiprocessing starts from here (run_sweep in a test or a later test file) would run
+    first (see test_sweep_workers_start_without_running_the_dashboard_script): the test's own is put back."""
+    main, threads = sys.modules["__main__"], torch.get_num_threads()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    sys.modules["__main__"] = main
+    yield at
+    sys.modules["__main__"] = main
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def dashboard(monkeypatch):
+    """The dashboard's modules (sources, sweep_ui, ...) importable as its pages import them: Streamlit puts the
+    folder of app.py on sys.path."""
+    monkeypatch.syspath_prepend(str(ROOT / "dashboard"))
 
 
 def open_page(at, name):
@@ -272,11 +291,12 @@ def test_compare_table_holds_rnnlab_measurements_for_each_configuration(app):
             memory.lyapunov_exponent(model, x), rel=SHOWN)
 
 
-def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(app):
+def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(app, dashboard):
+    from sources import AtInit, CompareEntry
+
     at = open_page(app, "compare")
     flat = presets.preset(presets.LECTURE).replace(head="flatten", length=30)
-    entry = {"name": "flat", "config": json.dumps(flat.to_dict()), "source": "at initialisation"}
-    at.session_state["compare"] = at.session_state["compare"] + [entry]
+    at.session_state["compare"] = at.session_state["compare"] + [CompareEntry("flat", flat, AtInit())]
     at.run()
     assert not at.exception
     assert any("share no sequence length" in e.value and "30" in e.value for e in at.error)
@@ -553,17 +573,16 @@ def test_a_sweep_run_that_failed_is_counted_and_its_error_shown(app, tmp_path):
     find(at.button, "Run the 1 missing run of diverge")
 
 
-def test_sweep_workers_start_without_running_the_dashboard_script(monkeypatch):
+def test_sweep_workers_start_without_running_the_dashboard_script(monkeypatch, dashboard):
     """Streamlit runs a page as the module __main__ of dashboard/app.py; multiprocessing.spawn's preparation data
     is what a forkserver or spawn worker imports before its first task, so it must not name that script."""
-    monkeypatch.syspath_prepend(str(ROOT / "dashboard"))
-    import common
+    import sweep_ui
 
     page = types.ModuleType("__main__")
     page.__file__ = APP
     monkeypatch.setitem(sys.modules, "__main__", page)
     assert spawn.get_preparation_data("worker")["init_main_from_path"] == APP  # what a worker would run
-    with common.main_script_hidden():
+    with sweep_ui.main_script_hidden():
         prepared = spawn.get_preparation_data("worker")
         assert "init_main_from_path" not in prepared and "init_main_from_name" not in prepared
     assert sys.modules["__main__"] is page
