@@ -45,17 +45,17 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
     monkeypatch.setenv("RNNLAB_SWEEP_DIRS", str(tmp_path))  # the tests' sweep files; see test_hostile_dashboard.py
-    yield from started()
+    yield from started(AppTest.from_file(APP, default_timeout=60))
 
 
-def started():
-    """The dashboard after its first run, as a fixture yields it; afterwards this process as it was before.
+def started(at):
+    """An AppTest after its first run, as a fixture yields it; afterwards this process as it was before.
 
     The app pins torch to one thread: the other tests get theirs back. AppTest leaves the page script as __main__,
     which a process that multiprocessing starts from here (run_sweep in a test or a later test file) would run
     first (see test_sweep_workers_start_without_running_the_dashboard_script): the test's own is put back."""
     main, threads = sys.modules["__main__"], torch.get_num_threads()
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.run()
     sys.modules["__main__"] = main
     yield at
     sys.modules["__main__"] = main
@@ -358,9 +358,10 @@ def test_a_source_gives_the_model_at_initialisation_or_the_stored_weights_and_sa
     assert (AtInit().vocabulary(), StoredRun(config.hash).vocabulary()) == (None, None)  # a synthetic task
 
 
-def cancellable(interrupt):
+def cancellable():
     """A page with one train_with_cancel whose work reports a quarter, then past the end, and is then stopped as a
-    click stops it (Streamlit's StopException at the next st call) while interrupt is set; it logs what it did."""
+    click stops it (Streamlit's StopException at the next st call) unless session state says "interrupt": False;
+    it logs what it did."""
     import streamlit as st
 
     from rnnlab.train import TrainingDiverged
@@ -374,19 +375,24 @@ def cancellable(interrupt):
         progress(1.5, "past the end")
         if st.session_state.get("diverge"):
             raise TrainingDiverged(epoch=1, step=3, loss=float("nan"))
-        if st.session_state.get("interrupt", interrupt):
+        if st.session_state.get("interrupt", True):
             st.stop()
         log.append("finished")
 
     train_with_cancel("t", "Train it", work, pending="finished" not in log, cancelled="Cancelled; the rest is kept.")
 
 
+@pytest.fixture
+def cancellable_page(dashboard):
+    yield from started(AppTest.from_function(cancellable, default_timeout=30))
+
+
 def progress_bars(at):
     return [(p.proto.value, p.proto.text) for p in at.get("progress")]
 
 
-def test_train_with_cancel_trains_on_click_with_progress_and_cancel_stops_it(dashboard):
-    at = AppTest.from_function(cancellable, args=(True,), default_timeout=30).run()
+def test_train_with_cancel_trains_on_click_with_progress_and_cancel_stops_it(cancellable_page):
+    at = cancellable_page
     assert [b.label for b in at.button] == ["Train it"] and not progress_bars(at) and not at.session_state["log"]
     find(at.button, "Train it").click().run()  # stopped at its last progress update, as a click would stop it
     assert at.session_state["log"] == ["started"]
@@ -402,8 +408,8 @@ def test_train_with_cancel_trains_on_click_with_progress_and_cancel_stops_it(das
     assert not at.button and not at.warning and not progress_bars(at) and not at.exception
 
 
-def test_train_with_cancel_shows_a_training_error_and_offers_the_button_again(dashboard):
-    at = AppTest.from_function(cancellable, args=(False,), default_timeout=30).run()
+def test_train_with_cancel_shows_a_training_error_and_offers_the_button_again(cancellable_page):
+    at = cancellable_page
     at.session_state["diverge"] = True
     find(at.button, "Train it").click().run()
     assert [e.value for e in at.error] == [str(TrainingDiverged(epoch=1, step=3, loss=float("nan")))]

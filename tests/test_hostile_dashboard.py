@@ -11,11 +11,12 @@ import sys
 import types
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from rnnlab import imdb
 from rnnlab.runs import RunConfig, Store
 from rnnlab.train import History
-from test_dashboard import ROOT, find, metric, open_page, started
+from test_dashboard import APP, ROOT, find, metric, open_page, started
 
 REFUSED = "not a sweep file I may read: "
 MAX_TEXT = 5_000
@@ -53,7 +54,7 @@ def folders(tmp_path, monkeypatch):
 
 @pytest.fixture
 def app(folders):
-    yield from started()
+    yield from started(AppTest.from_file(APP, default_timeout=60))
 
 
 def sweep_page(at):
