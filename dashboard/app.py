@@ -2,10 +2,14 @@
 
     streamlit run dashboard/app.py
 
-Every page reads its widgets, calls rnnlab, and shows the figures rnnlab.plots builds; nothing here computes.
+Every page (views/) reads its widgets, calls rnnlab, and shows the figures rnnlab.plots builds; nothing here computes.
 It starts on embedded defaults (synthetic tasks, preset configurations, models at initialisation), so it needs
 no download and no file. Trained runs come from rnnlab's run store ($RNNLAB_HOME or the user cache): those the
 CLI wrote (`rnnlab train ...`) and those trained here on demand.
+
+What the pages share, one module each: widgets.py (a configuration's widgets, on-demand training with Cancel),
+sources.py (where a model comes from, at initialisation or a stored run, and the Compare list), measurements.py
+(cached rnnlab measurements), figures.py, imdb_data.py and sweep_ui.py.
 """
 import sys
 from pathlib import Path
@@ -18,11 +22,18 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from sources import COMPARE, initial_compare  # noqa: E402 (imports rnnlab, found from here on)
+
 # The curves step through small matrices (h = 32: a 32×32 product per step); a second thread's wake-up costs more
 # than it saves, and on a busy machine it can make the first request seconds slower.
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="rnnlab: why RNNs forget", page_icon=":material/autorenew:", layout="wide")
+
+# The state pages share starts here, on a session's first run, whichever page it opens on (Streamlit runs this
+# script before every page): the Compare list.
+if COMPARE not in st.session_state:
+    st.session_state[COMPARE] = initial_compare()
 
 PAGES = [
     st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True),

@@ -21,13 +21,13 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import imdb, memory, presets
+from rnnlab.experiments import decay_report, imdb_config
 from rnnlab.experiments import imdb as imdb_experiment
-from rnnlab.experiments import imdb_config
 from rnnlab.explain import predict_proba
 from rnnlab.params import count_parameters
 from rnnlab.runs import RunConfig, Store, load_run, run
 from rnnlab.sweeps import load_sweep, run_sweep, stored_results, summarize
-from rnnlab.train import History
+from rnnlab.train import History, TrainingDiverged
 from rnnlab.trajectories import state_trajectory
 import diverging
 from tiny_imdb import tiny_reviews
@@ -45,9 +45,28 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_HOME", str(tmp_path))
     monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
     monkeypatch.setenv("RNNLAB_SWEEP_DIRS", str(tmp_path))  # the tests' sweep files; see test_hostile_dashboard.py
-    threads = torch.get_num_threads()  # the app pins torch to one thread; give the other tests theirs back
-    yield AppTest.from_file(APP, default_timeout=60).run()
+    yield from started(AppTest.from_file(APP, default_timeout=60))
+
+
+def started(at):
+    """An AppTest after its first run, as a fixture yields it; afterwards this process as it was before.
+
+    The app pins torch to one thread: the other tests get theirs back. AppTest leaves the page script as __main__,
+    which a process that multiprocessing starts from here (run_sweep in a test or a later test file) would run
+    first (see test_sweep_workers_start_without_running_the_dashboard_script): the test's own is put back."""
+    main, threads = sys.modules["__main__"], torch.get_num_threads()
+    at.run()
+    sys.modules["__main__"] = main
+    yield at
+    sys.modules["__main__"] = main
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def dashboard(monkeypatch):
+    """The dashboard's modules (sources, sweep_ui, ...) importable as its pages import them: Streamlit puts the
+    folder of app.py on sys.path."""
+    monkeypatch.syspath_prepend(str(ROOT / "dashboard"))
 
 
 def open_page(at, name):
@@ -217,6 +236,38 @@ def test_memory_decay_trains_on_demand_into_the_store_and_shows_after_training(a
     assert presets.cli_command(config) in at.code[-1].value
 
 
+def test_memory_decay_metrics_are_decay_report_of_each_source(app, tmp_path):
+    """Before and after training: the page's metrics are rnnlab.experiments.decay_report of the model at
+    initialisation and of the stored run's model, on the sequence of the chosen length and seed. Both sides measure
+    the same weights the same way, so they differ only by the display's rounding: 3 significant digits (SHOWN), 4
+    for the spectrum (5e-4), and the horizon is the same words."""
+    config = presets.preset(presets.LECTURE).replace(hidden_size=6, length=5, lag=3, epochs=1)  # this test's own
+    run(config, store=Store(tmp_path / "runs"), progress=False)
+    at = open_page(app, "memory_decay")
+    find(at.slider, "State size h").set_value(6)
+    find(at.slider, "Training length T").set_value(5).run()
+    find(at.slider, "Lag to recall").set_value(3)
+    find(at.slider, "Epochs").set_value(1)
+    find(at.select_slider, "Length T").set_value(500)
+    find(at.number_input, "Random sequence (seed)").set_value(3)
+    at.run()
+    assert not at.error and [s.value for s in at.subheader] == ["At initialisation", "After training"]
+    trained = load_run(config.hash, tmp_path / "runs").model
+    reports = [decay_report(config, 500, 3), decay_report(config, 500, 3, model=trained)]
+    assert reports[0].fit.time_constant != reports[1].fit.time_constant  # training changed the memory
+
+    def shown(label):
+        return [m.value for m in at.metric if m.label == label]  # at initialisation, then after training
+
+    assert shown("Horizon (steps)") == [r.horizon for r in reports]
+    for label, value, rel in (("Time constant τ (steps)", lambda r: r.fit.time_constant, SHOWN),
+                              ("Half-life (steps)", lambda r: r.fit.half_life, SHOWN),
+                              ("Spectral radius ρ(A_h)", lambda r: r.spectrum.spectral_radius, 5e-4),
+                              ("σ_max(A_h)", lambda r: r.spectrum.sigma_max, 5e-4),
+                              ("Lyapunov exponent (/step)", lambda r: r.lyapunov, SHOWN)):
+        assert [number(v) for v in shown(label)] == pytest.approx([value(r) for r in reports], rel=rel), label
+
+
 def test_dependencies_trains_the_missing_runs_once_and_shows_their_stored_accuracy(app, tmp_path):
     at = open_page(app, "dependencies")
     find(at.multiselect, "Configurations").set_value([presets.LECTURE])
@@ -272,11 +323,12 @@ def test_compare_table_holds_rnnlab_measurements_for_each_configuration(app):
             memory.lyapunov_exponent(model, x), rel=SHOWN)
 
 
-def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(app):
+def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(app, dashboard):
+    from sources import AtInit, CompareEntry
+
     at = open_page(app, "compare")
     flat = presets.preset(presets.LECTURE).replace(head="flatten", length=30)
-    entry = {"name": "flat", "config": json.dumps(flat.to_dict()), "source": "at initialisation"}
-    at.session_state["compare"] = at.session_state["compare"] + [entry]
+    at.session_state["compare"] = at.session_state["compare"] + [CompareEntry("flat", flat, AtInit())]
     at.run()
     assert not at.exception
     assert any("share no sequence length" in e.value and "30" in e.value for e in at.error)
@@ -286,6 +338,83 @@ def test_compare_says_so_when_a_flatten_model_shares_no_length_with_the_others(a
     assert list(at.dataframe[0].value.set_index("").columns) == ["flat"]
     assert any(c.value.startswith("Length T: 30 (a Flatten head") for c in at.sidebar.caption)
     assert any("one random sequence of 30 steps" in c.value for c in at.main.caption)
+
+
+def test_a_source_gives_the_model_at_initialisation_or_the_stored_weights_and_says_which(tmp_path, monkeypatch,
+                                                                                        dashboard):
+    from sources import AtInit, StoredRun
+
+    monkeypatch.setenv("RNNLAB_HOME", str(tmp_path))
+    config = RunConfig(hidden_size=5, embedding_dim=3, length=6, epochs=2, n_train=64, n_test=16)  # this test's own
+    run(config, store=Store(tmp_path / "runs"), progress=False)
+    stored = load_run(config.hash, tmp_path / "runs").model.state_dict()  # the weights as the store's files hold them
+    initial = config.build_model().state_dict()  # seeded by config.seed: the same weights every time
+    at_init, trained = AtInit().model(config).state_dict(), StoredRun(config.hash).model(config).state_dict()
+    assert at_init.keys() == trained.keys() == initial.keys()
+    assert all(torch.equal(at_init[k], initial[k]) and torch.equal(trained[k], stored[k]) for k in initial)
+    assert not all(torch.equal(initial[k], stored[k]) for k in initial)  # training moved the weights
+    assert (AtInit().label, StoredRun(config.hash).label) == ("at initialisation", "trained")
+    assert (AtInit().key, StoredRun(config.hash).key) == ("at initialisation", config.hash)
+    assert (AtInit().vocabulary(), StoredRun(config.hash).vocabulary()) == (None, None)  # a synthetic task
+
+
+def cancellable():
+    """A page with one train_with_cancel whose work reports a quarter, then past the end, and is then stopped as a
+    click stops it (Streamlit's StopException at the next st call) unless session state says "interrupt": False;
+    it logs what it did."""
+    import streamlit as st
+
+    from rnnlab.train import TrainingDiverged
+    from widgets import train_with_cancel
+
+    log = st.session_state.setdefault("log", [])
+
+    def work(progress):
+        log.append("started")
+        progress(0.25, "a quarter")
+        progress(1.5, "past the end")
+        if st.session_state.get("diverge"):
+            raise TrainingDiverged(epoch=1, step=3, loss=float("nan"))
+        if st.session_state.get("interrupt", True):
+            st.stop()
+        log.append("finished")
+
+    train_with_cancel("t", "Train it", work, pending="finished" not in log, cancelled="Cancelled; the rest is kept.")
+
+
+@pytest.fixture
+def cancellable_page(dashboard):
+    yield from started(AppTest.from_function(cancellable, default_timeout=30))
+
+
+def progress_bars(at):
+    return [(p.proto.value, p.proto.text) for p in at.get("progress")]
+
+
+def test_train_with_cancel_trains_on_click_with_progress_and_cancel_stops_it(cancellable_page):
+    at = cancellable_page
+    assert [b.label for b in at.button] == ["Train it"] and not progress_bars(at) and not at.session_state["log"]
+    find(at.button, "Train it").click().run()  # stopped at its last progress update, as a click would stop it
+    assert at.session_state["log"] == ["started"]
+    assert progress_bars(at) == [(100, "past the end")]  # the bar clamped to [0, 1]
+    assert [b.label for b in at.button] == ["Cancel"] and at.session_state["t.training"]
+    find(at.button, "Cancel").click().run()
+    assert [w.value for w in at.warning] == ["Cancelled; the rest is kept."]
+    assert at.session_state["log"] == ["started"] and not progress_bars(at)  # not started again
+    assert [b.label for b in at.button] == ["Train it"] and not at.session_state["t.training"]
+    at.session_state["interrupt"] = False
+    find(at.button, "Train it").click().run()  # runs to the end, then the page runs again: nothing left to train
+    assert at.session_state["log"] == ["started", "started", "finished"]
+    assert not at.button and not at.warning and not progress_bars(at) and not at.exception
+
+
+def test_train_with_cancel_shows_a_training_error_and_offers_the_button_again(cancellable_page):
+    at = cancellable_page
+    at.session_state["diverge"] = True
+    find(at.button, "Train it").click().run()
+    assert [e.value for e in at.error] == [str(TrainingDiverged(epoch=1, step=3, loss=float("nan")))]
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Train it"] and not at.session_state["t.training"]
 
 
 # ------------------------------------------------------------------------------------------------ sweeps
@@ -553,17 +682,16 @@ def test_a_sweep_run_that_failed_is_counted_and_its_error_shown(app, tmp_path):
     find(at.button, "Run the 1 missing run of diverge")
 
 
-def test_sweep_workers_start_without_running_the_dashboard_script(monkeypatch):
+def test_sweep_workers_start_without_running_the_dashboard_script(monkeypatch, dashboard):
     """Streamlit runs a page as the module __main__ of dashboard/app.py; multiprocessing.spawn's preparation data
     is what a forkserver or spawn worker imports before its first task, so it must not name that script."""
-    monkeypatch.syspath_prepend(str(ROOT / "dashboard"))
-    import common
+    import sweep_ui
 
     page = types.ModuleType("__main__")
     page.__file__ = APP
     monkeypatch.setitem(sys.modules, "__main__", page)
     assert spawn.get_preparation_data("worker")["init_main_from_path"] == APP  # what a worker would run
-    with common.main_script_hidden():
+    with sweep_ui.main_script_hidden():
         prepared = spawn.get_preparation_data("worker")
         assert "init_main_from_path" not in prepared and "init_main_from_name" not in prepared
     assert sys.modules["__main__"] is page

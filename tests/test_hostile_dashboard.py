@@ -11,13 +11,12 @@ import sys
 import types
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import imdb
 from rnnlab.runs import RunConfig, Store
 from rnnlab.train import History
-from test_dashboard import APP, ROOT, find, metric, open_page
+from test_dashboard import APP, ROOT, find, metric, open_page, started
 
 REFUSED = "not a sweep file I may read: "
 MAX_TEXT = 5_000
@@ -43,21 +42,19 @@ def folders(tmp_path, monkeypatch):
     monkeypatch.delenv("RNNLAB_SWEEP_DIRS", raising=False)
     monkeypatch.delenv("RNNLAB_IMDB_DIR", raising=False)
     monkeypatch.syspath_prepend(str(ROOT / "dashboard"))
-    import common  # the module the pages import
+    import sweep_ui  # the module the pages import
 
     sweeps, private = tmp_path / "sweeps", tmp_path / "private"
     sweeps.mkdir()
     private.mkdir()
     (sweeps / "ok.toml").write_text(TINY)
-    monkeypatch.setattr(common, "SWEEPS", sweeps)
-    return types.SimpleNamespace(common=common, sweeps=sweeps, private=private, store=tmp_path / "home" / "runs")
+    monkeypatch.setattr(sweep_ui, "SWEEPS", sweeps)
+    return types.SimpleNamespace(sweep_ui=sweep_ui, sweeps=sweeps, private=private, store=tmp_path / "home" / "runs")
 
 
 @pytest.fixture
 def app(folders):
-    threads = torch.get_num_threads()  # the app pins torch to one thread; give the other tests theirs back
-    yield AppTest.from_file(APP, default_timeout=60).run()
-    torch.set_num_threads(threads)
+    yield from started(AppTest.from_file(APP, default_timeout=60))
 
 
 def sweep_page(at):
@@ -128,12 +125,12 @@ def test_a_sweep_file_it_may_read_but_over_a_limit_says_the_limit(app, folders):
 
 
 def test_the_parsed_sweep_is_kept_across_reruns_and_read_again_once_the_file_changes(app, folders, monkeypatch):
-    common, path = folders.common, folders.sweeps / "mine.toml"
+    sweep_ui, path = folders.sweep_ui, folders.sweeps / "mine.toml"
     path.write_text(TINY)
     read = str(path.resolve())  # what the dashboard reads, symlinks resolved
     reads = []
-    load_sweep = common.load_sweep
-    monkeypatch.setattr(common, "load_sweep", lambda p, **kwargs: reads.append(p) or load_sweep(p, **kwargs))
+    load_sweep = sweep_ui.load_sweep
+    monkeypatch.setattr(sweep_ui, "load_sweep", lambda p, **kwargs: reads.append(p) or load_sweep(p, **kwargs))
     at = sweep_page(app)
     type_path(at, str(path))
     for _ in range(3):

@@ -3,14 +3,18 @@ typed here, which words moved that prediction, its state word by word, and how m
 of a review decide."""
 import streamlit as st
 
-import common
+from figures import fmt, show_figure
+from imdb_data import explanation, imdb_location, imdb_runs, imdb_test_reviews, imdb_windows, words_for
+from measurements import trajectory
 from rnnlab import imdb, plots
 from rnnlab.experiments import LECTURE_IMDB, imdb_config
+from rnnlab.params import count_parameters
 from rnnlab.runs import run
 from rnnlab.train import TrainingDiverged
+from sources import AT_INIT, MAX_COMPARE, AtInit, StoredRun, store
+from widgets import MAX_TEXT, errors_shown, to_json, train_with_cancel
 
 KEY = "imdb"
-TRAINING = f"{KEY}.training"  # session flag: a training run is under way (survives the reruns it causes)
 PICK = f"{KEY}.run"
 LECTURE_ACCURACY = 0.84  # the lecture's SimpleRNN, last state, on the 25,000 test reviews
 N_WINDOW = 1_000  # test reviews for the first-k / last-k comparison: a few seconds per model
@@ -69,12 +73,12 @@ st.write("The lecture's experiment: Embedding(10000, 32) → SimpleRNN(32) → D
          "trained run's accuracy, its reading of a review you type, word by word, and the claim measured on "
          "real test reviews.")
 
-runs = common.imdb_runs()
-location = common.imdb_location()
+runs = imdb_runs()
+location = imdb_location()
 data_problem = None  # the error that says why the reviews cannot be read here, if they cannot
 try:
     with st.spinner("Looking for the IMDB reviews (read once, then kept)…"):
-        common.imdb_test_reviews(LECTURE_IMDB["num_symbols"], LECTURE_IMDB["length"], N_WINDOW, location)
+        imdb_test_reviews(LECTURE_IMDB["num_symbols"], LECTURE_IMDB["length"], N_WINDOW, location)
 except (imdb.DataNotFound, imdb.DataError) as error:
     data_problem = error
 
@@ -92,7 +96,7 @@ if runs:
                    "epochs": r.config.epochs, "test reviews": r.config.n_test,
                    "test accuracy": "—" if r.metrics.get("test_accuracy") is None
                    else f"{r.metrics['test_accuracy']:.1%}",
-                   "training time (s)": common.fmt(r.metrics.get("seconds"), 3), "run": r.hash} for r in runs],
+                   "training time (s)": fmt(r.metrics.get("seconds"), 3), "run": r.hash} for r in runs],
                  hide_index=True, key=f"{KEY}.runs")
 else:
     st.info("No IMDB run is stored yet. Train one below, or with `rnnlab imdb` from a terminal; until then the "
@@ -105,47 +109,35 @@ with st.expander("Train the lecture's models here", expanded=not runs, icon=":ma
         name = st.radio("Model", list(MODELS), key=f"{KEY}.train_model")
         size = st.radio("How much", list(SIZES), key=f"{KEY}.train_size")
         config = imdb_config(**MODELS[name], **SIZES[size])
-        training = st.session_state.get(TRAINING, False)
-        # A click while the loop runs (Cancel included) reruns the page, which stops training at its next progress
-        # update; nothing is stored then.
-        if training and st.button("Cancel", key=f"{KEY}.cancel", icon=":material/cancel:"):
-            training = st.session_state[TRAINING] = False
-            st.warning("Training cancelled; nothing was stored.")
-        if training and config not in common.store():
-            bar = st.progress(0.0, text="reading the reviews…")
-            try:
-                result = run(config, common.store(),
-                             progress=lambda f, message: bar.progress(min(1.0, f), text=f"{name} · {message}"))
-            except (TrainingDiverged, imdb.DataNotFound, imdb.DataError) as error:
-                st.error(f"{error}")
-            else:
-                st.session_state[TRAINING] = False
-                st.session_state[PICK] = result.hash
-                st.rerun()
-        st.session_state[TRAINING] = False
-        if config in common.store():
+
+        def train(progress):
+            result = run(config, store(), progress=lambda f, message: progress(f, f"{name} · {message}"))
+            st.session_state[PICK] = result.hash
+
+        stored = config in store()
+        train_with_cancel(KEY, f"Train {model_name(config)}", train, pending=not stored,
+                          cancelled="Training cancelled; nothing was stored.", start="reading the reviews…",
+                          errors=(TrainingDiverged, imdb.DataNotFound, imdb.DataError))
+        if stored:
             st.success(f"{model_name(config)} with these settings is stored: pick it below.")
-        else:
-            st.button(f"Train {model_name(config)}", key=f"{KEY}.train", type="primary",
-                      on_click=lambda: st.session_state.update({TRAINING: True}), icon=":material/model_training:")
         st.caption("The run is stored under its configuration's hash and reused. From a terminal:")
         st.code(command(config), language="bash")
 
 st.header("The model")
 by_hash = {r.hash: r for r in runs}
-options = list(by_hash) + [common.AT_INIT]
+options = list(by_hash) + [AT_INIT]
 if st.session_state.get(PICK) not in options:
     lecture = imdb_config().hash
     st.session_state[PICK] = lecture if lecture in by_hash else options[0]
-source = st.selectbox("Run", options, key=PICK, format_func=lambda h: run_label(by_hash[h]) if h in by_hash else
-                      "The lecture's SimpleRNN, untrained (weights at initialisation)")
-result = by_hash.get(source)
-config = result.config if result else imdb_config()
-config_json = common.to_json(config)
+pick = st.selectbox("Run", options, key=PICK, format_func=lambda h: run_label(by_hash[h]) if h in by_hash else
+                    "The lecture's SimpleRNN, untrained (weights at initialisation)")
+result = by_hash.get(pick)
+config, source = (result.config, StoredRun(pick)) if result else (imdb_config(), AtInit())
+config_json = to_json(config)
 
-with common.errors_shown():
+with errors_shown():
     c = st.columns(4)
-    c[1].metric("Parameters", f"{common.parameters(config_json, source):,}",
+    c[1].metric("Parameters", f"{count_parameters(source.model(config)):,}",
                 help="Embedding, recurrent layer and Dense layer: the Parameters page explains each count")
     if result:
         acc = result.metrics.get("test_accuracy")
@@ -153,8 +145,8 @@ with common.errors_shown():
                     None if acc is None else f"{100 * (acc - LECTURE_ACCURACY):+.1f} points vs the lecture's 84 %",
                     help=f"on the first {config.n_test:,} of the 25,000 test reviews")
         c[2].metric("Epochs", config.epochs)
-        c[3].metric("Training time", common.fmt(result.metrics.get("seconds"), 3, " s"))
-        common.show_figure(plots.history_figure(result.history), "imdb_history", f"{KEY}.history")
+        c[3].metric("Training time", fmt(result.metrics.get("seconds"), 3, " s"))
+        show_figure(plots.history_figure(result.history), "imdb_history", f"{KEY}.history")
     else:
         c[0].metric("Test accuracy", "untrained", help="about 50 %: chance")
         st.warning("**Untrained**: the lecture's model at initialisation. Its prediction means nothing; the "
@@ -164,14 +156,14 @@ with common.errors_shown():
 st.header("Read a review")
 text = st.text_area("A review", EXAMPLE, key=f"{KEY}.review", height=110,
                     help="Split into words and looked up in the run's vocabulary, never evaluated")
-if len(text) > common.MAX_TEXT:  # the model reads at most its last 500 words anyway
-    st.caption(f"Only the first {common.MAX_TEXT:,} of the {len(text):,} characters typed are read.")
-    text = text[:common.MAX_TEXT]
-with common.errors_shown():
-    words = common.vocabulary(source) if result else common.words_in_order(config, text)
+if len(text) > MAX_TEXT:  # the model reads at most its last 500 words anyway
+    st.caption(f"Only the first {MAX_TEXT:,} of the {len(text):,} characters typed are read.")
+    text = text[:MAX_TEXT]
+with errors_shown():
+    words = words_for(config, source, text)
     ids = words.encode(text) if words is not None else None
     if ids is None:
-        st.error(f"Run {source} was stored without its vocabulary, so a typed review cannot be encoded for it.")
+        st.error(f"Run {pick} was stored without its vocabulary, so a typed review cannot be encoded for it.")
     elif len(ids) == 1:
         st.info("Type a review above: the model needs at least one word.")
     else:
@@ -180,10 +172,10 @@ with common.errors_shown():
         if len(ids) > config.length:
             st.caption(f"The model reads the last {config.length} words, as in training: the first "
                        f"{len(ids) - config.length:,} are not read.")
-        e = common.explanation(config_json, source, x, "" if result else text)
+        e = explanation(config_json, source, x, "" if result else text)
         c = st.columns(3)
         c[0].metric("Prediction", e.label)
-        c[1].metric("P(positive)", common.fmt(e.probability, 3), help="sigmoid of the Dense layer's output")
+        c[1].metric("P(positive)", fmt(e.probability, 3), help="sigmoid of the Dense layer's output")
         c[2].metric("Words read", f"{len(e.tokens):,}", help="with the start token; <oov> is a word outside the "
                                                              "vocabulary")
         st.html(plots.highlighted_text_html(e.tokens, e.attribution))
@@ -194,11 +186,11 @@ with common.errors_shown():
         prefix = (lambda title: title) if result else (lambda title: f"Untrained model: {title[0].lower()}{title[1:]}")
         attribution = plots.word_attribution_figure(
             e, title=prefix(f"Which words moved the prediction, P(positive) = {e.probability:.3g}"))
-        common.show_figure(attribution, "word_attribution", f"{KEY}.attribution")
-        traj = common.trajectory(config_json, source, x[None], 1)
+        show_figure(attribution, "word_attribution", f"{KEY}.attribution")
+        traj = trajectory(config_json, source, x[None], 1)
         heatmap = plots.state_heatmap(traj.states[-len(e.tokens):], tokens=e.tokens,
                                       title=prefix("Hidden state h_t over the review's words, unit by unit"))
-        common.show_figure(heatmap, "review_states", f"{KEY}.states")
+        show_figure(heatmap, "review_states", f"{KEY}.states")
 
 st.header("First k words or last k words?")
 st.write("The lecture's claim, measured: each test review cut to its first k or to its last k words (padded as "
@@ -212,20 +204,21 @@ elif not result:
 elif data_problem is not None:
     explain_data_problem()
 else:
-    with common.errors_shown():
-        chosen = st.multiselect("Runs", list(by_hash), [source], key=f"{KEY}.windows",
-                                format_func=lambda h: run_label(by_hash[h]), max_selections=common.MAX_COMPARE)
+    with errors_shown():
+        chosen = st.multiselect("Runs", list(by_hash), [pick], key=f"{KEY}.windows",
+                                format_func=lambda h: run_label(by_hash[h]), max_selections=MAX_COMPARE)
         ready, reviews = {}, {}
         for h in chosen:
             c = by_hash[h].config
-            _, y, words = common.imdb_test_reviews(c.num_symbols, c.length, N_WINDOW, location)
-            if common.vocabulary(h) is None or words != common.vocabulary(h).id_to_word:
+            _, y, words = imdb_test_reviews(c.num_symbols, c.length, N_WINDOW, location)
+            trained_with = StoredRun(h).vocabulary()
+            if trained_with is None or words != trained_with.id_to_word:
                 st.warning(f"Run {h} was trained on reviews with another vocabulary than those found now "
                            f"({imdb.find_data_dir() or imdb.default_cache_dir()}): it is left out.")
                 continue
             ks = tuple(sorted({k for k in WINDOWS if k < c.length} | {c.length}))
             with st.spinner(f"Measuring {model_name(c)} on {len(y):,} test reviews ({2 * len(ks) + 1} passes)…"):
-                ready[h], reviews[h] = common.imdb_windows(h, N_WINDOW, ks, location), len(y)
+                ready[h], reviews[h] = imdb_windows(h, N_WINDOW, ks, location), len(y)
         if ready:
             first = next(iter(ready))
             r = ready[first]
@@ -239,4 +232,4 @@ else:
             c[2].metric(f"First {k} words", f"{100 * r['first'][i]:.1f} %")
             labels = {h: f"{model_name(by_hash[h].config)} ({h})" for h in ready}
             fig = plots.window_accuracy_figure({labels[h]: r for h, r in ready.items()})
-            common.show_figure(fig, "first_vs_last_words", f"{KEY}.window")
+            show_figure(fig, "first_vs_last_words", f"{KEY}.window")

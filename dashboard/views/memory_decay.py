@@ -1,10 +1,13 @@
 """Memory decay: how fast x_0 fades from h_t, before and after training, with its time constant and bounds."""
 import streamlit as st
 
-import common
+from figures import fmt, show_figure
+from measurements import report
 from rnnlab import plots, presets
 from rnnlab.runs import run
 from rnnlab.train import TrainingDiverged
+from sources import AT_INIT, AtInit, StoredRun, add_to_compare, store
+from widgets import config_editor, errors_shown, length_select, preset_select, show_command, to_json
 
 KEY = "decay"
 TRAINED = "after training"
@@ -16,10 +19,10 @@ st.write("Three views of how long x_0 survives in h_t, on one random sequence: i
 
 with st.sidebar:
     st.header("Configuration")
-    base = presets.preset(common.preset_select(f"{KEY}.preset"))
-    config = common.config_editor(f"{KEY}.config", base)
+    base = presets.preset(preset_select(f"{KEY}.preset"))
+    config = config_editor(f"{KEY}.config", base)
     st.header("Sequence")
-    length = common.length_select("Length T", config, f"{KEY}.length")
+    length = length_select("Length T", config, f"{KEY}.length")
     seed = st.number_input("Random sequence (seed)", 0, 10_000, 0, key=f"{KEY}.seed")
     with st.expander("Training (for “after training”)", expanded=False):
         train_length = st.slider("Training length T", 5, 100, 20, key=f"{KEY}.train_length")
@@ -27,65 +30,59 @@ with st.sidebar:
                         help="lag_recall: the answer is the symbol `lag` steps before the end")
         epochs = st.slider("Epochs", 1, 30, 10, key=f"{KEY}.epochs")
 config = config.replace(length=train_length, lag=lag, epochs=epochs)
-config_json = common.to_json(config)
+config_json = to_json(config)
 
-sources = {common.AT_INIT: common.AT_INIT}
-with common.errors_shown():
-    stored = config in common.store()
-    if stored:
-        sources[TRAINED] = config.hash
+sources = {AT_INIT: AtInit()}
+with errors_shown():
+    if config in store():
+        sources[TRAINED] = StoredRun(config.hash)
     else:
         st.info(f"This configuration has not been trained on lag_recall (T = {train_length}, lag = {lag}) yet: the "
                 "curves show it at initialisation.")
         if st.button(f"Train it now ({epochs} epochs)", key=f"{KEY}.train", icon=":material/model_training:"):
             bar = st.progress(0.0, text="training…")
             try:
-                run(config, common.store(), progress=lambda f, message: bar.progress(min(1.0, f), text=message))
+                run(config, store(), progress=lambda f, message: bar.progress(min(1.0, f), text=message))
             except TrainingDiverged as error:
                 st.error(str(error))
             else:
                 st.rerun()
 
-with common.errors_shown():
-    curves = {k: {} for k in ("influence", "perturbation", "gradient")}
-    for name, source in sources.items():
-        curves["influence"][name] = common.influence(config_json, source, length, seed)
-        curves["perturbation"][name] = common.perturbation(config_json, source, length, seed)
-        curves["gradient"][name] = common.gradient(config_json, source, length, seed)
-    fits = {n: common.fit(c) for n, c in curves["influence"].items()}
-    spectra = {n: common.spectrum(config_json, s) for n, s in sources.items()}
-    exponents = {n: common.lyapunov(config_json, s, length, seed) for n, s in sources.items()}
-    bounds = common.influence_bounds(config, spectra, curves["influence"], length)
+with errors_shown():
+    reports = {name: report(config_json, source, length, seed) for name, source in sources.items()}
+    fits = {n: r.fit for n, r in reports.items()}
+    spectra = {n: r.spectrum for n, r in reports.items()}
+    bounds = {n: r.bound for n, r in reports.items() if r.bound is not None}
 
-    for name in sources:
-        f, spectrum = fits[name], spectra[name]
+    for name, r in reports.items():
+        f = r.fit
         st.subheader(name.capitalize())
         c = st.columns(3) + st.columns(3)
-        c[0].metric("Time constant τ (steps)", common.fmt(f and f.time_constant),
+        c[0].metric("Time constant τ (steps)", fmt(f and f.time_constant),
                     help="1/rate of the fitted decay ‖∂h_t/∂x_0‖ ≈ a·e^(−t/τ)"
                          + (f" ({f.regime}, r² = {f.r2:.3f})" if f else ""))
-        c[1].metric("Half-life (steps)", common.fmt(f and f.half_life), help="ln 2 · τ")
-        c[2].metric("Horizon (steps)", common.fmt(f.horizon) if f and f.horizon is not None else f"> {length - 1:,}",
-                    help="First t where the influence is below 10⁻³ of its start")
-        c[3].metric("Spectral radius ρ(A_h)", common.fmt(spectrum.spectral_radius, 4))
-        c[4].metric("σ_max(A_h)", common.fmt(spectrum.sigma_max, 4),
+        c[1].metric("Half-life (steps)", fmt(f and f.half_life), help="ln 2 · τ")
+        c[2].metric("Horizon (steps)", r.horizon, help="First t where the influence is below 10⁻³ of its start")
+        c[3].metric("Spectral radius ρ(A_h)", fmt(r.spectrum.spectral_radius, 4))
+        c[4].metric("σ_max(A_h)", fmt(r.spectrum.sigma_max, 4),
                     help="Largest singular value: ‖∂h_t/∂h_0‖ ≤ σ_max^t for a SimpleRNN (|φ′| ≤ 1)")
-        c[5].metric("Lyapunov exponent (/step)", common.fmt(exponents[name], 3),
+        c[5].metric("Lyapunov exponent (/step)", fmt(r.lyapunov, 3),
                     help="Average log growth per step of a perturbation along this sequence: < 0 forgets")
 
-    common.show_figure(plots.influence_figure(curves["influence"], fits=fits, bounds=bounds),
-                       "influence", f"{KEY}.influence")
-    if config.cell == "simple_rnn" and len(bounds or ()) < len(sources):
+    influences = {n: r.influence for n, r in reports.items()}
+    show_figure(plots.influence_figure(influences, fits=fits, bounds=bounds or None), "influence", f"{KEY}.influence")
+    if config.cell == "simple_rnn" and len(bounds) < len(sources):
         st.caption("The bound σ_max^t·‖∂h_0/∂x_0‖ is drawn only where σ_max(A_h) ≤ 1; above 1 it grows and says "
                    "nothing about forgetting.")
     left, right = st.columns(2)
     with left:
-        common.show_figure(plots.perturbation_figure(curves["perturbation"]), "perturbation", f"{KEY}.perturbation")
+        show_figure(plots.perturbation_figure({n: r.perturbation for n, r in reports.items()}), "perturbation",
+                    f"{KEY}.perturbation")
     with right:
-        common.show_figure(plots.gradient_figure(curves["gradient"]), "gradient", f"{KEY}.gradient")
-    common.show_figure(plots.spectrum_figure(spectra), "spectrum", f"{KEY}.spectrum")
+        show_figure(plots.gradient_figure({n: r.gradient for n, r in reports.items()}), "gradient", f"{KEY}.gradient")
+    show_figure(plots.spectrum_figure(spectra), "spectrum", f"{KEY}.spectrum")
 
 with st.sidebar:
     st.header("Keep it")
-    common.add_to_compare(config, sources.get(TRAINED, common.AT_INIT), f"{KEY}.compare")
-common.show_command(config)
+    add_to_compare(config, sources.get(TRAINED, AtInit()), f"{KEY}.compare")
+show_command(config)

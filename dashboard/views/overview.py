@@ -1,8 +1,11 @@
 """Overview: the lecture's recurrence, its shapes, and the lesson in one chart."""
 import streamlit as st
 
-import common
+from figures import fmt, show_figure
+from measurements import decay
 from rnnlab import plots, presets
+from sources import MAX_COMPARE, AtInit
+from widgets import describe, errors_shown, preset_select, to_json
 
 KEY = "overview"
 PAIR = (presets.LECTURE, "LSTM, same state size")
@@ -12,10 +15,10 @@ st.write("A SimpleRNN reads a sequence one step at a time and keeps one state ve
          "ever know about x_0 must survive the same matrix A, step after step. Pick a configuration to see the "
          "shapes involved; the chart below shows how fast x_0 fades from h_t.")
 
-name = common.preset_select(f"{KEY}.preset")
+name = preset_select(f"{KEY}.preset")
 config = presets.preset(name)
-with common.errors_shown():
-    rnn = common.model_at_init(common.to_json(config)).rnn
+with errors_shown():
+    rnn = AtInit().model(config).rnn
     rows = rnn.A.shape[0]
     h, x = rnn.hidden_size, rnn.input_size
     shapes = (rf"A \in \mathbb{{R}}^{{{rows} \times ({h} + {x})}},\quad A = [A_h \mid A_x],\quad "
@@ -33,7 +36,7 @@ with common.errors_shown():
                  r"\end{bmatrix} + b_{rz} + b_{h,rz}\right),\quad n = \tanh(A_{n,x} x_t + b_n + r \odot "
                  r"(A_{n,h} h_{t-1} + b_{h,n})),\quad h_t = (1 - z) \odot n + z \odot h_{t-1}")
     st.latex(shapes)
-    st.caption(f"{common.describe(config)}: x_t is the {x}-dimensional embedding of a symbol; "
+    st.caption(f"{describe(config)}: x_t is the {x}-dimensional embedding of a symbol; "
                f"A has {rnn.A.numel():,} numbers, reused at every step.")
 
 st.subheader("The lesson in one chart")
@@ -44,18 +47,18 @@ st.write("The influence of the first input on the state, ‖∂h_t/∂x_0‖, at
          "Add the IRNN or a SimpleRNN at ρ = 0.9 or 1.1 to see the spectrum of A_h set the pace.")
 left, right = st.columns([3, 1])
 chosen = left.multiselect("Configurations", list(presets.PRESETS), list(PAIR), key=f"{KEY}.chosen",
-                          max_selections=common.MAX_COMPARE)
+                          max_selections=MAX_COMPARE)
 length = right.select_slider("Sequence length T", (100, 200, 300, 500, 1000), 300, key=f"{KEY}.length")
-with common.errors_shown():
+with errors_shown():
     if not chosen:
         st.info("Choose at least one configuration.")
         st.stop()
-    results = {n: common.decay(common.to_json(presets.preset(n)), common.AT_INIT, length) for n in chosen}
+    results = {n: decay(to_json(presets.preset(n)), AtInit(), length) for n in chosen}
     fits = {n: r["fit"] for n, r in results.items()}
     for column, n in zip(st.columns(len(chosen)), chosen):
         f = fits[n]
-        column.metric(f"{n}: half-life of x_0 (steps)", common.fmt(f and f.half_life),
+        column.metric(f"{n}: half-life of x_0 (steps)", fmt(f and f.half_life),
                       help=f"ln 2 / rate of the fitted decay ({f.regime}, r² = {f.r2:.3f})" if f else None)
     fig = plots.influence_figure({n: r["influence"] for n, r in results.items()}, fits=fits,
                                  names=list(presets.PRESETS))
-    common.show_figure(fig, "influence_overview", f"{KEY}.influence")
+    show_figure(fig, "influence_overview", f"{KEY}.influence")

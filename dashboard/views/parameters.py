@@ -3,10 +3,11 @@ import re
 
 import streamlit as st
 
-import common
+from figures import show_figure
 from rnnlab import plots
 from rnnlab.models import CELLS, SequenceClassifier
 from rnnlab.params import summary
+from widgets import errors_shown
 
 # The lecture's two IMDB models: Embedding(10000, 32) → SimpleRNN(32) → Dense(1), on the last state or Flatten.
 LECTURE = dict(vocab=10_000, embedding=32, hidden=32, length=500, cell="simple_rnn")
@@ -60,7 +61,7 @@ head = c[4].radio("Head", ("last", "flatten"), key=f"{KEY}.head", horizontal=Tru
                   help="Dense on h_{T-1} (Keras' return_sequences=False), or on all h_t flattened")
 cell = c[5].selectbox("Cell", CELLS, key=f"{KEY}.cell")
 
-with common.errors_shown():
+with errors_shown():
     s = model_summary(int(vocab), int(embedding), int(hidden), int(length), head, cell)
     left, right = st.columns([1, 2])
     with left:
@@ -70,7 +71,7 @@ with common.errors_shown():
                   help="The same A and b at every step: it does not grow with the sequence length")
         log_y = st.toggle("Log scale", True, key=f"{KEY}.log", help="The embedding dwarfs the other layers")
     with right:
-        common.show_figure(plots.params_figure(s, log_y=log_y), "parameters", f"{KEY}.figure")
+        show_figure(plots.params_figure(s, log_y=log_y), "parameters", f"{KEY}.figure")
     st.write("By formula, with your numbers:")
     lines = [rf"\text{{{r.type}}} &:\quad " + latex(r.formula) for r in s.rows if r.params]
     lines.append(r"\text{total} &:\quad " + " + ".join(latex(f"{r.params:,}") for r in s.rows if r.params)

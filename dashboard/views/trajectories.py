@@ -2,8 +2,12 @@
 (LSTM, GRU) what its gates do."""
 import streamlit as st
 
-import common
+from figures import fmt, show_figure
+from measurements import trajectory
 from rnnlab import plots, presets
+from sources import AtInit, StoredRun, add_to_compare, run_label, stored_runs
+from widgets import (MAX_TEXT, check_length, config_editor, errors_shown, length_select, preset_select, show_command,
+                     to_json, typed)
 
 KEY = "traj"
 RANDOM, TYPED, TEXT = "Random sequence of the task", "Symbols I type", "Text I type"
@@ -19,21 +23,20 @@ st.write("The state h_t along one input: every unit over time, a few units as li
 
 with st.sidebar:
     st.header("Model")
-    runs = common.stored_runs()
+    runs = stored_runs()
     kind = st.radio("Model", ("Preset at initialisation", "Trained run from the store"), key=f"{KEY}.kind",
                     disabled=not runs, help=None if runs else "No run in the store yet: train one on the Memory "
                                                                "decay or Short vs long dependencies page, or with "
                                                                "`rnnlab train`.")
     if kind == "Trained run from the store" and runs:
         by_hash = {r.hash: r for r in runs}
-        source = st.selectbox("Run", list(by_hash), format_func=lambda h: common.run_label(by_hash[h]),
-                              key=f"{KEY}.run")
-        config = by_hash[source].config
+        run = st.selectbox("Run", list(by_hash), format_func=lambda h: run_label(by_hash[h]), key=f"{KEY}.run")
+        config, source = by_hash[run].config, StoredRun(run)
     else:
-        config = common.config_editor(f"{KEY}.config", presets.preset(common.preset_select(f"{KEY}.preset")))
-        source = common.AT_INIT
+        config = config_editor(f"{KEY}.config", presets.preset(preset_select(f"{KEY}.preset")))
+        source = AtInit()
     st.header("Input")
-    words = common.vocabulary(source) if config.task == "imdb" and source != common.AT_INIT else None
+    words = source.vocabulary() if config.task == "imdb" else None
     if config.task == "lag_recall":
         options = (RANDOM, TYPED)
     elif words is not None:
@@ -45,51 +48,51 @@ with st.sidebar:
         text = st.text_input(f"Symbols 0 … {config.num_symbols - 1}, separated by spaces",
                              "1 2 3 4 5 6 7 0 " * 4, key=f"{KEY}.text",
                              help=f"Read as symbols (token ids) only, never evaluated; at most "
-                                  f"{common.MAX_TEXT:,} characters, and as many steps as a random sequence")
+                                  f"{MAX_TEXT:,} characters, and as many steps as a random sequence")
     elif how == TEXT:
         text = st.text_area("A review", REVIEW, key=f"{KEY}.review",
                             help=f"Split into words and looked up in the run's vocabulary, never evaluated; at most "
-                                 f"{common.MAX_TEXT:,} characters")
+                                 f"{MAX_TEXT:,} characters")
     else:
-        length = common.length_select("Length T", config, f"{KEY}.length", default=100,
+        length = length_select("Length T", config, f"{KEY}.length", default=100,
                                       lengths=LENGTHS)
         seed = st.number_input("Random sequence (seed)", 0, 10_000, 0, key=f"{KEY}.seed")
     components = st.radio("PCA components", (2, 3), key=f"{KEY}.pca", horizontal=True)
 
-with common.errors_shown():
+with errors_shown():
     tokens = None
     if how == TYPED:
-        x = presets.parse_symbols(common.typed(text, "Symbols"), config.num_symbols)
+        x = presets.parse_symbols(typed(text, "Symbols"), config.num_symbols)
     elif how == TEXT:
-        x, tokens = presets.encode_text(config, words, common.typed(text, "The review"))
+        x, tokens = presets.encode_text(config, words, typed(text, "The review"))
     else:
         x, _ = presets.sample_input(config, length, seed)
-    common.check_length(config, x.shape[1], LENGTHS)
-    traj = common.trajectory(common.to_json(config), source, x.numpy(), components, tokens)
+    check_length(config, x.shape[1], LENGTHS)
+    traj = trajectory(to_json(config), source, x.numpy(), components, tokens)
     T, hidden = traj.states.shape
     c = st.columns(4)
     c[0].metric("Steps T", f"{T:,}")
     c[1].metric("State size h", hidden)
-    c[2].metric(f"Variance in {components} PCs", common.fmt(100 * traj.explained_variance_ratio.sum(), 3, " %"))
-    c[3].metric("Saturated units at the end", common.fmt(100 * traj.saturation[-1], 3, " %"),
+    c[2].metric(f"Variance in {components} PCs", fmt(100 * traj.explained_variance_ratio.sum(), 3, " %"))
+    c[3].metric("Saturated units at the end", fmt(100 * traj.saturation[-1], 3, " %"),
                 help="|h_t,i| > 0.99 for tanh, LSTM and GRU; h_t,i = 0 (inactive) for relu")
     tokens = traj.tokens if T <= 200 else None  # more labels than a chart can show
-    common.show_figure(plots.state_heatmap(traj.states, tokens=tokens), "states", f"{KEY}.heatmap")
+    show_figure(plots.state_heatmap(traj.states, tokens=tokens), "states", f"{KEY}.heatmap")
     if traj.gates is not None:  # LSTM, GRU: the gates that keep the memory, on the same input
-        common.show_figure(plots.gates_figure(traj.gates, tokens=tokens), "gates", f"{KEY}.gates")
+        show_figure(plots.gates_figure(traj.gates, tokens=tokens), "gates", f"{KEY}.gates")
     units = st.multiselect("Units to draw as lines", list(range(hidden)), list(range(min(4, hidden))),
                            key=f"{KEY}.units", max_selections=10)
     if units:
         lines = plots.influence_figure({f"unit {i}": traj.states[:, i] for i in units}, log_y=False,
                                        title="Chosen units h_t,i over time", y_label="h_t,i (activation)")
-        common.show_figure(lines, "units", f"{KEY}.units_figure")
+        show_figure(lines, "units", f"{KEY}.units_figure")
     left, right = st.columns(2)
     with left:
-        common.show_figure(plots.trajectory_figure(traj), "trajectory", f"{KEY}.trajectory")
+        show_figure(plots.trajectory_figure(traj), "trajectory", f"{KEY}.trajectory")
     with right:
-        common.show_figure(plots.saturation_figure(traj), "saturation", f"{KEY}.saturation")
+        show_figure(plots.saturation_figure(traj), "saturation", f"{KEY}.saturation")
 
 with st.sidebar:
     st.header("Keep it")
-    common.add_to_compare(config, source, f"{KEY}.compare")
-common.show_command(config)
+    add_to_compare(config, source, f"{KEY}.compare")
+show_command(config)
