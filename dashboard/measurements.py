@@ -8,7 +8,7 @@ import copy
 import streamlit as st
 import torch
 
-from rnnlab import memory, presets
+from rnnlab import lesson, memory, presets
 from rnnlab.experiments import decay_report, dependency_profile
 from rnnlab.memory import memory_profile
 from rnnlab.trajectories import state_trajectory
@@ -75,3 +75,9 @@ def trained_lags(config):
         return {}
     return {r.config.lag: r.metrics.get("test_accuracy") for r in stored_runs()
             if r.config.replace(lag=config.lag) == config}
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def shipped_lesson():
+    """rnnlab.lesson.load(): the reach sweep's summary that ships with rnnlab (None if none), read once."""
+    return lesson.load()

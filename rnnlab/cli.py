@@ -343,7 +343,7 @@ def _lesson(args, parser):
     from . import lesson  # the sweep definitions and the summary writer, only for this command
     store = _open_store(args, parser)
     try:
-        summary = lesson.write(store=store, out=args.out or lesson.SHIPPED, workers=args.workers,
+        summary = lesson.write(store=store, out=args.out, workers=args.workers,
                                progress=not args.no_progress)
     except KeyboardInterrupt:
         parser.exit(130, "rnnlab: interrupted; the runs finished so far are stored\n")

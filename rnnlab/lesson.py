@@ -7,8 +7,8 @@ the end, 10 distractors before it), lags 1, 2, 4, … 256, a SimpleRNN (Keras' i
 chrono initialisation) and a GRU (chrono), 32 state units each, 3 seeds, Adam 3e-3 with the gradient norm clipped
 to 1, up to 10 epochs of 10,000 sequences, stopped once an epoch's training accuracy reaches 0.99. `write` then
 
-- searches each configuration's reach per seed (experiments.reach: it reuses the sweep's doubling lags and
-  bisects between the last lag learnt and the first not learnt),
+- searches each configuration's reach per seed (experiments.reach: it reuses the sweep's doubling lags, doubles on
+  up to MAX_LAG, and bisects between the last lag learnt and the first not learnt, to within TOLERANCE),
 - measures ‖∂h_t/∂x_0‖ over T = 1,000 steps of each seed's model at initialisation and trained at its reach
   (float64, INFLUENCE_SEQUENCES random sequences), with its time constant and 10⁻³ horizon (memory.fit_decay),
 - and writes what the dashboard's first page draws, so it waits on nothing: shipped/lesson.json (accuracy
@@ -44,6 +44,7 @@ SWEEPS = (Sweep(base={**BASE, "length": LagPlus(PREFIX + 1)},
           Sweep(base={**BASE, "length": LagPlus(PREFIX + 1), "cell": "gru", "init": "chrono"}, axes={"lag": list(LAGS)},
                 seeds=list(SEEDS), name="reach_gru"))
 TOLERANCE = 0.125  # each reach is searched to within 1/8 of its value (experiments.reach)
+MAX_LAG = 512  # the reach search goes on doubling past the sweep's lags, up to this
 SHOWN_LAG = 64  # the lag at which the shipped checkpoints were trained (each cell learns it)
 INFLUENCE_LENGTH = 1000
 INFLUENCE_SEQUENCES = 16
@@ -81,9 +82,10 @@ def _decay(model, cfg):
     return curve, {"horizon": horizon, "time_constant": tau, "regime": None if fit is None else fit.regime}
 
 
-def write(store=None, out=SHIPPED, workers=None, progress=True):
+def write(store=None, out=None, workers=None, progress=True):
     """Train what the store lacks, search each reach, measure the decays, and write `out` (lesson.json and runs/).
     Returns the summary written (a dict)."""
+    out = SHIPPED if out is None else out
     say = (lambda message: print(message, flush=True)) if progress else (lambda message: None)
     started = time.time()
     results = []
@@ -103,7 +105,7 @@ def write(store=None, out=SHIPPED, workers=None, progress=True):
     shipped = Store(Path(out) / "runs")
     for cell, init in GROUPS:
         label = name(cell, init)
-        found = reach(config(cell, init, 1), seeds=SEEDS, max_lag=max(LAGS), store=store, tolerance=TOLERANCE,
+        found = reach(config(cell, init, 1), seeds=SEEDS, max_lag=MAX_LAG, store=store, tolerance=TOLERANCE,
                       progress=lambda message, label=label: say(f"{label}: {message}"))
         mean, std, lower, upper = interval(list(found.per_seed.values()))
         reaches[label] = {"cell": cell, "init": init, "per_seed": {str(s): v for s, v in found.per_seed.items()},
@@ -144,10 +146,10 @@ def _version():
     return __version__
 
 
-def load(folder=SHIPPED):
-    """The shipped summary (a dict, see write), or None if `folder` holds none. Read only from a regular file of at
-    most MAX_BYTES, as JSON."""
-    path = Path(folder) / "lesson.json"
+def load(folder=None):
+    """The shipped summary (a dict, see write), or None if `folder` (default: SHIPPED) holds none. Read only from a
+    regular file of at most MAX_BYTES, as JSON."""
+    path = Path(SHIPPED if folder is None else folder) / "lesson.json"
     try:
         if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_BYTES:
             return None
@@ -156,9 +158,9 @@ def load(folder=SHIPPED):
         return None
 
 
-def shipped_store(folder=SHIPPED):
+def shipped_store(folder=None):
     """The shipped checkpoints as a run store (read it; run() would train into it)."""
-    return Store(Path(folder) / "runs")
+    return Store(Path(SHIPPED if folder is None else folder) / "runs")
 
 
 def correlation(points, key="trained", statistic="time_constant"):

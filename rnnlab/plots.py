@@ -858,8 +858,7 @@ def highlighted_text_html(tokens, values, scale=None):
 
 # ---------------------------------------------------------------------------------------------- the lesson
 
-def lesson_accuracy_figure(lesson, title="Recall of the marked symbol against its lag, mean and 95% interval "
-                                         "over seeds"):
+def lesson_accuracy_figure(lesson, title="Recall of the marked symbol against its lag"):
     """Test accuracy against the lag for each configuration of a lesson summary (rnnlab.lesson.load()), with the
     t-interval across seeds as a band and chance dashed; the lag on a log axis (lags double)."""
     groups = {}
@@ -909,8 +908,7 @@ def lesson_influence_figure(lesson, which="trained", title=None):
     threshold = lesson["threshold"]
     curves = {label: np.array([math.nan if v is None else v for v in entry[which]["curve"]], dtype=np.float64)
               for label, entry in lesson["influence"].items()}
-    title = title or (f"Influence of x_0 on h_t, normalised to t = 0, {'after training' if which == 'trained' else 'at initialisation'}"
-                      f" (lag {next(iter(lesson['influence'].values()))['lag']}, seed 0)")
+    title = title or f"Influence of x_0 on h_t, {'trained' if which == 'trained' else 'at initialisation'}"
     fig = influence_figure(curves, names=lesson["groups"], title=title,
                            y_label="‖∂h_t/∂x_0‖ / ‖∂h_0/∂x_0‖ (log scale)")
     T = max(len(c) for c in curves.values())

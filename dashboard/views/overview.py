@@ -1,20 +1,73 @@
-"""Overview: the lecture's recurrence, its shapes, and the lesson in one chart."""
+"""Overview: the lesson with trained models at once (rnnlab's shipped reach sweep), then the recurrence and its
+shapes, and the curves at initialisation one click away."""
 import streamlit as st
 
 from figures import fmt, show_figure
-from measurements import decay
+from measurements import decay, shipped_lesson
+from rnnlab import lesson as lesson_module
 from rnnlab import plots, presets
 from sources import MAX_COMPARE, AtInit
 from widgets import describe, errors_shown, preset_select, to_json
 
 KEY = "overview"
 PAIR = (presets.LECTURE, "LSTM, same state size")
+HEIGHT = 380  # two charts side by side stay within a 1400×900 window's first screen
 
 st.title("Why a recurrent network forgets")
-st.write("A SimpleRNN reads a sequence one step at a time and keeps one state vector h_t. Everything it will "
-         "ever know about x_0 must survive the same matrix A, step after step. Pick a configuration to see the "
-         "shapes involved; the chart below shows how fast x_0 fades from h_t.")
+lesson = shipped_lesson()
+if lesson is None:
+    st.write("A SimpleRNN reads a sequence one step at a time and keeps one state vector h_t. Everything it will "
+             "ever know about x_0 must survive the same matrix A, step after step.")
+    st.info("No trained lesson ships with this copy of rnnlab (rnnlab/shipped/lesson.json): `rnnlab lesson` "
+            "writes it. Below, the models at initialisation.")
+else:
+    reach = lesson["reach"]
+    reaches = "; ".join(f"{label} about {reach[label]['mean']:.0f} steps" for label in lesson["groups"])
+    st.write(f"Each network read sequences in which one symbol of {lesson['base']['num_symbols']} was marked, `lag` "
+             f"steps before the end, and had to answer it: memory alone. Trained the same way, each learns to "
+             f"recall it up to its reach, and answers at chance beyond: {reaches} (a + where every seed reached "
+             f"the longest lag tried, {max(lesson['lags'])}). Right: how fast x_0 fades from h_t in the trained "
+             f"networks.")
+    for column, label in zip(st.columns(len(lesson["groups"])), lesson["groups"]):
+        r = reach[label]
+        at_limit = "+" if min(r["per_seed"].values()) >= r["max_lag"] else ""
+        spread = "" if r["lower"] is None else f" [{r['lower']:.0f}, {r['upper']:.0f}]"
+        column.metric(f"{label}: reach (steps)", f"{r['mean']:.0f}{at_limit}",
+                      help=f"The longest lag learnt (test accuracy ≥ {r['threshold']:.3g}), mean over seeds "
+                           f"{', '.join(r['per_seed'])}: {', '.join(map(str, r['per_seed'].values()))}; 95% "
+                           f"interval{spread or ' n/a'}. A + : every seed reached the search's limit.")
+    left, right = st.columns(2)
+    with left:
+        show_figure(plots.lesson_accuracy_figure(lesson).update_layout(height=HEIGHT), "lesson_accuracy",
+                    f"{KEY}.accuracy")
+    with right:
+        show_figure(plots.lesson_influence_figure(lesson, "trained").update_layout(height=HEIGHT),
+                    "lesson_influence", f"{KEY}.influence_trained")
+    base = lesson["base"]
+    st.caption(f"marked_recall, {base['num_symbols']} symbols, {lesson['prefix']} distractors before the marked "
+               f"step; {base['hidden_size']} state units; {base['n_train']:,} training sequences, Adam lr "
+               f"{base['lr']:g}, gradient norm clipped to {base['clip']:g}, up to {base['epochs']} epochs (stopped at "
+               f"training accuracy {base['stop_at']:g}); seeds {', '.join(map(str, lesson['seeds']))}. Right: the "
+               f"seed-0 models trained at lag {next(iter(lesson['influence'].values()))['lag']}, on "
+               f"{lesson['influence_length']:,} steps, each normalised to t = 0; the dashed line is 10⁻³, the "
+               f"diamonds the horizons. Written by `rnnlab lesson` on {lesson['written']} "
+               f"({lesson['training_seconds'] / 60:.0f} min of training).")
+    tabs = st.tabs(["At initialisation", "Decay against reach", "Reach per seed"])
+    with tabs[0]:
+        st.write("The same models before training: at initialisation the SimpleRNN and the gated cells forget "
+                 "on similar scales; what separates them is what training can make of them.")
+        show_figure(plots.lesson_influence_figure(lesson, "at_init"), "lesson_influence_init",
+                    f"{KEY}.influence_init")
+    with tabs[1]:
+        r, n = lesson_module.correlation(lesson["decay_vs_reach"])
+        st.write(f"Every configuration and seed: the time constant of its ‖∂h_t/∂x_0‖ at initialisation (hollow) "
+                 f"and trained at its reach (filled), against that reach. Correlation of the logs, trained: "
+                 f"r = {fmt(r)} over {n} points.")
+        show_figure(plots.decay_vs_reach_figure(lesson), "decay_vs_reach", f"{KEY}.decay_vs_reach")
+    with tabs[2]:
+        show_figure(plots.reach_figure(lesson), "reach", f"{KEY}.reach")
 
+st.header("The recurrence and its shapes")
 name = preset_select(f"{KEY}.preset")
 config = presets.preset(name)
 with errors_shown():
@@ -39,26 +92,27 @@ with errors_shown():
     st.caption(f"{describe(config)}: x_t is the {x}-dimensional embedding of a symbol; "
                f"A has {rnn.A.numel():,} numbers, reused at every step.")
 
-st.subheader("The lesson in one chart")
-st.write("The influence of the first input on the state, ‖∂h_t/∂x_0‖, at initialisation, on a log scale: a straight "
-         "line is an exponential decay, and once it falls below about 10⁻³ of its start x_0 is as good as "
-         "forgotten. At initialisation the lecture's SimpleRNN and an LSTM of the same size forget alike; the "
-         "LSTM's cell c_t only helps once training opens its forget gate (see Short vs long dependencies). "
-         "Add the IRNN or a SimpleRNN at ρ = 0.9 or 1.1 to see the spectrum of A_h set the pace.")
-left, right = st.columns([3, 1])
-chosen = left.multiselect("Configurations", list(presets.PRESETS), list(PAIR), key=f"{KEY}.chosen",
-                          max_selections=MAX_COMPARE)
-length = right.select_slider("Sequence length T", (100, 200, 300, 500, 1000), 300, key=f"{KEY}.length")
-with errors_shown():
-    if not chosen:
-        st.info("Choose at least one configuration.")
-        st.stop()
-    results = {n: decay(to_json(presets.preset(n)), AtInit(), length) for n in chosen}
-    fits = {n: r["fit"] for n, r in results.items()}
-    for column, n in zip(st.columns(len(chosen)), chosen):
-        f = fits[n]
-        column.metric(f"{n}: half-life of x_0 (steps)", fmt(f and f.half_life),
-                      help=f"ln 2 / rate of the fitted decay ({f.regime}, r² = {f.r2:.3f})" if f else None)
-    fig = plots.influence_figure({n: r["influence"] for n, r in results.items()}, fits=fits,
-                                 names=list(presets.PRESETS))
-    show_figure(fig, "influence_overview", f"{KEY}.influence")
+
+with st.expander("Curves at initialisation for the preset configurations", expanded=lesson is None):
+    st.write("The influence of the first input on the state, ‖∂h_t/∂x_0‖, at initialisation, on a log scale: a "
+             "straight line is an exponential decay, and once it falls below about 10⁻³ of its start x_0 is as good as "
+             "forgotten. At initialisation the lecture's SimpleRNN and an LSTM of the same size forget alike; the "
+             "LSTM's cell c_t only helps once training opens its forget gate (see Short vs long dependencies). "
+             "Add the IRNN or a SimpleRNN at ρ = 0.9 or 1.1 to see the spectrum of A_h set the pace.")
+    left, right = st.columns([3, 1])
+    chosen = left.multiselect("Configurations", list(presets.PRESETS), list(PAIR), key=f"{KEY}.chosen",
+                              max_selections=MAX_COMPARE)
+    length = right.select_slider("Sequence length T", (100, 200, 300, 500, 1000), 300, key=f"{KEY}.length")
+    with errors_shown():
+        if not chosen:
+            st.info("Choose at least one configuration.")
+            st.stop()
+        results = {n: decay(to_json(presets.preset(n)), AtInit(), length) for n in chosen}
+        fits = {n: r["fit"] for n, r in results.items()}
+        for column, n in zip(st.columns(len(chosen)), chosen):
+            f = fits[n]
+            column.metric(f"{n}: half-life of x_0 (steps)", fmt(f and f.half_life),
+                          help=f"ln 2 / rate of the fitted decay ({f.regime}, r² = {f.r2:.3f})" if f else None)
+        fig = plots.influence_figure({n: r["influence"] for n, r in results.items()}, fits=fits,
+                                     names=list(presets.PRESETS))
+        show_figure(fig, "influence_overview", f"{KEY}.influence")
