@@ -85,14 +85,14 @@ def config_problem(d):
                 return name, ValueError
     if c["lag"] >= c["length"]:
         return "lag", ValueError
+    if c["stop_at"] is not None and c["stop_at"] > 1:  # before the task's own rules, as RunConfig checks it
+        return "stop_at", ValueError
     if c["task"] == "imdb":
         for name in ("n_train", "n_test"):
             if c[name] > 25000:
                 return name, ValueError
         if c["num_symbols"] < 4:
             return "num_symbols", ValueError
-    if c["stop_at"] is not None and c["stop_at"] > 1:
-        return "stop_at", ValueError
     if c["task"] == "marked_recall" and c["lag"] + c["jitter"] >= c["length"]:
         return "jitter", ValueError
     if c["task"] == "adding" and c["length"] < 2:
