@@ -27,7 +27,7 @@ from . import kernel as compiled  # the C loops (not `kernel`: that is Keras' na
 
 NONLINEARITIES = ("tanh", "relu", "linear")
 INITS = ("keras", "torch", "orthogonal", "identity", "chrono")
-HEADS = ("last", "flatten")
+HEADS = ("last", "flatten", "each")
 
 
 def glorot_uniform_(w):
@@ -534,6 +534,7 @@ class SequenceClassifier(nn.Module):
         h_t = rnn(e_0 … e_t)        all states, (batch, T, hidden)
         y   = W·h_{T-1} + c         head="last"   (Keras return_sequences=False)
         y   = W·[h_0; …; h_{T-1}] + c  head="flatten" (needs seq_len)
+        y_t = W·h_t + c,  t = 0 … T-1  head="each" (Keras return_sequences=True + Dense: an answer per step)
 
     num_classes=1: one logit, sigmoid and binary cross-entropy (the lecture's Dense(1, activation="sigmoid"));
     num_classes≥2: softmax and cross-entropy; regression=True: one real output and mean squared error.
@@ -619,8 +620,11 @@ class SequenceClassifier(nn.Module):
         return rnn.recur(_Lookup.apply(x.T, F.linear(self.embedding.weight, rnn.A_x, rnn.b)))
 
     def head_output(self, states):
-        """The Dense layer on h_{T-1} or on all states flattened: (batch,) for one output, else (batch, classes)."""
-        if self.head == "flatten":
+        """The Dense layer on h_{T-1} ("last") or on all states flattened ("flatten"): (batch,) for one output, else
+        (batch, classes); on each h_t ("each"): (batch, T) for one output, else (batch, T, classes)."""
+        if self.head == "each":
+            features = states
+        elif self.head == "flatten":
             if states.shape[1] != self.seq_len:
                 raise ValueError(f"head='flatten' was built for seq_len={self.seq_len}, got sequences of "
                                  f"length {states.shape[1]}")
@@ -637,16 +641,18 @@ class SequenceClassifier(nn.Module):
         return out.squeeze(-1) if self.num_classes == 1 else out
 
     def forward(self, x):
-        """Logits (or the regression output): (batch,) when num_classes=1, else (batch, num_classes)."""
+        """Logits (or the regression output): (batch,) when num_classes=1, else (batch, num_classes); head="each"
+        answers at every step, (batch, T) or (batch, T, num_classes)."""
         return self.head_output(self.states(x))
 
     def loss(self, output, y):
-        """The training loss, mean over the batch: BCE on the logit, cross-entropy, or MSE for regression."""
+        """The training loss, mean over the batch (and over the steps for head="each", y then (batch, T)): BCE on
+        the logit, cross-entropy, or MSE for regression."""
         if self.regression:
             return F.mse_loss(output, y.to(output.dtype))
         if self.num_classes == 1:
             return F.binary_cross_entropy_with_logits(output, y.to(output.dtype))
-        return F.cross_entropy(output, y.long())
+        return F.cross_entropy(output.flatten(0, -2), y.long().flatten())
 
     def predict(self, output):
         """Predicted labels (or values for regression) from the forward output."""

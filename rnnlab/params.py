@@ -112,11 +112,13 @@ def summary(model):
             rows.append(Row("flatten", "Flatten", (None, T * h), 0, "no parameters"))
             features = T * h
         else:
-            rows.append(_rnn_row(model.rnn, (None, h)))
+            rows.append(_rnn_row(model.rnn, (None, h) if model.head == "last" else (None, T, h)))
             features = h
         k = model.num_classes
         dense = features * k + k
-        rows.append(Row("dense", "Dense", (None, k), dense, f"features·units + units = {features}·{k} + {k} = {dense:,}"))
+        shape = (None, T, k) if model.head == "each" else (None, k)
+        rows.append(Row("dense", "Dense", shape, dense,
+                        f"features·units + units = {features}·{k} + {k} = {dense:,}"))
     elif isinstance(model, tuple(_TYPE)):
         rows = [_rnn_row(model, (None, None, model.hidden_size))]
     else:

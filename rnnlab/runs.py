@@ -68,7 +68,7 @@ class RunConfig:
     """
 
     task: str = _opt("lag_recall", "the task (rnnlab.tasks.TASKS): recall the symbol `lag` steps before the end, "
-                     "add two marked values, or the IMDB reviews' sentiment", TASKS)
+                     "add two marked values, the IMDB reviews' sentiment, or copy k symbols after a wait", TASKS)
     length: int = _opt(20, "sequence length T (imdb: reviews cut or padded to this many words)")
     lag: int = _opt(0, "lag_recall: y = x_{T-1-lag}; 0 = the last symbol, length-1 = x_0", minimum=0)
     num_symbols: int = _opt(8, "vocabulary size (lag_recall: chance accuracy = 1/num_symbols; imdb: the most "
@@ -81,7 +81,8 @@ class RunConfig:
     nonlinearity: str = _opt("tanh", "φ of simple_rnn (other cells must keep 'tanh')", NONLINEARITIES)
     init: str = _opt("keras", "initialization of A and b", INITS)
     spectral_radius: float | None = _opt(None, "rescale A_h to this max|λ| (none = keep the init's)")
-    head: str = _opt("last", "Dense on h_{T-1} ('last') or on all h_t flattened", HEADS)
+    head: str = _opt("last", "Dense on h_{T-1} ('last'), on all h_t flattened, or on each h_t ('each': an answer "
+                     "per step, as copy_memory asks)", HEADS)
     epochs: int = _opt(10, "training epochs")
     batch_size: int = _opt(32, "minibatch size")
     optimizer: str = _opt("rmsprop", "optimizer (rmsprop = Keras' RMSprop)", OPTIMIZERS)
@@ -92,6 +93,8 @@ class RunConfig:
                        "sequence (0 = exactly lag)", minimum=0)
     stop_at: float | None = _opt(None, "stop after the first epoch whose training accuracy reaches this (none = "
                                  "train every epoch)")
+    copy_symbols: int = _opt(10, "copy_memory: k, the symbols to reproduce; length = T + 2k, T = the steps of "
+                             "waiting (the last one the delimiter), num_symbols = K")
 
     def __post_init__(self):
         for f in fields(self):
@@ -128,6 +131,10 @@ class RunConfig:
         if self.stop_at is not None and self.stop_at > 1:
             raise ValueError(f"stop_at must be an accuracy in (0, 1] or None, got {self.stop_at}")
         tasks.TASKS[self.task].check(self)
+        heads = tasks.TASKS[self.task].heads
+        if self.head not in heads:
+            raise ValueError(f"head must be {' or '.join(map(repr, heads))} for task={self.task!r} (the heads that "
+                             f"answer it), got {self.head!r}")
         if self.cell != "simple_rnn" and self.nonlinearity != "tanh":
             raise ValueError(f"nonlinearity applies to cell='simple_rnn' only: got nonlinearity="
                              f"{self.nonlinearity!r} with cell={self.cell!r} (allowed: 'tanh')")

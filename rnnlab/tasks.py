@@ -24,6 +24,17 @@ Always answering E[y] = 1 scores MSE Var(v_a + v_b) = 2·(1/12) = 1/6: the basel
 
 imdb — the sentiment of an IMDB review (rnnlab.imdb), the lecture's own task: its data come from a file.
 
+copy_memory — the copy task (Arjovsky, Shah & Bengio, 2016): read k symbols, wait, reproduce them in order. With
+T = length − 2k steps of waiting, K = num_symbols, blank 0 and delimiter K + 1, at every step t = 0 … T+2k-1:
+
+    x_t = s_t ~ U{1, …, K} i.i.d. (t < k),   K + 1 (t = T+k-1),   0 otherwise
+    y_t = s_{t-T-k}  (t ≥ T+k),   0 otherwise
+
+so each symbol is asked for T + k steps after it was read, and the model answers at every step (head="each").
+Without memory the best is blank for the first T + k steps and uniform over the K symbols for the last k: mean
+cross-entropy k·log(K)/(T + 2k) per step (copy_memory_baseline), the line to beat; its accuracy, counted on the k
+answer steps only, is 1/K.
+
 Every generator is a pure function of its arguments: the same seed gives the same arrays on every machine
 (NumPy's PCG64 through `np.random.default_rng`).
 
@@ -32,6 +43,7 @@ guessing scores, what the model reads and answers, how to perturb x_0, its own r
 the CLI, sweeps, presets and the dashboard dispatch through it, so adding a task is one Task here (and its
 tests); a name not in TASKS is refused everywhere.
 """
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -86,6 +98,41 @@ def marked_recall(n, length, lag, num_symbols, seed=0, jitter=0):
     return x, symbols[rows, marked]
 
 
+def _check_copy_length(length, copy_symbols, task=""):
+    if length < 2 * copy_symbols + 1:
+        raise ValueError(f"length must be >= 2·copy_symbols + 1 = {2 * copy_symbols + 1}{task} (k symbols, at least "
+                         f"one step of waiting, k answers): got length={length}, copy_symbols={copy_symbols}")
+
+
+def copy_memory(n, length, copy_symbols, num_symbols, seed=0):
+    """n copy-task sequences (module docstring): x int64 (n, length), y int64 (n, length), k = copy_symbols.
+
+    x: k symbols from {1, …, K}, T − 1 blanks (0), the delimiter K + 1, k blanks; y: blanks for the first T + k
+    steps, then the k symbols. T = length − 2k ≥ 1 is the paper's T; the vocabulary is K + 2 ids, the targets
+    K + 1 classes (the delimiter is never one).
+    """
+    checks.integer("n", n, 1)
+    checks.integer("length", length, 1)
+    checks.integer("copy_symbols", copy_symbols, 1)
+    checks.integer("num_symbols", num_symbols, 2)
+    checks.integer("seed", seed, 0, maximum=None)  # any size seeds PCG64
+    _check_copy_length(length, copy_symbols)
+    k = copy_symbols
+    symbols = np.random.default_rng(seed).integers(1, num_symbols + 1, size=(n, k), dtype=np.int64)
+    x = np.zeros((n, length), dtype=np.int64)
+    y = np.zeros((n, length), dtype=np.int64)
+    x[:, :k] = symbols
+    x[:, length - k - 1] = num_symbols + 1
+    y[:, length - k :] = symbols
+    return x, y
+
+
+def copy_memory_baseline(length, copy_symbols, num_symbols):
+    """k·log(K)/(T + 2k) = k·log(K)/length: the mean cross-entropy per step of the memoryless answer to
+    copy_memory (blank for the first T + k steps, uniform over the K symbols for the last k)."""
+    return copy_symbols * math.log(num_symbols) / length
+
+
 def adding(n, length, seed=0):
     """n adding-problem sequences: x float64 (n, length, 2) = [value, marker], y float64 (n,) = sum of marked values.
 
@@ -120,6 +167,8 @@ class Task:
     check(c) -> raises ValueError naming the field when a RunConfig does not fit the task
     inputs: "symbols" (token ids a person may type), "values" (float vectors) or "words" (text)
     lagged: whether RunConfig.lag sets how far back the answer lies (dependency_profile and reach vary it)
+    heads: the SequenceClassifier heads a RunConfig may pick: one answer per sequence ("last", "flatten") or one
+        per step ("each")
     """
 
     name: str
@@ -132,6 +181,7 @@ class Task:
     check: Callable = lambda c: None
     inputs: str = "symbols"
     lagged: bool = False
+    heads: tuple = ("last", "flatten")
 
 
 def _seeds(seed):
@@ -195,6 +245,14 @@ def _check_adding(c):
         raise ValueError(f"length must be >= 2 for task='adding' (one marker in each half), got {c.length}")
 
 
+def _copy_sample(c, batch, length, seed):
+    """A copy_memory batch of any length >= 3: as many of the config's k symbols as fit (k ≤ (length − 1)/2)."""
+    if length < 3:
+        raise ValueError(f"length must be >= 3 for task='copy_memory' (a symbol, the delimiter, its copy), "
+                         f"got {length}")
+    return _tensors(*copy_memory(batch, length, min(c.copy_symbols, (length - 1) // 2), c.num_symbols, seed=seed))
+
+
 IMDB_SIZE = 25000  # reviews in each of IMDB's train and test splits
 
 
@@ -250,6 +308,15 @@ TASKS = {
         chance=lambda num_symbols=None: ("accuracy", 0.5),  # the test set is balanced: 12,500 reviews of each label
         model=lambda c: dict(vocab_size=c.num_symbols, embedding_dim=c.embedding_dim), check=_check_imdb,
         inputs="words"),
+    "copy_memory": Task(
+        name="copy_memory",
+        measures="reproduce k symbols, in order, T + k steps after reading them (Arjovsky, Shah & Bengio, 2016); "
+                 "accuracy on the k answers, cross-entropy over every step against k·log(K)/(T + 2k)",
+        data=_generated(lambda c, n, seed: copy_memory(n, c.length, c.copy_symbols, c.num_symbols, seed=seed)),
+        sample=_copy_sample, perturb_first=lambda c, x: x[:, 0] % c.num_symbols + 1, chance=_symbol_chance,
+        model=lambda c: dict(vocab_size=c.num_symbols + 2, num_classes=c.num_symbols + 1,
+                             embedding_dim=c.embedding_dim),
+        check=lambda c: _check_copy_length(c.length, c.copy_symbols, " for task='copy_memory'"), heads=("each",)),
 }
 
 
@@ -262,7 +329,8 @@ def task(name):
 
 def chance_level(task_name, num_symbols=None):
     """What guessing scores: accuracy 1/num_symbols for lag_recall, MSE 1/6 (always answering 1.0) for adding,
-    accuracy 0.5 for imdb (balanced labels).
+    accuracy 0.5 for imdb (balanced labels), accuracy 1/num_symbols on the k answer steps for copy_memory (the
+    cross-entropy to beat there depends on length too: copy_memory_baseline).
 
     Returns (metric, value) with metric "accuracy" (higher is better) or "mse" (lower is better).
     num_symbols is required for the symbol tasks and ignored by the others.

@@ -12,6 +12,11 @@ torch.Generator seeded by `seed`, so the same model, data and seed give the same
 History reports per epoch, like Keras: `loss` and `accuracy` are averages over the epoch's minibatches (weighted by
 their size) as the weights moved, `val_loss` and `val_accuracy` are measured after the epoch. Accuracy is None
 for regression models (there are no classes to be right about) and val_* are None without validation data.
+
+A model that answers at every step (SequenceClassifier(head="each"), output (batch, T, classes)) takes one label
+per step, y of shape (n, T). Its loss is the mean over every step of every example; its accuracy counts only the
+steps whose label is not 0, the blank that says "nothing to answer here" (copy_memory's first T + k steps, which a
+memoryless model gets right for free): the fraction of the answers right, None when no step has one.
 """
 import copy
 import math
@@ -79,17 +84,28 @@ def _check_model(model):
         raise ValueError("model must have parameters to train, got none")
 
 
+def _first(bad):
+    """Where the first True of `bad` is: i for one label per example, (i, t) for one per step."""
+    where = tuple(bad.nonzero()[0].tolist())
+    return where[0] if len(where) == 1 else where
+
+
 def check_labels(model, y, name="y"):
     """y as the model's loss reads it: one finite value per example for regression, else class ids in
-    [0, num_classes) ({0, 1} for one sigmoid output), as ints or as floats that are whole numbers."""
-    if y.dim() != 1:
+    [0, num_classes) ({0, 1} for one sigmoid output), as ints or as floats that are whole numbers; one per step,
+    (n, T), for a model with head="each"."""
+    if getattr(model, "head", None) == "each":
+        if y.dim() != 2:
+            raise ValueError(f"{name} must hold one label per step of each example, shape (n, T), for a "
+                             f"head='each' model, got {tuple(y.shape)}")
+    elif y.dim() != 1:
         raise ValueError(f"{name} must hold one label per example, shape (n,), got {tuple(y.shape)}")
     if y.dtype == torch.bool or y.is_complex():
         raise TypeError(f"{name} must hold numbers, got {y.dtype}")
     if getattr(model, "regression", False):
         if not y.is_floating_point() or y.numel() == 0 or torch.isfinite(y).all():
             return
-        i = int((~torch.isfinite(y)).nonzero()[0, 0])
+        i = _first(~torch.isfinite(y))
         raise ValueError(f"{name} must be finite, got {y[i].item()} at index {i}")
     classes = max(2, getattr(model, "num_classes", 2))
     if y.numel() == 0:
@@ -98,7 +114,7 @@ def check_labels(model, y, name="y"):
     if y.is_floating_point():
         bad |= ~torch.isfinite(y) | (y != y.round())
     if bad.any():
-        i = int(bad.nonzero()[0, 0])
+        i = _first(bad)
         raise ValueError(f"{name} must hold class ids 0 … {classes - 1} (num_classes={classes}), got "
                          f"{y[i].item()} at index {i}")
 
@@ -122,6 +138,9 @@ def _as_tensors(data, name, model):
         raise ValueError(f"{name}'s x and y must hold the same number of examples, got {x.shape[0]} and "
                          f"{y.shape[0] if y.dim() else 'a scalar'}")
     check_labels(model, y, f"{name}'s y")
+    if y.dim() == 2 and y.shape[1] != x.shape[1]:
+        raise ValueError(f"{name}'s y must hold one label per step of x: x has {x.shape[1]} steps, y "
+                         f"{y.shape[1]}")
     return x, y
 
 
@@ -142,36 +161,49 @@ def make_optimizer(name, params, lr):
 
 
 def _accuracy_hits(model, output, y):
-    """How many predictions equal the labels, or None for a regression model."""
+    """(predictions right, labels counted), or None for a regression model. Per-step labels (n, T) count only
+    the steps whose label is not the blank 0."""
     if getattr(model, "regression", False):
         return None
     pred = model.predict(output)
-    return int((pred == y.to(pred.dtype)).sum())
+    right = pred == y.to(pred.dtype)
+    if y.dim() == 1:
+        return int(right.sum()), len(y)
+    answers = y != 0
+    return int((right & answers).sum()), int(answers.sum())
+
+
+def _add_hits(hits, h):
+    return None if h is None else (hits[0] + h[0], hits[1] + h[1])
+
+
+def _accuracy(hits):
+    return None if hits is None or hits[1] == 0 else hits[0] / hits[1]
 
 
 @torch.no_grad()
 def evaluate(model, data, batch_size=256):
     """Mean loss and accuracy of `model` on data = (x, y), in eval mode and without gradients.
 
-    Returns {"loss": float, "accuracy": float or None (regression), "n": number of examples}.
+    Returns {"loss": float, "accuracy": float or None (regression; per-step labels with no answer), "n": number
+    of examples}.
     """
     _check_model(model)
     checks.integer("batch_size", batch_size)
     x, y = _as_tensors(data, "data", model)
     was_training = model.training
     model.eval()
-    total, hits = 0.0, 0
+    total, hits = 0.0, (0, 0)
     try:
         for i in range(0, len(x), batch_size):
             xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             out = model(xb)
             total += float(model.loss(out, yb)) * len(xb)
-            h = _accuracy_hits(model, out, yb)
-            hits = None if h is None else hits + h
+            hits = _add_hits(hits, _accuracy_hits(model, out, yb))
     finally:
         model.train(was_training)
     n = len(x)
-    return {"loss": total / n, "accuracy": None if hits is None else hits / n, "n": n}
+    return {"loss": total / n, "accuracy": _accuracy(hits), "n": n}
 
 
 def _progress_reporter(progress, total_steps):
@@ -265,7 +297,7 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                 start = time.perf_counter()
                 model.train()
                 order = torch.randperm(n, generator=gen)
-                total, hits = 0.0, 0
+                total, hits = 0.0, (0, 0)
                 for step in range(1, steps_per_epoch + 1):
                     idx = order[(step - 1) * batch_size : step * batch_size]
                     xb, yb = x[idx], y[idx]
@@ -284,12 +316,11 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                         torch.nn.utils.clip_grads_with_norm_(model.parameters(), clip, norm)
                     opt.step()
                     total += loss.item() * len(idx)
-                    h = _accuracy_hits(model, out, yb)
-                    hits = None if h is None else hits + h
+                    hits = _add_hits(hits, _accuracy_hits(model, out, yb))
                     update((epoch - 1) * steps_per_epoch + step,
                            f"epoch {epoch}/{epochs} · loss {total / min(n, step * batch_size):.4f}")
                 history.loss.append(total / n)
-                history.accuracy.append(None if hits is None else hits / n)
+                history.accuracy.append(_accuracy(hits))
                 if val is not None:
                     v = evaluate(model, val)
                     history.val_loss.append(v["loss"])

@@ -249,3 +249,38 @@ def test_classifier_states_and_gradients_equal_embedding_then_explicit_loop(voca
     slow = torch.autograd.grad(model.loss(model.head_output(slow_states), y), list(model.parameters()))
     for got, want in zip(fast, slow):
         torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("num_classes", [1, 5])
+def test_each_head_applies_the_dense_layer_to_every_state_by_explicit_loop(cell, num_classes):
+    """head="each": y_t = W·h_t + c at every t. Oracle: the states of the explicit loop, the Dense layer applied
+    to one h_t at a time, float64."""
+    torch.manual_seed(0)
+    model = SequenceClassifier(vocab_size=9, embedding_dim=3, hidden_size=4, cell=cell, head="each",
+                               num_classes=num_classes).double()
+    x = torch.randint(0, 9, (3, 7), generator=torch.Generator().manual_seed(1))
+    out = model(x)
+    assert out.shape == ((3, 7) if num_classes == 1 else (3, 7, num_classes))
+    states = model.rnn.loop(model.embedding(x))
+    W, c = model.dense.weight, model.dense.bias
+    expected = torch.stack([states[:, t] @ W.T + c for t in range(7)], dim=1)
+    torch.testing.assert_close(out, expected.squeeze(-1), rtol=0, atol=1e-12)
+
+
+def test_each_head_loss_is_the_mean_cross_entropy_over_every_step_and_its_gradient_that_of_the_loop():
+    """Oracle: −log softmax(y_t)[label] summed by an explicit double loop over examples and steps, divided by
+    batch·T; the gradient through the fused SimpleRNN equals autograd through the explicit loop (float64)."""
+    torch.manual_seed(0)
+    model = SequenceClassifier(vocab_size=6, embedding_dim=3, hidden_size=5, head="each", num_classes=4).double()
+    x = torch.randint(0, 6, (3, 8), generator=torch.Generator().manual_seed(2))
+    y = torch.randint(0, 4, (3, 8), generator=torch.Generator().manual_seed(3))
+    logits = model(x)
+    expected = sum(-torch.log_softmax(logits[b, t], -1)[y[b, t]] for b in range(3) for t in range(8)) / 24
+    torch.testing.assert_close(model.loss(logits, y), expected, rtol=1e-12, atol=0)
+    assert torch.equal(model.predict(logits), logits.argmax(-1)) and model.predict(logits).shape == (3, 8)
+    fast = torch.autograd.grad(model.loss(model(x), y), list(model.parameters()))
+    slow_loss = model.loss(model.head_output(model.rnn.loop(model.embedding(x))), y)
+    slow = torch.autograd.grad(slow_loss, list(model.parameters()))
+    for got, want in zip(fast, slow):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)

@@ -48,12 +48,14 @@ def test_gru_without_reset_after_counts_one_intercept():
 
 
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
-@pytest.mark.parametrize("head", ["last", "flatten"])
+@pytest.mark.parametrize("head", ["last", "flatten", "each"])
 def test_summary_rows_add_up_to_the_model(cell, head):
     model = SequenceClassifier(vocab_size=123, embedding_dim=5, hidden_size=7, cell=cell, head=head, seq_len=11,
                                num_classes=3)
     s = summary(model)
     assert s.total == count_parameters(model) == sum(p.numel() for p in model.parameters())
+    # the last row's shape is the model's output's, with None for the batch
+    assert s.rows[-1].output_shape == (None,) + tuple(model(torch.zeros(2, 11, dtype=torch.long)).shape[1:])
 
 
 def test_formula_text_substitutes_the_sizes():

@@ -52,11 +52,12 @@ def _names(message, *words):
 
 # ------------------------------------------------------------------------------------------------- RunConfig
 
-CHOICES = {"task": ("lag_recall", "marked_recall", "adding", "imdb"), "cell": ("simple_rnn", "lstm", "gru"),
+CHOICES = {"task": ("lag_recall", "marked_recall", "adding", "imdb", "copy_memory"),
+           "cell": ("simple_rnn", "lstm", "gru"),
            "nonlinearity": ("tanh", "relu", "linear"), "init": ("keras", "torch", "orthogonal", "identity", "chrono"),
-           "head": ("last", "flatten"), "optimizer": ("rmsprop", "adam", "sgd")}
+           "head": ("last", "flatten", "each"), "optimizer": ("rmsprop", "adam", "sgd")}
 MINIMUM = {"length": 1, "lag": 0, "num_symbols": 2, "n_train": 1, "n_test": 1, "hidden_size": 1,
-           "embedding_dim": 1, "epochs": 1, "batch_size": 1, "seed": 0, "jitter": 0}
+           "embedding_dim": 1, "epochs": 1, "batch_size": 1, "seed": 0, "jitter": 0, "copy_symbols": 1}
 POSITIVE = {"lr": False, "spectral_radius": True, "clip": True, "stop_at": True}  # a finite number > 0; True: or None
 ORDER = [f.name for f in fields(RunConfig)]
 DEFAULTS = RunConfig().to_dict()
@@ -85,18 +86,22 @@ def config_problem(d):
                 return name, ValueError
     if c["lag"] >= c["length"]:
         return "lag", ValueError
+    if c["stop_at"] is not None and c["stop_at"] > 1:  # before the task's own rules, as RunConfig checks it
+        return "stop_at", ValueError
     if c["task"] == "imdb":
         for name in ("n_train", "n_test"):
             if c[name] > 25000:
                 return name, ValueError
         if c["num_symbols"] < 4:
             return "num_symbols", ValueError
-    if c["stop_at"] is not None and c["stop_at"] > 1:
-        return "stop_at", ValueError
     if c["task"] == "marked_recall" and c["lag"] + c["jitter"] >= c["length"]:
         return "jitter", ValueError
     if c["task"] == "adding" and c["length"] < 2:
         return "length", ValueError
+    if c["task"] == "copy_memory" and c["length"] < 2 * c["copy_symbols"] + 1:
+        return "length", ValueError
+    if (c["head"] == "each") != (c["task"] == "copy_memory"):  # one answer per step, or one per sequence
+        return "head", ValueError
     if c["cell"] != "simple_rnn" and c["nonlinearity"] != "tanh":
         return "nonlinearity", ValueError
     if c["cell"] == "simple_rnn" and c["init"] == "chrono":
@@ -149,7 +154,8 @@ def test_run_config_accepts_exactly_the_documented_configs_and_names_the_field_i
 MODEL_ARGS = {"vocab_size": st.one_of(st.none(), st.integers(1, 12)),
               "input_size": st.one_of(st.none(), st.integers(1, 4)),
               "embedding_dim": st.integers(1, 4), "hidden_size": st.integers(1, 5),
-              "cell": st.sampled_from(("simple_rnn", "lstm", "gru")), "head": st.sampled_from(("last", "flatten")),
+              "cell": st.sampled_from(("simple_rnn", "lstm", "gru")),
+              "head": st.sampled_from(("last", "flatten", "each")),
               "seq_len": st.one_of(st.none(), st.integers(1, 6)), "num_classes": st.integers(1, 4),
               "regression": st.booleans()}
 
@@ -169,7 +175,7 @@ def classifier_problem(a):
         bad |= {"vocab_size", "input_size"}
     if a.get("cell", "simple_rnn") not in ("simple_rnn", "lstm", "gru"):
         bad.add("cell")
-    if a.get("head", "last") not in ("last", "flatten"):
+    if a.get("head", "last") not in ("last", "flatten", "each"):
         bad.add("head")
     if a.get("head", "last") == "flatten" and a.get("seq_len") is None:
         bad.add("seq_len")
@@ -203,7 +209,8 @@ def test_classifier_builds_exactly_when_the_arguments_are_valid_and_its_output_h
         a, batch, T, seed):
     """300 generated argument sets (edge cases included: hidden 1, vocab 1, T = 1, batch 1). Oracle for validity:
     classifier_problem; for a valid model, forward on valid inputs equals head_output(states(x)) computed step
-    by step with the layer's explicit `loop`, and has shape (batch,) or (batch, num_classes)."""
+    by step with the layer's explicit `loop`, and has shape (batch,) or (batch, num_classes), with T after batch
+    for head="each"."""
     bad = classifier_problem(a)
     if bad:
         with pytest.raises(DOCUMENTED) as e:
@@ -219,7 +226,8 @@ def test_classifier_builds_exactly_when_the_arguments_are_valid_and_its_output_h
     else:
         x = torch.randn(batch, T, model.input_size, generator=g, dtype=torch.float64)
     out = model(x)
-    assert out.shape == ((batch,) if model.num_classes == 1 else (batch, model.num_classes))
+    steps = (T,) if model.head == "each" else ()
+    assert out.shape == (batch,) + steps + (() if model.num_classes == 1 else (model.num_classes,))
     expected = model.head_output(model.rnn.loop(model.embed(x)))
     torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
 

@@ -31,7 +31,7 @@ LEGACY = {  # RunConfig's fields and defaults in rnnlab 0.1.0, written out by ha
     "spectral_radius": None, "head": "last", "epochs": 10, "batch_size": 32, "optimizer": "rmsprop", "lr": 0.001,
     "clip": None, "seed": 0,
 }
-DEFAULTS = LEGACY | {"jitter": 0, "stop_at": None}  # every field and default today, pinned
+DEFAULTS = LEGACY | {"jitter": 0, "stop_at": None, "copy_symbols": 10}  # every field and default today, pinned
 
 
 def _sha12(d):
@@ -114,7 +114,7 @@ def test_every_field_changes_the_hash_and_ints_given_for_floats_do_not():
     alternative = {"task": "adding", "length": 21, "lag": 1, "num_symbols": 9, "n_train": 2001, "n_test": 501,
                    "cell": "gru", "hidden_size": 33, "embedding_dim": 9, "nonlinearity": "relu", "init": "torch",
                    "spectral_radius": 0.5, "head": "flatten", "epochs": 4, "batch_size": 16, "optimizer": "adam",
-                   "lr": 0.01, "clip": 1.0, "seed": 1, "jitter": 1, "stop_at": 0.9}
+                   "lr": 0.01, "clip": 1.0, "seed": 1, "jitter": 1, "stop_at": 0.9, "copy_symbols": 3}
     assert set(alternative) == {f.name for f in fields(RunConfig)}
     hashes = {RunConfig().hash} | {RunConfig(**{k: v}).hash for k, v in alternative.items()}
     assert len(hashes) == len(alternative) + 1

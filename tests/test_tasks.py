@@ -105,7 +105,8 @@ def test_adding_rejects_bad_arguments_naming_them(kwargs, error, words):
 
 
 def test_chance_level_rejects_unknown_task_and_missing_num_symbols():
-    with pytest.raises(ValueError, match="task must be one of 'lag_recall', 'marked_recall', 'adding', 'imdb', got 'copy'"):
+    with pytest.raises(ValueError, match="task must be one of 'lag_recall', 'marked_recall', 'adding', 'imdb', "
+                                         "'copy_memory', got 'copy'"):
         chance_level("copy")
     with pytest.raises(ValueError, match="num_symbols"):
         chance_level("lag_recall")

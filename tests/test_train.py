@@ -283,3 +283,74 @@ def test_fit_rejects_bad_arguments_naming_them(kwargs, error, words):
         fit(model, **args)
     for w in words:
         assert w in str(e.value)
+
+
+# ----------------------------------------------------------------------------------- one label per step (head="each")
+
+def _per_step(n=23, T=9, classes=4, seed=0):
+    """A head="each" classifier in float64 and token sequences with one label per step, about a third of them the
+    blank 0 (which the accuracy does not count)."""
+    torch.manual_seed(seed)
+    model = SequenceClassifier(vocab_size=6, num_classes=classes, embedding_dim=3, hidden_size=8, head="each")
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randint(0, 6, (n, T), generator=g)
+    y = torch.randint(1, classes, (n, T), generator=g) * (torch.rand(n, T, generator=g) > 1 / 3)
+    return model.double(), x, y
+
+
+def _hand_count(model, x, y):
+    """(mean cross-entropy over every step, right answers, answers, right steps of all) one step at a time."""
+    losses, right, answers, right_all = [], 0, 0, 0
+    with torch.no_grad():
+        for i in range(len(x)):
+            logits = model(x[i : i + 1])[0]
+            for t in range(x.shape[1]):
+                label, guess = int(y[i, t]), int(torch.argmax(logits[t]))
+                losses.append(float(-torch.log_softmax(logits[t], dim=0)[label]))
+                right_all += guess == label
+                if label != 0:
+                    answers += 1
+                    right += guess == label
+    return sum(losses) / len(losses), right, answers, right_all
+
+
+def test_evaluate_on_per_step_labels_averages_the_loss_over_every_step_and_counts_only_the_answers():
+    """Oracle: a hand count one example and one step at a time; accuracy = right answers / steps whose label is not
+    the blank 0 (a memoryless model would get the blanks right for free)."""
+    model, x, y = _per_step()
+    loss, right, answers, right_all = _hand_count(model, x, y)
+    result = evaluate(model, (x, y), batch_size=7)  # 23 = 3·7 + 2: a short last batch
+    assert result["n"] == 23 and result["accuracy"] == right / answers
+    assert result["loss"] == pytest.approx(loss, rel=1e-12)
+    assert 0 < right < answers and right / answers != right_all / y.numel()  # the blanks make a difference here
+
+
+def test_fit_on_per_step_labels_reports_the_accuracy_of_the_answers():
+    """Oracle: replay the same shuffled minibatches by hand with the same optimizer, in float64, counting the right
+    answers (labels not 0) of each minibatch before its step."""
+    model, x, y = _per_step(seed=3)
+    twin = copy.deepcopy(model)
+    h = fit(model, (x, y), epochs=1, batch_size=5, optimizer="sgd", lr=0.5, seed=4, progress=False)
+    opt = torch.optim.SGD(twin.parameters(), lr=0.5)
+    right = 0
+    for idx in torch.randperm(23, generator=torch.Generator().manual_seed(4)).split(5):
+        logits = twin(x[idx])
+        right += int(((logits.argmax(-1) == y[idx]) & (y[idx] != 0)).sum())
+        loss = F.cross_entropy(logits.reshape(-1, 4), y[idx].reshape(-1))
+        opt.zero_grad(), loss.backward(), opt.step()
+    assert h.accuracy == [right / int((y != 0).sum())]
+    assert 0 < right < int((y != 0).sum())
+
+
+def test_per_step_labels_must_have_the_shape_of_the_sequences():
+    model, x, y = _per_step(n=4, T=5)
+    with pytest.raises(ValueError, match=r"one label per step of each example, shape \(n, T\).*got \(4,\)"):
+        evaluate(model, (x, y[:, 0]))
+    with pytest.raises(ValueError, match="x has 5 steps, y 4"):
+        fit(model, (x, y[:, :4]), progress=False)
+    bad = y.clone()
+    bad[1, 2] = 4
+    with pytest.raises(ValueError, match=r"class ids 0 … 3 \(num_classes=4\), got 4 at index \(1, 2\)"):
+        evaluate(model, (x, bad))
+    with pytest.raises(ValueError, match=r"one label per example, shape \(n,\), got \(4, 5\)"):
+        evaluate(_classifier(0), (x, y))
