@@ -12,6 +12,7 @@ from rnnlab import lesson, memory, presets
 from rnnlab.experiments import decay_report, dependency_profile
 from rnnlab.memory import memory_profile
 from rnnlab.trajectories import state_trajectory
+from rnnlab.runs import load_run
 from sources import model_at_init, store, stored_runs
 from widgets import from_json
 
@@ -81,3 +82,9 @@ def trained_lags(config):
 def shipped_lesson():
     """rnnlab.lesson.load(): the reach sweep's summary that ships with rnnlab (None if none), read once."""
     return lesson.load()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_history(run_hash):
+    """The stored run's History (with its influence curve after each epoch, where it was recorded)."""
+    return load_run(run_hash, store()).history

@@ -702,14 +702,17 @@ def _store(store):
     return store if isinstance(store, Store) else Store(store)
 
 
-def run(config, store=None, progress=True, data_dir=None):
+def run(config, store=None, progress=True, data_dir=None, on_epoch=None):
     """Train and test `config`'s model, or return the stored result if this config already ran.
 
     store: a Store, a folder, None for the default store, or False to keep nothing. data_dir: where the IMDB
     reviews are (task="imdb" only; default $RNNLAB_IMDB_DIR, the cache, or a download). The history's val_* are
     measured on the test set after each epoch (a run selects nothing on them: there is no early stopping).
     metrics: test_loss, test_accuracy (None for adding), chance_metric and chance (tasks.chance_level),
-    seconds (training), epochs, created (Unix time). A stored run that cannot be read back (CorruptRun: edited,
+    seconds (training), epochs, created (Unix time). The history also holds ‖∂h_t/∂x_0‖ of INFLUENCE_PROBES test
+    sequences at initialisation and after each epoch (History.influence), so that memory is seen as it grows.
+    on_epoch(epoch, model, history), if given, is called after each epoch (e.g. to draw the curves so far).
+    A stored run that cannot be read back (CorruptRun: edited,
     truncated, from a later version) is moved aside as ".broken-<hash>-<time>-<pid>", with a warning, and trained
     again. Raises TrainingDiverged if the loss or the gradient becomes non-finite; nothing is stored then.
     """
@@ -732,10 +735,16 @@ def run(config, store=None, progress=True, data_dir=None):
         (train, test), vocabulary = config.make_data(), None
     probe = torch.as_tensor(test[0][:INFLUENCE_PROBES])
     curves = [_influence(model, probe)]
+
+    def _after_epoch(epoch, m, h):
+        curves.append(_influence(m, probe))
+        if on_epoch is not None:
+            h.influence = [c.values for c in curves]
+            on_epoch(epoch, m, h)
     start = time.perf_counter()
     history = fit(model, train, val=test, epochs=config.epochs, batch_size=config.batch_size,
                   optimizer=config.optimizer, lr=config.lr, clip=config.clip, seed=config.seed, progress=progress,
-                  stop_at=config.stop_at, on_epoch=lambda epoch, m, h: curves.append(_influence(m, probe)))
+                  stop_at=config.stop_at, on_epoch=lambda epoch, m, h: _after_epoch(epoch, m, h))
     seconds = time.perf_counter() - start - sum(c.seconds for c in curves[1:])  # training time alone
     history.influence = [c.values for c in curves[: history.epochs + 1]]
     result = evaluate(model, test)

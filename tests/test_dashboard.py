@@ -231,9 +231,26 @@ def test_memory_decay_trains_on_demand_into_the_store_and_shows_after_training(a
     assert not at.exception and not at.error
     config = presets.preset(presets.LECTURE).replace(hidden_size=8, length=5, lag=2, epochs=1)
     assert config in Store(tmp_path / "runs")
-    assert [s.value for s in at.subheader] == ["At initialisation", "After training"]
+    assert [s.value for s in at.subheader] == ["At initialisation", "After training", "Memory while training"]
     assert not [b for b in at.button if b.label.startswith("Train it now")]
     assert presets.cli_command(config) in at.code[-1].value
+    history = load_run(config.hash, store=tmp_path / "runs").history
+    assert len(history.influence) == 2 and find(at.slider, "After epoch (0: at initialisation)").value == 1
+
+
+def test_memory_while_training_shows_the_influence_recorded_after_each_epoch(tmp_path):
+    """Oracle: influence_curve of the model at initialisation, and the stored weights after the last epoch, on the
+    run's first 16 test sequences: what run() records in History.influence."""
+    config = presets.preset(presets.LECTURE).replace(hidden_size=6, length=8, lag=3, epochs=2, n_train=64, n_test=32)
+    result = run(config, store=Store(tmp_path / "runs"), progress=False)
+    (_, _), (x, _) = config.make_data()
+    probe = torch.from_numpy(x[:16])
+    np.testing.assert_allclose(result.history.influence[0], memory.influence_curve(config.build_model().eval(), probe),
+                               rtol=1e-6)
+    np.testing.assert_allclose(result.history.influence[-1], memory.influence_curve(result.model, probe), rtol=1e-6)
+    assert len(result.history.influence) == result.history.epochs + 1
+    again = load_run(result.hash, store=tmp_path / "runs").history
+    assert again.influence == result.history.influence
 
 
 def test_memory_decay_metrics_are_decay_report_of_each_source(app, tmp_path):
@@ -251,7 +268,8 @@ def test_memory_decay_metrics_are_decay_report_of_each_source(app, tmp_path):
     find(at.select_slider, "Length T").set_value(500)
     find(at.number_input, "Random sequence (seed)").set_value(3)
     at.run()
-    assert not at.error and [s.value for s in at.subheader] == ["At initialisation", "After training"]
+    assert not at.error and [s.value for s in at.subheader] == ["At initialisation", "After training",
+                                                                  "Memory while training"]
     trained = load_run(config.hash, tmp_path / "runs").model
     reports = [decay_report(config, 500, 3), decay_report(config, 500, 3, model=trained)]
     assert reports[0].fit.time_constant != reports[1].fit.time_constant  # training changed the memory

@@ -2,12 +2,13 @@
 import streamlit as st
 
 from figures import fmt, show_figure
-from measurements import report
+from measurements import report, run_history
 from rnnlab import plots, presets
-from rnnlab.runs import run
-from rnnlab.train import TrainingDiverged
+from rnnlab.models import gate_time_constants
+from rnnlab.runs import INFLUENCE_PROBES, run
 from sources import AT_INIT, AtInit, StoredRun, add_to_compare, store
-from widgets import config_editor, errors_shown, length_select, preset_select, show_command, to_json
+from widgets import (config_editor, errors_shown, length_select, preset_select, show_command, to_json,
+                     train_with_cancel)
 
 KEY = "decay"
 TRAINED = "after training"
@@ -37,16 +38,16 @@ with errors_shown():
     if config in store():
         sources[TRAINED] = StoredRun(config.hash)
     else:
-        st.info(f"This configuration has not been trained on lag_recall (T = {train_length}, lag = {lag}) yet: the "
-                "curves show it at initialisation.")
-        if st.button(f"Train it now ({epochs} epochs)", key=f"{KEY}.train", icon=":material/model_training:"):
-            bar = st.progress(0.0, text="training…")
-            try:
-                run(config, store(), progress=lambda f, message: bar.progress(min(1.0, f), text=message))
-            except TrainingDiverged as error:
-                st.error(str(error))
-            else:
-                st.rerun()
+        st.info(f"This configuration has not been trained on {config.task} (T = {train_length}, lag = {lag}) yet: "
+                "the curves show it at initialisation.")
+
+        def train(progress):
+            live = st.empty()  # loss and accuracy after each epoch, while it trains
+            run(config, store(), progress=progress,
+                on_epoch=lambda epoch, model, history: live.plotly_chart(plots.history_figure(history)))
+
+        train_with_cancel(f"{KEY}.training", f"Train it now ({epochs} epochs)", train, pending=True,
+                          cancelled="Training cancelled: nothing was stored.")
 
 with errors_shown():
     reports = {name: report(config_json, source, length, seed) for name, source in sources.items()}
@@ -68,6 +69,12 @@ with errors_shown():
                     help="Largest singular value: ‖∂h_t/∂h_0‖ ≤ σ_max^t for a SimpleRNN (|φ′| ≤ 1)")
         c[5].metric("Lyapunov exponent (/step)", fmt(r.lyapunov, 3),
                     help="Average log growth per step of a perturbation along this sequence: < 0 forgets")
+        taus = gate_time_constants(sources[name].model(config).rnn)
+        if taus is not None:  # LSTM, GRU: how long the gate that keeps the memory holds it, from its bias alone
+            st.caption(f"{'Forget' if config.cell == 'lstm' else 'Update'}-gate time constants τ = 1/(1 − σ(b)) of "
+                       f"the {len(taus)} units: median {fmt(taus.median().item())} steps, range "
+                       f"{fmt(taus.min().item())} – {fmt(taus.max().item())} (init {config.init!r}"
+                       f"{': log U(1, T − 1) biases' if config.init == 'chrono' else ''}).")
 
     influences = {n: r.influence for n, r in reports.items()}
     show_figure(plots.influence_figure(influences, fits=fits, bounds=bounds or None), "influence", f"{KEY}.influence")
@@ -81,6 +88,22 @@ with errors_shown():
     with right:
         show_figure(plots.gradient_figure({n: r.gradient for n, r in reports.items()}), "gradient", f"{KEY}.gradient")
     show_figure(plots.spectrum_figure(spectra), "spectrum", f"{KEY}.spectrum")
+
+    if TRAINED in sources:
+        history = run_history(config.hash)
+        st.subheader("Memory while training")
+        if not history.influence:
+            st.info("This run was stored before rnnlab recorded ‖∂h_t/∂x_0‖ after each epoch.")
+        else:
+            epoch = st.slider("After epoch (0: at initialisation)", 0, len(history.influence) - 1,
+                              len(history.influence) - 1, key=f"{KEY}.epoch")
+            curves = {"at initialisation": history.influence[0], f"after epoch {epoch}": history.influence[epoch]}
+            left, right = st.columns(2)
+            with left:
+                title = f"‖∂h_t/∂x_0‖ as it learns (mean of {INFLUENCE_PROBES} test sequences)"
+                show_figure(plots.influence_figure(curves, title=title), "influence_by_epoch", f"{KEY}.by_epoch")
+            with right:
+                show_figure(plots.history_figure(history), "history", f"{KEY}.history")
 
 with st.sidebar:
     st.header("Keep it")
