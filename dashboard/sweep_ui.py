@@ -22,7 +22,7 @@ from widgets import MAX_TEXT, train_with_cancel, typed
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = ROOT / "sweeps"  # the repository's sweep files
-DEFAULT_SWEEP = "lecture.toml"
+DEFAULT_SWEEP = "reach.toml"
 SWEEP_DIRS = "RNNLAB_SWEEP_DIRS"  # more folders to read sweep files from, set by whoever starts the server
 TRUSTED_OWNERS = {0, os.getuid()} if hasattr(os, "getuid") else {0}  # root and this user (Windows says 0)
 TYPED = "A file I name…"

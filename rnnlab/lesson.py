@@ -44,7 +44,7 @@ SWEEPS = (Sweep(base={**BASE, "length": LagPlus(PREFIX + 1)},
           Sweep(base={**BASE, "length": LagPlus(PREFIX + 1), "cell": "gru", "init": "chrono"}, axes={"lag": list(LAGS)},
                 seeds=list(SEEDS), name="reach_gru"))
 TOLERANCE = 0.125  # each reach is searched to within 1/8 of its value (experiments.reach)
-MAX_LAG = 512  # the reach search goes on doubling past the sweep's lags, up to this
+MAX_LAG = 1024  # the reach search goes on doubling past the sweep's lags, up to this
 SHOWN_LAG = 64  # the lag at which the shipped checkpoints were trained (each cell learns it)
 INFLUENCE_LENGTH = 1000
 INFLUENCE_SEQUENCES = 16

@@ -298,7 +298,7 @@ def test_dependencies_trains_the_missing_runs_once_and_shows_their_stored_accura
     find(at.button, "Train the 2 missing runs (1 epoch each)").click().run()
     assert not at.exception and not at.error
     store = Store(tmp_path / "runs")
-    base = presets.preset(presets.LECTURE).replace(length=6, epochs=1, n_train=250)
+    base = presets.preset(presets.LECTURE).replace(task="marked_recall", length=6, epochs=1, n_train=250)
     row = at.dataframe[0].value.iloc[0]
     for lag in (0, 4):
         assert base.replace(lag=lag) in store
@@ -524,12 +524,12 @@ def across_seeds(store, sweep, seeds=3, **fields):
 def test_sweep_section_on_an_empty_store_shows_0_of_n_runs_and_the_button_and_trains_nothing(app, tmp_path, page):
     at = open_page(app, page)
     assert not at.error
-    lecture = load_sweep(ROOT / "sweeps" / "lecture.toml")
-    assert find(at.selectbox, "Sweep file").value == "lecture.toml"
-    assert metric(at, "Runs in the store") == f"0 of {len(lecture.configs)}"
-    assert metric(at, "Configurations × seeds") == f"{len(lecture.configs) // 3} × 3"
-    find(at.button, f"Run the {len(lecture.configs)} missing runs of lecture")
-    assert "rnnlab sweep sweeps/lecture.toml" in [c.value for c in at.code]
+    default = load_sweep(ROOT / "sweeps" / "reach.toml")  # the lesson's sweep
+    assert find(at.selectbox, "Sweep file").value == "reach.toml"
+    assert metric(at, "Runs in the store") == f"0 of {len(default.configs)}"
+    assert metric(at, "Configurations × seeds") == f"{len(default.configs) // 3} × 3"
+    find(at.button, f"Run the {len(default.configs)} missing runs of reach")
+    assert "rnnlab sweep sweeps/reach.toml" in [c.value for c in at.code]
     assert not at.get("progress")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from figures import fmt, show_figure
 from measurements import dependency, linear_memory, stored_accuracy
-from rnnlab import plots, presets
+from rnnlab import plots, presets, tasks
 from rnnlab.runs import run
 from rnnlab.sweeps import profiles
 from sources import MAX_COMPARE, compare_list, store
@@ -15,14 +15,16 @@ KEY = "deps"
 N_TRAIN = (250, 500, 1000, 2000, 5000)
 
 st.title("Short vs long dependencies")
-st.write("lag_recall asks for the symbol seen `lag` steps before the end of the sequence. One model is trained per "
-         "lag; its test accuracy against the lag shows how far back each architecture learns to look. Chance is "
-         "1/8. Beside it, the memory profile of each model at initialisation: how much of x_{t−k} a linear "
-         "read-out can still recover from h_t.")
+st.write("One model is trained per lag; its test accuracy against the lag shows how far back each architecture "
+         "learns to look. marked_recall marks the symbol to recall, so it measures memory alone; lag_recall gives "
+         "no marker, so the network must also count the steps from the end (and lag T−1, x_0, follows a zero "
+         "state). Chance is 1/8. Beside it, the memory profile of each model at initialisation: how much of "
+         "x_{t−k} a linear read-out can still recover from h_t.")
+LAGGED = [name for name, task in tasks.TASKS.items() if task.lagged]
 
 choices = {name: config for name, config in presets.PRESETS.items()}
 for entry in compare_list():
-    if entry.config.task == "lag_recall":
+    if tasks.TASKS[entry.config.task].lagged:
         choices[f"Compare: {entry.name}"] = entry.config
 
 with st.sidebar:
@@ -30,6 +32,8 @@ with st.sidebar:
     names = st.multiselect("Configurations", list(choices), [presets.LECTURE, "LSTM, same state size"],
                            key=f"{KEY}.names", max_selections=MAX_COMPARE)
     st.header("Task and training")
+    task = st.selectbox("Task", LAGGED, LAGGED.index("marked_recall"), key=f"{KEY}.task",
+                        help="; ".join(f"{name}: {tasks.TASKS[name].measures}" for name in LAGGED))
     length = st.slider("Sequence length T", 5, 60, 20, key=f"{KEY}.length")
     default_lags = [k for k in (0, 5, 10, 15) if k < length]
     lags = st.multiselect("Lags", list(range(length)), default_lags, key=f"{KEY}.lags", max_selections=8)
@@ -37,7 +41,7 @@ with st.sidebar:
     n_train = st.select_slider("Training sequences", N_TRAIN, 2000, key=f"{KEY}.n_train")
 
 lags = sorted(lags)
-configs = {n: choices[n].replace(task="lag_recall", length=length, lag=0, epochs=epochs, n_train=n_train)
+configs = {n: choices[n].replace(task=task, length=length, lag=0, epochs=epochs, n_train=n_train)
            for n in names}
 if not configs or not lags:
     st.info("Choose at least one configuration and one lag in the sidebar.")
