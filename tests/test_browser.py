@@ -92,7 +92,7 @@ def screenshots(tmp_path):
 
 def _settle(page):
     """Wait until the script has run (no running indicator twice in a row, half a second apart) and every Plotly
-    chart on the page has drawn its SVG."""
+    chart shown on the page (not in a closed tab or expander) has drawn its SVG."""
     page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=SETTLE_S * 1000)
     deadline, quiet = time.monotonic() + SETTLE_S, 0
     while quiet < 2:
@@ -102,6 +102,7 @@ def _settle(page):
         quiet = quiet + 1 if not running and charts else 0
         page.wait_for_timeout(500)
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .filter(p => p.offsetParent !== null)
         .every(p => p.querySelector('.main-svg') && p.getBoundingClientRect().height > 0)""",
                            timeout=SETTLE_S * 1000)
 
@@ -136,14 +137,37 @@ def test_every_page_renders_its_charts_without_an_exception(server, browser, scr
     page.close()
 
 
+def test_the_overview_shows_the_trained_lesson_on_its_first_screen(server, browser, screenshots):
+    """At 1400×900, with an empty run store: the reach of each shipped configuration and two charts (accuracy
+    against the lag, the trained models' influence) start within the first screen, drawn from rnnlab/shipped."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(url)
+    page.wait_for_selector(".js-plotly-plot", timeout=SETTLE_S * 1000)
+    _settle(page)
+    tops = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map("
+                         "e => e.getBoundingClientRect().top)")
+    assert sum(top < 900 for top in tops) >= 2, tops
+    titles = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].slice(0, 2).map("
+                           "e => e.layout.title.text)")
+    assert [t.replace("<b>", "").replace("</b>", "") for t in titles] == [
+        "Recall of the marked symbol against its lag", "Influence of x_0 on h_t, trained"]
+    assert page.get_by_text("SimpleRNN: reach (steps)").count() == 1
+    page.screenshot(path=str(screenshots / "overview_first_screen.png"))
+    page.close()
+
+
 def test_a_slider_change_redraws_the_overview_chart(server, browser):
-    """Moving the overview's length slider reruns the page and redraws its chart with the new length."""
+    """Moving the length slider of the overview's curves at initialisation reruns the page and redraws that chart
+    with the new length."""
     url, _ = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     _settle(page)
-    # T steps on the first curve; the chart may be missing for a moment while the page reruns
-    points = "document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
+    page.get_by_text("Curves at initialisation for the preset configurations").click()
+    # T steps on the expander's first curve; the chart may be missing for a moment while the page reruns
+    points = "document.querySelector('[data-testid=\"stExpander\"] .js-plotly-plot')?._fullData?.[0]?.x?.length"
+    page.wait_for_function(f"() => {points} === 300", timeout=SETTLE_S * 1000)
     before = page.evaluate(f"() => {points}")
     slider = page.get_by_role("slider", name="Sequence length T")
     slider.focus()

@@ -26,8 +26,7 @@ else:
     st.write(f"Each network read sequences in which one symbol of {lesson['base']['num_symbols']} was marked, `lag` "
              f"steps before the end, and had to answer it: memory alone. Trained the same way, each learns to "
              f"recall it up to its reach, and answers at chance beyond: {reaches} (a + where every seed reached "
-             f"the longest lag tried, {max(lesson['lags'])}). Right: how fast x_0 fades from h_t in the trained "
-             f"networks.")
+             f"the longest lag tried). Right: how fast x_0 fades from h_t in the trained networks.")
     for column, label in zip(st.columns(len(lesson["groups"])), lesson["groups"]):
         r = reach[label]
         at_limit = "+" if min(r["per_seed"].values()) >= r["max_lag"] else ""
@@ -44,6 +43,14 @@ else:
         show_figure(plots.lesson_influence_figure(lesson, "trained").update_layout(height=HEIGHT),
                     "lesson_influence", f"{KEY}.influence_trained")
     base = lesson["base"]
+    fades = "; ".join(
+        f"{label} falls below 10⁻³ at t = {entry['trained']['horizon']}" if entry["trained"]["horizon"] is not None
+        else f"{label} stays above 10⁻³ for {lesson['influence_length']:,} steps" for label, entry in
+        lesson["influence"].items())
+    st.caption(f"Trained, x_0's influence: {fades}. A curve that rises means the network amplifies a change in x_0: "
+               f"training moved it to the edge of chaos (ρ(A_h) > 1, a Lyapunov exponent at or above 0: see Memory "
+               f"decay), where the state is sensitive to every input, and what it keeps of the marked symbol is what "
+               f"it learnt to keep. Before training every curve decays (tab below).")
     st.caption(f"marked_recall, {base['num_symbols']} symbols, {lesson['prefix']} distractors before the marked "
                f"step; {base['hidden_size']} state units; {base['n_train']:,} training sequences, Adam lr "
                f"{base['lr']:g}, gradient norm clipped to {base['clip']:g}, up to {base['epochs']} epochs (stopped at "
@@ -59,10 +66,13 @@ else:
         show_figure(plots.lesson_influence_figure(lesson, "at_init"), "lesson_influence_init",
                     f"{KEY}.influence_init")
     with tabs[1]:
-        r, n = lesson_module.correlation(lesson["decay_vs_reach"])
+        r, n = lesson_module.correlation(lesson["decay_vs_reach"], "at_init")
         st.write(f"Every configuration and seed: the time constant of its ‖∂h_t/∂x_0‖ at initialisation (hollow) "
-                 f"and trained at its reach (filled), against that reach. Correlation of the logs, trained: "
-                 f"r = {fmt(r)} over {n} points.")
+                 f"and, where it still decays, trained at its reach (filled), against that reach. At "
+                 f"initialisation the decay predicts the reach: correlation of the logs r = {fmt(r)} over {n} points "
+                 f"(the chrono cells' reach is at least the search's limit). Trained, the networks no longer forget "
+                 f"what was marked within {lesson['influence_length']:,} steps: what limits the reach is whether "
+                 f"training's gradient reaches back that far while they learn, not what they can hold.")
         show_figure(plots.decay_vs_reach_figure(lesson), "decay_vs_reach", f"{KEY}.decay_vs_reach")
     with tabs[2]:
         show_figure(plots.reach_figure(lesson), "reach", f"{KEY}.reach")
