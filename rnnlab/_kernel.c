@@ -1,5 +1,8 @@
 /* The SimpleRNN's recurrence, its BPTT and its tangents as plain loops over steps, compiled once per machine
-   (rnnlab/kernel.py).
+   (rnnlab/kernel.py). Shared pieces first (rows_times: rows of a state times a matrix; norm: a scaled 2-norm;
+   BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell and precision, which exports <cell>_forward,
+   <cell>_backward and <cell>_tangent; an LSTM's or GRU's loops go beside DEFINE_SIMPLE_RNN, built from the same
+   pieces, and their name into kernel.CELLS.
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
@@ -80,8 +83,36 @@ static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, i
         default: f(H, __VA_ARGS__);                                                                                \
     }
 
-#define DEFINE(REAL, SUFFIX, TANH, TINY)                                                                                 \
+#define DEFINE_COMMON(REAL, SUFFIX)                                                                                 \
 ROWS_TIMES(REAL)                                                                                                   \
+/* ‖v‖ of m values as a double, exact wherever a double holds it. A float's square always fits a double;           \
+   doubles are first multiplied by the power of two 2^-e that brings the largest |v_i| near 1 (LAPACK's scaling,   \
+   without its divisions), so that no square underflows (below 1.5e-154, which the flushing would zero) or         \
+   overflows. An inf gives inf, a NaN NaN. Eight lanes of partial sums let the compiler vectorise the sums. */     \
+static inline __attribute__((always_inline)) double norm_##SUFFIX(int64_t m, const REAL *restrict v) {             \
+    double f = 1, unscale = 1, top[8] = {0}, acc[8] = {0};                                                         \
+    int64_t i;                                                                                                     \
+    if (sizeof(REAL) == sizeof(double)) {                                                                          \
+        for (i = 0; i + 8 <= m; i += 8)                                                                            \
+            for (int l = 0; l < 8; l++) top[l] = fabs(v[i + l]) > top[l] ? fabs(v[i + l]) : top[l];                \
+        for (; i < m; i++) top[0] = fabs(v[i]) > top[0] ? fabs(v[i]) : top[0];                                     \
+        for (int l = 1; l < 8; l++) top[0] = top[l] > top[0] ? top[l] : top[0];                                    \
+        if ((top[0] > 0 && top[0] < 0x1p-300) || (top[0] > 0x1p300 && top[0] < INFINITY)) { /* else all fit */     \
+            int e;                                                                                                 \
+            frexp(top[0], &e);                                                                                     \
+            e = e > 1000 ? 1000 : e < -1000 ? -1000 : e; /* 2^±1000 are normal doubles */                          \
+            f = ldexp(1.0, -e), unscale = ldexp(1.0, e);                                                           \
+        }                                                                                                          \
+    }                                                                                                              \
+    for (i = 0; i + 8 <= m; i += 8)                                                                                \
+        for (int l = 0; l < 8; l++) acc[l] += ((double)v[i + l] * f) * ((double)v[i + l] * f);                     \
+    for (; i < m; i++) acc[0] += ((double)v[i] * f) * ((double)v[i] * f);                                          \
+    double sum = 0;                                                                                                \
+    for (int l = 0; l < 8; l++) sum += acc[l];                                                                     \
+    return sqrt(sum) * unscale;                                                                                    \
+}
+
+#define DEFINE_SIMPLE_RNN(REAL, SUFFIX, TANH, TINY)                                                                \
 /* h_t = φ(u_t + A_h·h_{t-1}), in place of u: s (T, B, H). */                                                    \
 static inline __attribute__((always_inline)) void forward_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
         REAL *restrict s, const REAL *restrict h0, const REAL *restrict AT, int nl) {                              \
@@ -112,32 +143,6 @@ static inline __attribute__((always_inline)) void backward_##SUFFIX(int64_t H, i
         for (int64_t i = 0; i < B * H; i++) delta[o + i] *= DPHI(REAL, hs[o + i], nl);                             \
     }                                                                                                              \
 }                                                                                                                  \
-/* ‖v‖ of m values as a double, exact wherever a double holds it. A float's square always fits a double;           \
-   doubles are first multiplied by the power of two 2^-e that brings the largest |v_i| near 1 (LAPACK's scaling,   \
-   without its divisions), so that no square underflows (below 1.5e-154, which the flushing would zero) or         \
-   overflows. An inf gives inf, a NaN NaN. Eight lanes of partial sums let the compiler vectorise the sums. */     \
-static inline __attribute__((always_inline)) double norm_##SUFFIX(int64_t m, const REAL *restrict v) {             \
-    double f = 1, unscale = 1, top[8] = {0}, acc[8] = {0};                                                         \
-    int64_t i;                                                                                                     \
-    if (sizeof(REAL) == sizeof(double)) {                                                                          \
-        for (i = 0; i + 8 <= m; i += 8)                                                                            \
-            for (int l = 0; l < 8; l++) top[l] = fabs(v[i + l]) > top[l] ? fabs(v[i + l]) : top[l];                \
-        for (; i < m; i++) top[0] = fabs(v[i]) > top[0] ? fabs(v[i]) : top[0];                                     \
-        for (int l = 1; l < 8; l++) top[0] = top[l] > top[0] ? top[l] : top[0];                                    \
-        if ((top[0] > 0 && top[0] < 0x1p-300) || (top[0] > 0x1p300 && top[0] < INFINITY)) { /* else all fit */     \
-            int e;                                                                                                 \
-            frexp(top[0], &e);                                                                                     \
-            e = e > 1000 ? 1000 : e < -1000 ? -1000 : e; /* 2^±1000 are normal doubles */                          \
-            f = ldexp(1.0, -e), unscale = ldexp(1.0, e);                                                           \
-        }                                                                                                          \
-    }                                                                                                              \
-    for (i = 0; i + 8 <= m; i += 8)                                                                                \
-        for (int l = 0; l < 8; l++) acc[l] += ((double)v[i + l] * f) * ((double)v[i + l] * f);                     \
-    for (; i < m; i++) acc[0] += ((double)v[i] * f) * ((double)v[i] * f);                                          \
-    double sum = 0;                                                                                                \
-    for (int l = 0; l < 8; l++) sum += acc[l];                                                                     \
-    return sqrt(sum) * unscale;                                                                                    \
-}                                                                                                                  \
 /* Tangents τ_t = d_t ⊙ (A_h·τ_{t-1}), K of them per sequence: out (n, B, K, H) from τ_{-1} = tau0 (B, K, H) and   \
    d (n, B, H) = φ'(z_t); norms (n, B), if not NULL, gets ‖τ_t‖ over K and H (norm). renorm (norms needed): each   \
    sequence's τ_t is then divided by its norm (at least the smallest normal float), for a Lyapunov exponent. */    \
@@ -165,23 +170,25 @@ static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, in
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
-void rnn_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *s, const REAL *h0, const REAL *AT, int nl) {     \
+void simple_rnn_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *s, const REAL *h0, const REAL *AT, int nl) {     \
     FLUSH_ON();                                                                                                    \
     BY_SIZE(forward_##SUFFIX, H, T, B, s, h0, AT, nl)                                                              \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
-void rnn_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *hs, const REAL *g_out, int64_t gt,     \
+void simple_rnn_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *hs, const REAL *g_out, int64_t gt,     \
                            int64_t gb, REAL *delta, const REAL *Ah, int nl) {                                      \
     FLUSH_ON();                                                                                                    \
     BY_SIZE(backward_##SUFFIX, H, T, B, hs, g_out, gt, gb, delta, Ah, nl)                                          \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
-void rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *d, const REAL *AT,             \
+void simple_rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *d, const REAL *AT,             \
                           const REAL *tau0, REAL *out, double *norms, int renorm) {                                \
     FLUSH_ON();                                                                                                    \
     BY_SIZE(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, norms, renorm)                                         \
     FLUSH_OFF();                                                                                                   \
 }
 
-DEFINE(float, f32, tanh_f32, FLT_MIN)
-DEFINE(double, f64, tanh, DBL_MIN)
+DEFINE_COMMON(float, f32)
+DEFINE_COMMON(double, f64)
+DEFINE_SIMPLE_RNN(float, f32, tanh_f32, FLT_MIN)
+DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)

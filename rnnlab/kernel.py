@@ -51,10 +51,10 @@ FLAGS = ["-O3", "-march=native", "-shared", "-fPIC"]
 NONLINEARITY = {"tanh": 0, "relu": 1, "linear": 2}
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _SIGNATURES = {  # argument types of the exported functions, checked by ctypes on every call
-    "rnn_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int],
-    "rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
+    "simple_rnn_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int],
+    "simple_rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
                     + [ctypes.c_int],
-    "rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
+    "simple_rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
 }
 
 
@@ -301,7 +301,7 @@ def forward(lib, states, h0, A_hT, nonlinearity):
     the CPU."""
     T, B, H = states.shape
     _check(("states", states, (T, B, H)), ("h0", h0, (B, H)), ("A_hT", A_hT, (H, H)))
-    fn = getattr(lib, f"rnn_forward_{_SUFFIX[states.dtype]}")
+    fn = getattr(lib, f"simple_rnn_forward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), h0.data_ptr(), A_hT.data_ptr(), NONLINEARITY[nonlinearity])
 
 
@@ -314,7 +314,7 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
     _check(("states", states, (T, B, H)), ("delta", delta, (T, B, H)), ("A_h", A_h, (H, H)))
     if tuple(grad_states.shape) != (T, B, H):
         raise ValueError(f"grad_states must have shape {(T, B, H)}, got {tuple(grad_states.shape)}")
-    fn = getattr(lib, f"rnn_backward_{_SUFFIX[states.dtype]}")
+    fn = getattr(lib, f"simple_rnn_backward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), grad_states.data_ptr(), grad_states.stride(0), grad_states.stride(1),
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
 
@@ -333,6 +333,6 @@ def tangent(lib, d, A_hT, tau0, out, norms=None, renorm=False):
                          f"{tuple(norms.shape)} with strides {norms.stride()}")
     if renorm and norms is None:
         raise ValueError("renorm=True needs norms, where the norms are written")
-    fn = getattr(lib, f"rnn_tangent_{_SUFFIX[d.dtype]}")
+    fn = getattr(lib, f"simple_rnn_tangent_{_SUFFIX[d.dtype]}")
     fn(n, B, K, H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
        None if norms is None else norms.data_ptr(), int(renorm))
