@@ -11,10 +11,10 @@ from . import imdb, plots
 from .experiments import DecayReport, DependencyProfile, Reach, decay_report, dependency_profile, imdb_config, reach
 from .memory import (DecayFit, MemoryProfile, Spectrum, fit_decay, gradient_curve, influence_curve,
                      lyapunov_exponent, memory_profile, perturbation_curve, recurrent_spectrum, saliency_curve)
-from .models import GRU, LSTM, SequenceClassifier, SimpleRNN
+from .models import GRU, LSTM, SequenceClassifier, SimpleRNN, gate_time_constants
 from .params import count_parameters, gru_params, lstm_params, simple_rnn_params, summary
 from .runs import CorruptRun, RunConfig, RunResult, Store, delete_run, list_runs, load_run, run
-from .tasks import adding, chance_level, lag_recall
+from .tasks import TASKS, adding, chance_level, copy_memory, lag_recall, marked_recall
 from .train import History, TrainingDiverged, evaluate, fit
 from .trajectories import Trajectory, state_trajectory
 

@@ -5,7 +5,10 @@ lag_recall — recall the symbol seen `lag` steps before the end:
     x_t ~ U{0, …, num_symbols-1} i.i.d.,  t = 0 … T-1,       y = x_{T-1-lag}
 
 lag = 0 needs no memory at all (the answer is the last input); lag = T-1 asks for x_0 after T-1 further steps,
-which is what the lecture says a SimpleRNN cannot do. Chance accuracy is 1/num_symbols.
+which is what the lecture says a SimpleRNN cannot do. Chance accuracy is 1/num_symbols. It measures memory mixed
+with counting: nothing marks the step to keep, so the network must count steps back from the end; and x_0 is
+written into the zero initial state, which makes lag T-1 easier than lags just below it. marked_recall measures
+memory alone.
 
 marked_recall — recall the one marked symbol: memory alone, nothing to count:
 
