@@ -17,6 +17,7 @@ to 1, up to 10 epochs of 10,000 sequences, stopped once an epoch's training accu
 
 `load()` reads the shipped summary back (or None where none is shipped).
 """
+import copy
 import json
 import math
 import platform
@@ -71,7 +72,7 @@ def _round(values, digits=4):
 def _decay(model, cfg):
     """‖∂h_t/∂x_0‖ / ‖∂h_0/∂x_0‖ over INFLUENCE_LENGTH steps of cfg's task, and its fitted decay."""
     x, _ = presets.sample_input(cfg, INFLUENCE_LENGTH, seed=0, batch=INFLUENCE_SEQUENCES)
-    curve = memory.influence_curve(model.double().eval(), x)
+    curve = memory.influence_curve(copy.deepcopy(model).double().eval(), x)  # float64, on a copy
     curve = curve / curve[0]
     try:
         fit = memory.fit_decay(curve, threshold=THRESHOLD)
@@ -96,9 +97,10 @@ def write(store=None, out=None, workers=None, progress=True):
         results += swept.results
     rows = summarize(results, by=["cell", "init", "lag"])
     by_hash = {r.hash: r for r in results}
-    accuracy = [{"name": name(row["cell"], row["init"])} | {k: row[k] for k in ("cell", "init", "lag", "n", "seeds", "chance")}
-                | {k: _round([row[k]])[0] for k in ("test_accuracy_mean", "test_accuracy_std", "test_accuracy_lower",
-                                                      "test_accuracy_upper")}
+    statistics = ("test_accuracy_mean", "test_accuracy_std", "test_accuracy_lower", "test_accuracy_upper")
+    accuracy = [{"name": name(row["cell"], row["init"])}
+                | {k: row[k] for k in ("cell", "init", "lag", "n", "seeds", "chance")}
+                | {k: _round([row[k]])[0] for k in statistics}
                 | {"per_seed": [by_hash[h].metrics["test_accuracy"] for h in row["hashes"]]}
                 for row in rows]
     reaches, influence, points = {}, {}, []
@@ -128,11 +130,12 @@ def write(store=None, out=None, workers=None, progress=True):
                             "at_init": {"curve": _round(curve_init), **fit_init}}
         if shown.hash not in shipped:
             shipped.save(shown.config, shown.history, shown.metrics, shown.model)
-    summary = {"about": "rnnlab.lesson: written by `rnnlab lesson` from the sweep in sweeps/reach.toml",
+    summary = {"about": "rnnlab.lesson: written by `rnnlab lesson` from sweeps/reach.toml and sweeps/reach_gru.toml",
                "rnnlab": _version(), "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
                "written": time.strftime("%Y-%m-%d"), "base": BASE, "prefix": PREFIX, "lags": list(LAGS),
                "seeds": list(SEEDS), "groups": [name(c, i) for c, i in GROUPS],
-               "training_seconds": sum(r.metrics["seconds"] for r in results), "tolerance": TOLERANCE,
+               "training_seconds": sum(r.metrics["seconds"] for r in results),  # the sweeps' runs
+               "tolerance": TOLERANCE,
                "wall_seconds": time.time() - started, "accuracy": accuracy, "reach": reaches,
                "influence": influence, "influence_length": INFLUENCE_LENGTH, "threshold": THRESHOLD,
                "decay_vs_reach": points}
