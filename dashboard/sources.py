@@ -117,7 +117,8 @@ def add_to_compare(config, source, key, default_name=None):
     """A name field and an "Add to compare" button for (config, source); at most MAX_COMPARE entries."""
     entries = compare_list()
     default_name = default_name or describe(config) + (" (trained)" if source.trained else "")
-    name = st.text_input("Name in Compare", default_name, key=f"{key}.name.{source.key}", max_chars=40)
+    # keyed by the configuration too: a field that kept its first value would name another configuration
+    name = st.text_input("Name in Compare", default_name, key=f"{key}.name.{source.key}.{config.hash}", max_chars=40)
     full = len(entries) >= MAX_COMPARE
     if st.button("Add to compare", key=f"{key}.add", disabled=full, icon=":material/add:",
                  help=f"Compare holds up to {MAX_COMPARE} configurations" if full else None):

@@ -109,8 +109,9 @@ def check_length(config, steps, lengths=LENGTHS):
 
 
 def length_select(label, configs, key, default=1000, lengths=LENGTHS):
-    """A select_slider over the lengths every configuration in `configs` (one, or a list) can afford; the default
-    (or the longest affordable) is preselected. ValueError if they share none (Flatten heads of other lengths)."""
+    """A select_slider over the lengths every configuration in `configs` (one, or a list) can afford, set to the
+    length last chosen there (at first `default`), or the longest affordable below it while a larger size cuts it.
+    ValueError if they share none (Flatten heads of other lengths)."""
     configs = configs if isinstance(configs, list) else [configs]
     allowed = sorted(set.intersection(*(set(lengths_for(c, lengths)) for c in configs)))
     if not allowed:
@@ -120,10 +121,14 @@ def length_select(label, configs, key, default=1000, lengths=LENGTHS):
         st.caption(f"{label}: {allowed[0]:,}" + (" (a Flatten head reads exactly this many states)"
                                                  if any(c.head == "flatten" for c in configs) else ""))
         return allowed[0]
-    value = default if default in allowed else allowed[-1]
-    if st.session_state.get(key) not in allowed:
-        st.session_state[key] = value
-    T = st.select_slider(label, allowed, key=key, format_func=lambda v: f"{v:,}")
+    # The person's choice lives apart from the widget's value, which a smaller budget cuts: once the budget allows
+    # the choice again, it comes back.
+    wanted = f"{key}.wanted"
+    choice = st.session_state.setdefault(wanted, default)
+    if choice in allowed or st.session_state.get(key) not in allowed:
+        st.session_state[key] = max([T for T in allowed if T <= choice] or allowed[:1])
+    T = st.select_slider(label, allowed, key=key, format_func=lambda v: f"{v:,}",
+                         on_change=lambda: st.session_state.update({wanted: st.session_state[key]}))
     if allowed[-1] < lengths[-1]:
         st.caption(f"Up to {allowed[-1]:,} steps at this size here; longer sequences through the CLI or a notebook.")
     return T

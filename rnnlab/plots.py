@@ -34,6 +34,9 @@ TEMPLATE = "plotly_white"
 FIT_DASH, BOUND_DASH, CHANCE_DASH = "dash", "dot", "dash"
 EXPONENTIAL = ("vanishing", "stable", "exploding")  # the regimes of a fit that describes its curve
 _REQUIRED = object()
+# eps·‖h_t‖ with eps = 2^−52 (float64) or 2^−23 (float32): differences below it are rounding
+PRECISION_NOTE = ("flat near 1e−16·‖h_t‖ (float64) or 1e−7·‖h_t‖ (float32):<br>"
+                  "float precision reached, rounding, not memory")
 
 
 def color_for(name, names):
@@ -115,7 +118,8 @@ def _layout(fig, title, x_label, y_label, log_y=False):
 
 def _mark_off_log_scale(fig, x_name):
     """Add an ✕ for each point a log axis cannot draw (≤ 0, inf, nan): at a tenth of the smallest drawable value
-    (≤ 0, nan) or ten times the largest (inf), in the trace's colour, the exact value in the hover."""
+    (≤ 0, nan) or ten times the largest (inf), in the trace's colour, the exact value in the hover. Each curve's ✕
+    get one legend entry that says which values they stand for: past an underflow they fill the bottom edge."""
     traces = list(fig.data)
     ys = [np.asarray(t.y, dtype=np.float64) for t in traces]
     drawable = np.concatenate([y[np.isfinite(y) & (y > 0)] for y in ys])
@@ -123,9 +127,11 @@ def _mark_off_log_scale(fig, x_name):
     for trace, y in zip(traces, ys):
         off = ~(np.isfinite(y) & (y > 0))
         if off.any():
+            kinds = [k for k, hit in (("0", (y == 0).any()), ("< 0", (y < 0).any()), ("∞", np.isinf(y).any()),
+                                      ("nan", np.isnan(y).any())) if hit]
             fig.add_trace(go.Scatter(
                 x=np.asarray(trace.x)[off], y=np.where(y[off] == np.inf, high, low), mode="markers",
-                name=f"{trace.name} (off the log scale)", legendgroup=trace.legendgroup, showlegend=False,
+                name=f"{trace.name}: ✕ = {', '.join(kinds)}, off the log scale", legendgroup=trace.legendgroup,
                 marker=dict(symbol="x", size=9, color=trace.line.color),
                 text=[f"value {v:.6g}, which a log axis cannot show" for v in y[off]],
                 hovertemplate=f"<b>{trace.name}</b><br>{x_name} = %{{x}}<br>%{{text}}<extra></extra>"))
@@ -191,8 +197,11 @@ def gradient_figure(curves, fits=None, bounds=None, title="Gradient of the loss 
 
 def perturbation_figure(curves, fits=None, bounds=None, title="Effect on h_t of perturbing x_0, ‖h′_t − h_t‖",
                         y_label="‖h′_t − h_t‖ (log scale)", x_label="time step t", names=None, log_y=True):
-    """influence_figure for perturbation_curve: the distance between the states of x and of x with x_0 nudged."""
-    return influence_figure(curves, fits, bounds, title, y_label, x_label, names, log_y)
+    """influence_figure for perturbation_curve: the distance between the states of x and of x with x_0 nudged.
+    A note on the figure says where such a curve flattens: at the rounding of h_t (eps·‖h_t‖), not at a memory."""
+    fig = influence_figure(curves, fits, bounds, title, y_label, x_label, names, log_y)
+    return fig.add_annotation(text=PRECISION_NOTE, xref="paper", yref="paper", x=1, y=1, xanchor="right",
+                              yanchor="bottom", showarrow=False, align="right", font=dict(size=10, color=REFERENCE))
 
 
 def saliency_figure(curves, fits=None, bounds=None, title="Sensitivity of the loss to each input, ‖∂L/∂x_t‖",
@@ -203,10 +212,10 @@ def saliency_figure(curves, fits=None, bounds=None, title="Sensitivity of the lo
 
 # ---------------------------------------------------------------------------------------------- states
 
-def state_heatmap(states, tokens=None, title="Hidden state h_t, unit by unit", max_ticks=50):
+def state_heatmap(states, tokens=None, title="Hidden state h_t, unit by unit"):
     """h_t,i as colour, hidden unit i (rows) against time step t (columns), red < 0 < blue centred on 0, on
     [−1, 1] (tanh's range) or wider if a state leaves it. states: (T, hidden) array or a Trajectory; tokens: T
-    words shown under their step (at most max_ticks labels; the hover always names the token)."""
+    words (or token ids), named in the hover of their step; the axis counts steps."""
     if hasattr(states, "states"):
         tokens = getattr(states, "tokens", None) if tokens is None else tokens
         states = states.states
@@ -220,13 +229,10 @@ def state_heatmap(states, tokens=None, title="Hidden state h_t, unit by unit", m
         tokens = _text(tokens)
         if len(tokens) != T:
             raise ValueError(f"tokens must hold one word per time step, T = {T}, got {len(tokens)}")
-        hover, text, x_label = "t = %{x}: %{text}", [tokens] * hidden, "token at time step t"
+        hover, text = "t = %{x}, token %{text}", [tokens] * hidden
     fig = go.Figure(go.Heatmap(z=h.T, x=t, y=np.arange(hidden), text=text, name="h_t", colorscale="RdBu",
                                zmid=0.0, zmin=-limit, zmax=limit, colorbar=dict(title="h_t,i (activation)"),
                                hovertemplate=hover + "<br>unit i = %{y}<br>h_t,i = %{z:.6g}<extra></extra>"))
-    if tokens is not None:
-        step = math.ceil(T / max_ticks)
-        fig.update_xaxes(tickmode="array", tickvals=t[::step], ticktext=tokens[::step], tickangle=-45)
     return _layout(fig, title, x_label, "hidden unit i (index)")
 
 

@@ -217,6 +217,63 @@ def test_memory_decay_metrics_are_rnnlab_measurements_and_follow_the_sliders(app
     assert number(metric(at, "Spectral radius ρ(A_h)")) == pytest.approx(0.9, rel=1e-3)
 
 
+def test_the_name_in_compare_follows_the_configuration_until_the_person_types_one(app):
+    at = open_page(app, "memory_decay")
+    base = presets.preset(presets.LECTURE)
+    assert find(at.text_input, "Name in Compare").value == "SimpleRNN h=32"
+    find(at.checkbox, "Rescale A_h to a spectral radius ρ").check().run()
+    find(at.slider, "Spectral radius ρ(A_h)").set_value(0.9).run()
+    assert find(at.text_input, "Name in Compare").value == "SimpleRNN h=32, ρ=0.9"
+    find(at.text_input, "Name in Compare").set_value("forgetful").run()
+    find(at.button, "Add to compare").click().run()
+    at = open_page(at, "compare")
+    table = at.dataframe[0].value.set_index("")
+    assert table.loc["spectral radius ρ(A_h)", "forgetful"] == "0.9"
+    assert table.loc["model", "forgetful"] == "SimpleRNN h=32, ρ=0.9"
+
+
+def test_compare_labels_a_stored_runs_accuracy_apart_from_the_weights_its_column_measures(app, dashboard, tmp_path):
+    from sources import AtInit, CompareEntry
+
+    config = presets.preset(presets.LECTURE).replace(length=6, lag=2, n_train=100, n_test=50, epochs=1)
+    accuracy = run(config, Store(tmp_path / "runs")).metrics["test_accuracy"]
+    at = open_page(app, "compare")
+    at.session_state["compare"] = at.session_state["compare"] + [CompareEntry("tiny", config, AtInit())]
+    at.run()
+    table = at.dataframe[0].value.set_index("")
+    assert table.loc["weights measured", "tiny"] == "at initialisation"
+    assert number(table.loc["test accuracy, lag 2 (trained run in the store)", "tiny"]) == pytest.approx(
+        accuracy, rel=SHOWN)
+    assert not [row for row in table.index if row.startswith("test accuracy") and "trained run" not in row]
+
+
+def test_the_length_a_person_chose_comes_back_once_the_state_size_allows_it(app):
+    """BUDGET = 10,000·4·32² and a SimpleRNN costs T·1·h² per curve: h = 256 allows T ≤ 625 (so 500 of LENGTHS)."""
+    at = open_page(app, "memory_decay")
+    find(at.select_slider, "Length T").set_value(2000).run()
+    find(at.slider, "State size h").set_value(256).run()
+    assert find(at.select_slider, "Length T").value == 500 and find(at.select_slider, "Length T").options[-1] == "500"
+    find(at.slider, "State size h").set_value(32).run()
+    assert find(at.select_slider, "Length T").value == 2000
+    # a length chosen while the budget is cut is the new choice
+    find(at.slider, "State size h").set_value(256).run()
+    find(at.select_slider, "Length T").set_value(300).run()
+    find(at.slider, "State size h").set_value(32).run()
+    assert find(at.select_slider, "Length T").value == 300
+
+
+def test_memory_decay_says_where_the_influence_underflowed_and_that_it_is_measured_in_float64(app):
+    at = open_page(app, "memory_decay")
+    find(at.selectbox, "Preset configuration").set_value("GRU, same state size").run()
+    find(at.select_slider, "Length T").set_value(5000).run()
+    influence = decay_report(presets.preset("GRU, same state size"), 5000).influence
+    start = int(np.flatnonzero(influence == 0)[0])  # this seed's GRU underflows after about 2,400 steps
+    (note,) = [c.value for c in at.main.caption if c.value.startswith("✕ on the bottom edge")]
+    assert f"at initialisation from t = {start:,})" in note and "measured in float64" in note
+    find(at.select_slider, "Length T").set_value(1000).run()  # far above underflow: no ✕, no note
+    assert not [c for c in at.main.caption if c.value.startswith("✕")]
+
+
 def test_memory_decay_trains_on_demand_into_the_store_and_shows_after_training(app, tmp_path):
     at = open_page(app, "memory_decay")
     find(at.slider, "State size h").set_value(8)

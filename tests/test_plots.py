@@ -129,18 +129,22 @@ def test_bound_is_dotted_in_the_curve_colour():
     assert bound.line.dash == "dot" and bound.line.color == trace(fig, "relu").line.color
 
 
-def test_zero_inf_and_nan_keep_their_value_and_get_a_marker_on_the_axis_edge():
+def test_zero_inf_and_nan_keep_their_value_and_get_a_marker_on_the_axis_edge_with_a_legend_entry():
     """A log axis cannot draw 0, inf, nan: the curve keeps them (a gap), an ✕ sits at a tenth of the smallest drawn
-    value (0, nan) or ten times the largest (inf), its hover naming the exact value."""
+    value (0, nan) or ten times the largest (inf), its hover naming the exact value; the legend names what the ✕ of
+    each curve stand for, in the curve's group (hiding the curve hides them)."""
     y = np.array([1.0, 0.1, 0.0, np.inf, np.nan, 0.01])
     fig = influence_figure({"tanh": y}, bounds={"tanh": np.full(6, 4.0)})
     np.testing.assert_array_equal(trace(fig, "tanh").y, y)
-    marks = trace(fig, "tanh (off the log scale)")
+    marks = trace(fig, "tanh: ✕ = 0, ∞, nan, off the log scale")
     np.testing.assert_array_equal(marks.x, [2, 3, 4])
     np.testing.assert_allclose(marks.y, [0.001, 40.0, 0.001])
     assert [re.match(r"value (\S+),", s).group(1) for s in marks.text] == ["0", "inf", "nan"]
-    assert marks.marker.color == trace(fig, "tanh").line.color and marks.showlegend is False
-    assert len(traces(fig, "tanh bound σ_max^t (off the log scale)")) == 0
+    assert marks.marker.color == trace(fig, "tanh").line.color and marks.showlegend is not False
+    assert marks.legendgroup == trace(fig, "tanh").legendgroup == "tanh"
+    assert [t.name for t in fig.data if "✕" in t.name] == [marks.name]  # the bound is drawable throughout
+    underflow = influence_figure({"gru": np.array([1.0, 1e-300, 0.0, 0.0])})
+    assert [t.name for t in underflow.data if "✕" in t.name] == ["gru: ✕ = 0, off the log scale"]
 
 
 @pytest.mark.parametrize("make,quantity", [(gradient_figure, "∂L/∂h_t"), (perturbation_figure, "h′_t − h_t"),
@@ -151,6 +155,14 @@ def test_gradient_perturbation_and_saliency_figures_name_their_quantity(make, qu
     np.testing.assert_array_equal(trace(fig, "tanh").y, y)
     assert quantity in fig.layout.yaxis.title.text and quantity in fig.layout.title.text
     assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "time step t"
+
+
+def test_the_perturbation_figure_says_where_float_precision_flattens_its_curves():
+    """The floors are eps·‖h_t‖: eps = 2^−52 ≈ 2.2e−16 (float64), 2^−23 ≈ 1.2e−7 (float32), rounded to a decade."""
+    (note,) = perturbation_figure({"tanh": 0.7 ** np.arange(10)}).layout.annotations
+    assert "1e−16·‖h_t‖ (float64)" in note.text and "1e−7·‖h_t‖ (float32)" in note.text
+    assert "float precision" in note.text
+    assert not influence_figure({"tanh": 0.7 ** np.arange(10)}).layout.annotations
 
 
 def test_a_single_curve_can_be_given_without_a_dict():
@@ -176,7 +188,7 @@ def test_bad_curve_inputs_raise_errors_naming_the_argument():
 
 # ---------------------------------------------------------------------------------------------- states
 
-def test_state_heatmap_shows_units_against_time_centred_on_zero_with_tokens_on_x():
+def test_state_heatmap_shows_units_against_steps_centred_on_zero_with_each_token_in_the_hover():
     rng = np.random.default_rng(0)
     states = np.tanh(rng.normal(size=(5, 3)))
     tokens = ["this", "film", "<br />", "was", "great"]
@@ -185,19 +197,21 @@ def test_state_heatmap_shows_units_against_time_centred_on_zero_with_tokens_on_x
     np.testing.assert_array_equal(heat.z, states.T)  # rows = hidden units, columns = time steps
     assert heat.zmid == 0 and (heat.zmin, heat.zmax) == (-1.0, 1.0)
     assert heat.colorscale[0][1] == "rgb(103,0,31)" and heat.colorscale[-1][1] == "rgb(5,48,97)"  # RdBu ends
-    np.testing.assert_array_equal(fig.layout.xaxis.tickvals, np.arange(5))
-    assert list(fig.layout.xaxis.ticktext) == ["this", "film", "&lt;br /&gt;", "was", "great"]  # shown as text
-    assert "time step t" in fig.layout.xaxis.title.text and "hidden unit i" in fig.layout.yaxis.title.text
+    np.testing.assert_array_equal(heat.x, np.arange(5))
+    # the axis counts steps (plotly's own ticks), the tokens are the hover's, every unit's row the same
+    assert fig.layout.xaxis.ticktext is None and fig.layout.xaxis.tickmode is None
+    assert [list(row) for row in heat.text] == [["this", "film", "&lt;br /&gt;", "was", "great"]] * 3
+    assert "%{text}" in heat.hovertemplate and "t = %{x}" in heat.hovertemplate
+    assert fig.layout.xaxis.title.text == "time step t" and "hidden unit i" in fig.layout.yaxis.title.text
 
 
-def test_state_heatmap_widens_its_symmetric_range_beyond_tanh_and_thins_long_token_ticks():
+def test_state_heatmap_widens_its_symmetric_range_beyond_tanh_and_rejects_a_token_count_not_t():
     states = np.linspace(-3.0, 2.0, 120 * 2).reshape(120, 2)  # relu-like values outside [−1, 1]
-    fig = state_heatmap(SimpleNamespace(states=states, tokens=[f"w{i}" for i in range(120)]), max_ticks=50)
+    fig = state_heatmap(SimpleNamespace(states=states, tokens=[f"w{i}" for i in range(120)]))
     heat = fig.data[0]
     assert (heat.zmin, heat.zmid, heat.zmax) == (-3.0, 0.0, 3.0)
-    np.testing.assert_array_equal(fig.layout.xaxis.tickvals, np.arange(0, 120, 3))
-    assert list(fig.layout.xaxis.ticktext) == [f"w{i}" for i in range(0, 120, 3)]
-    assert state_heatmap(states).layout.xaxis.ticktext is None
+    assert list(heat.text[1]) == [f"w{i}" for i in range(120)]
+    assert state_heatmap(states).data[0].text is None
     with pytest.raises(ValueError, match="tokens.*T = 120.*3"):
         state_heatmap(states, tokens=["a", "b", "c"])
 

@@ -70,7 +70,7 @@ if length is not None:  # else nothing to compare, or the sidebar says why
         all_lags = sorted({k for lags in trained.values() for k in lags})
         rows = {
             "model": [describe(e.config) for e in entries],
-            "weights": [e.source.label for e in entries],
+            "weights measured": [e.source.label for e in entries],
             "parameters": [f"{count_parameters(e.source.model(e.config)):,}" for e in entries],
             "spectral radius ρ(A_h)": [fmt(spectra[n].spectral_radius, 4) for n in names],
             "σ_max(A_h)": [fmt(spectra[n].sigma_max, 4) for n in names],
@@ -81,11 +81,13 @@ if length is not None:  # else nothing to compare, or the sidebar says why
             "Lyapunov exponent (/step)": [fmt(reports[n].lyapunov, 3) for n in names],
         }
         for k in all_lags:
-            rows[f"test accuracy, lag {k}"] = [fmt(trained[n].get(k)) for n in names]
+            rows[f"test accuracy, lag {k} (trained run in the store)"] = [fmt(trained[n].get(k)) for n in names]
         st.dataframe([{"": label, **dict(zip(names, values))} for label, values in rows.items()], hide_index=True,
                      height="content", key=f"{KEY}.table")
-        st.caption(f"Measured on one random sequence of {length:,} steps (seed {seed}); accuracy from the runs in the "
-                   "store that share the configuration (train them on Short vs long dependencies).")
+        st.caption(f"Measured with the weights the row “weights measured” names, on one random sequence of {length:,} "
+                   f"steps (seed {seed}). The test accuracies are those of the trained runs in the store that share "
+                   "the configuration, whatever weights the column measures (train them on Short vs long "
+                   "dependencies).")
 
         show_figure(plots.influence_figure({n: r.influence for n, r in reports.items()}, fits=fits, names=names),
                     "compare_influence", f"{KEY}.influence")

@@ -1,4 +1,5 @@
 """Memory decay: how fast x_0 fades from h_t, before and after training, with its time constant and bounds."""
+import numpy as np
 import streamlit as st
 
 from figures import fmt, show_figure
@@ -78,6 +79,14 @@ with errors_shown():
 
     influences = {n: r.influence for n, r in reports.items()}
     show_figure(plots.influence_figure(influences, fits=fits, bounds=bounds or None), "influence", f"{KEY}.influence")
+    zero = {n: np.flatnonzero(c == 0) for n, c in influences.items()}
+    starts = "; ".join(f"{n} from t = {t[0]:,}" for n, t in zero.items() if t.size)
+    if starts:
+        st.caption(f"✕ on the bottom edge: ‖∂h_t/∂x_0‖ is exactly 0 ({starts}), "
+                   "below the smallest normal float64 (about 2e−308, where rnnlab flushes smaller numbers to 0): it "
+                   "underflowed, or (relu) the state stopped depending on x_0. The curves are measured in float64 "
+                   "already, so x_0's influence there is some 300 orders of magnitude below its start: nothing is "
+                   "left to see past it; a shorter T shows the decay before it in more detail.")
     if config.cell == "simple_rnn" and len(bounds) < len(sources):
         st.caption("The bound σ_max^t·‖∂h_0/∂x_0‖ is drawn only where σ_max(A_h) ≤ 1; above 1 it grows and says "
                    "nothing about forgetting.")

@@ -76,7 +76,7 @@ with errors_shown():
     c[2].metric(f"Variance in {components} PCs", fmt(100 * traj.explained_variance_ratio.sum(), 3, " %"))
     c[3].metric("Saturated units at the end", fmt(100 * traj.saturation[-1], 3, " %"),
                 help="|h_t,i| > 0.99 for tanh, LSTM and GRU; h_t,i = 0 (inactive) for relu")
-    tokens = traj.tokens if T <= 200 else None  # more labels than a chart can show
+    tokens = traj.tokens if T <= 200 else None  # the hover's tokens: one text per cell, h·T of them
     show_figure(plots.state_heatmap(traj.states, tokens=tokens), "states", f"{KEY}.heatmap")
     if traj.gates is not None:  # LSTM, GRU: the gates that keep the memory, on the same input
         show_figure(plots.gates_figure(traj.gates, tokens=tokens), "gates", f"{KEY}.gates")
