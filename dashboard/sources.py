@@ -4,7 +4,7 @@ list, the named (configuration, source) pairs the Compare page shows.
 The run store is rnnlab's default ($RNNLAB_HOME or the user cache), read when a function is called, so tests can
 point it at a temporary folder.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import streamlit as st
 
@@ -28,11 +28,35 @@ def stored_runs():
     return list(reversed(list_runs(store())))
 
 
-def run_label(result):
+def run_details(result):
+    """Everything that names a run, for a caption under its short label."""
     acc = result.metrics.get("test_accuracy")
     acc = "" if acc is None else f", test accuracy {acc:.0%}"
     c = result.config
-    return f"{describe(c)} · {c.task} T={c.length} lag={c.lag}{acc} · {c.hash}"
+    lag = "" if c.task == "imdb" else f" lag={c.lag}"
+    return f"{describe(c)} · {c.task} T={c.length}{lag}, {c.epochs} epochs, seed {c.seed}{acc} · {c.hash}"
+
+
+SHORT = {"hidden_size": "h={}", "length": "T={}", "lag": "lag {}", "epochs": "{} ep", "seed": "seed {}"}
+
+
+def run_labels(results):
+    """{hash: label} short enough for the sidebar: the cell, then only the fields in which these runs differ
+    ("h=64", a task's name, "lag 10", "3 ep", "seed 1", others as name=value), then the test accuracy."""
+    configs = [r.config for r in results]
+    names = ["hidden_size"] + [f.name for f in fields(RunConfig) if f.name not in ("cell", "hidden_size")]
+    differ = [name for name in names if len({getattr(c, name) for c in configs}) > 1]
+    labels = {}
+    for r in results:
+        c, acc = r.config, r.metrics.get("test_accuracy")
+        parts = [describe(c).split(" h=")[0]]
+        for name in differ:
+            if name == "lag" and c.task == "imdb":  # imdb has no lag
+                continue
+            value = getattr(c, name)
+            parts.append(str(value) if name == "task" else SHORT.get(name, name + "={}").format(value))
+        labels[r.hash] = " · ".join(parts + ([] if acc is None else [f"{acc:.0%}"]))
+    return labels
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -172,6 +172,23 @@ def test_trajectories_read_a_trained_run_from_the_store(app, tmp_path):
     assert presets.cli_command(config) in at.code[-1].value
 
 
+def test_the_run_selector_names_runs_by_what_tells_them_apart_and_details_the_chosen_one(app, tmp_path):
+    store = Store(tmp_path / "runs")
+    first = RunConfig(hidden_size=8, embedding_dim=4, length=6, lag=2, epochs=1, n_train=64, n_test=16)
+    results = [run(c, store=store, progress=False) for c in (first, first.replace(seed=1, epochs=2),
+                                                             first.replace(cell="lstm", hidden_size=4))]
+    at = open_page(app, "trajectories")
+    find(at.radio, "Model").set_value("Trained run from the store").run()
+    acc = [f"{r.metrics['test_accuracy']:.0%}" for r in results]
+    # task, length and lag are the same for all three, so they are left out
+    assert sorted(find(at.selectbox, "Run").options) == [f"LSTM · h=4 · 1 ep · seed 0 · {acc[2]}",
+                                                         f"SimpleRNN · h=8 · 1 ep · seed 0 · {acc[0]}",
+                                                         f"SimpleRNN · h=8 · 2 ep · seed 1 · {acc[1]}"]
+    find(at.selectbox, "Run").set_value(results[1].hash).run()
+    assert (f"SimpleRNN h=8 · lag_recall T=6 lag=2, 2 epochs, seed 1, test accuracy {acc[1]} · {results[1].hash}"
+            in [c.value for c in at.sidebar.caption])
+
+
 def test_trajectories_of_a_stored_text_model_read_the_review_typed_with_its_vocabulary(app, tmp_path):
     """A stored imdb run (made here without the data: a small vocabulary and the model at initialisation)."""
     config = RunConfig(task="imdb", length=12, num_symbols=10, hidden_size=6, embedding_dim=4, n_train=10,

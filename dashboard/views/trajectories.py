@@ -5,7 +5,7 @@ import streamlit as st
 from figures import fmt, show_figure
 from measurements import trajectory
 from rnnlab import plots, presets
-from sources import AtInit, StoredRun, add_to_compare, run_label, stored_runs
+from sources import AtInit, StoredRun, add_to_compare, run_details, run_labels, stored_runs
 from widgets import (MAX_TEXT, check_length, config_editor, errors_shown, length_select, preset_select, show_command,
                      to_json, typed)
 
@@ -29,8 +29,11 @@ with st.sidebar:
                                                                "decay or Short vs long dependencies page, or with "
                                                                "`rnnlab train`.")
     if kind == "Trained run from the store" and runs:
-        by_hash = {r.hash: r for r in runs}
-        run = st.selectbox("Run", list(by_hash), format_func=lambda h: run_label(by_hash[h]), key=f"{KEY}.run")
+        by_hash, labels = {r.hash: r for r in runs}, run_labels(runs)
+        run = st.selectbox("Run", list(by_hash), format_func=labels.get, key=f"{KEY}.run",
+                           help="Each run by its cell and what tells it from the other stored runs (size, task, "
+                                "lag, epochs, seed, …), then its test accuracy; everything about it below")
+        st.caption(run_details(by_hash[run]))
         config, source = by_hash[run].config, StoredRun(run)
     else:
         config = config_editor(f"{KEY}.config", presets.preset(preset_select(f"{KEY}.preset")))
