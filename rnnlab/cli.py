@@ -13,6 +13,7 @@ each with one line and no traceback (warnings too are one line, "rnnlab: warning
 """
 import argparse
 import functools
+import json
 import math
 import re
 import sys
@@ -147,9 +148,14 @@ def build_parser():
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = commands.add_parser("runs", help="list the stored runs",
-                            description="List the runs in the store; 'files' says whether weights.pt (and "
-                                        "vocabulary.json) still have the sha256 recorded when the run was saved.")
+                            description="List the runs in the store: hash, task, cell, the configuration fields "
+                                        "whose values differ between the listed runs, test accuracy, and 'files', "
+                                        "which says whether weights.pt (and vocabulary.json) still have the sha256 "
+                                        "recorded when the run was saved.")
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list instead: per run its hash, every configuration field, test_accuracy, "
+                        "test_loss and files")
 
     p = commands.add_parser("sweep", help="train a grid of configurations × seeds and summarize it across seeds",
                             description="Expand the sweep file's grid (TOML: seeds, [base], [grid]; see "
@@ -224,7 +230,8 @@ def _train(args, parser, task=None):
         _usage_error(parser, e)
     store = _open_store(args, parser)
     # Before training, so that whoever waits sees which run is being computed.
-    print(f"run {config.hash}: {config.task}, {config.cell}, length {config.length}, lag {config.lag}", flush=True)
+    lag = "" if config.task == "imdb" else f", lag {config.lag}"  # a review has no lag to recall
+    print(f"run {config.hash}: {config.task}, {config.cell}, length {config.length}{lag}", flush=True)
     try:
         result = run(config, store=store, progress=not args.no_progress, data_dir=getattr(args, "data_dir", None))
     except KeyboardInterrupt:  # run() writes a run only whole, so an interrupted one left nothing behind
@@ -254,24 +261,44 @@ def _runs(args, parser):
         results = store.list()
     except OSError as e:
         _fail(parser, e, "cannot read the run store: ")
-    if not results:
-        print(f"no runs in {store.root}")
-        return
-    print(f"{'hash':<12}  {'task':<10}  {'cell':<10}  {'length':>6}  {'lag':>4}  {'test_acc':>8}  files")
-    marked = 0
+    rows = []
     for r in results:
-        c = r.config
         try:
             files = "changed" if store.changed(r.hash) else "ok"
         except (CorruptRun, KeyError):  # damaged or removed since it was listed
             files = "broken"
-        marked += files != "ok"
-        print(f"{r.hash:<12}  {c.task:<10}  {c.cell:<10}  {c.length:>6}  {c.lag:>4}  "
-              f"{_fmt(r.metrics.get('test_accuracy')):>8}  {files}")
+        rows.append((r, files))
+    if args.json:
+        print(json.dumps([{"hash": r.hash, "config": r.config.to_dict(), "files": files,
+                           **{k: r.metrics.get(k) for k in ("test_accuracy", "test_loss")}} for r, files in rows],
+                         indent=2))
+        return
+    if not results:
+        print(f"no runs in {store.root}")
+        return
+    print(_table(rows))
     print(f"{len(results)} run{'s' if len(results) != 1 else ''} in {store.root}")
+    marked = sum(files != "ok" for _, files in rows)
     if marked:
         print(f"{marked} marked: the files are not those saved (sha256); loading such a run sets it aside and "
               "trains it again")
+
+
+def _table(rows):
+    """The runs as a table: hash, task and cell, then only the RunConfig fields whose values differ between them
+    (a column that is the same on every line tells nothing apart), then test_acc and files. imdb has no lag: "-"."""
+    configs = [r.config for r, _ in rows]
+    names = ["task", "cell"] + [f.name for f in fields(RunConfig) if f.name not in ("task", "cell")
+                                and len({getattr(c, f.name) for c in configs}) > 1]
+
+    def value(c, name):
+        return "-" if name == "lag" and c.task == "imdb" else str(getattr(c, name))
+
+    lines = [["hash", *names, "test_acc", "files"]]
+    lines += [[r.hash, *(value(r.config, n) for n in names), _fmt(r.metrics.get("test_accuracy")), files]
+              for r, files in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
 
 
 def _sweep(args, parser):

@@ -1,4 +1,5 @@
 """rnnlab.cli: summary, train, runs through main(argv), and `python -m rnnlab` in a subprocess."""
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,10 @@ import pytest
 
 import rnnlab
 from rnnlab.cli import build_parser, main
-from rnnlab.runs import RunConfig, list_runs
+from rnnlab.imdb import Vocabulary
+from rnnlab.runs import RunConfig, Store, list_runs
+from rnnlab.train import History
+from tiny_imdb import tiny_reviews
 
 REPO = Path(rnnlab.__file__).resolve().parent.parent
 TINY = ["--length", "5", "--n-train", "64", "--n-test", "40", "--hidden-size", "8", "--epochs", "2",
@@ -67,21 +71,51 @@ def test_train_stores_the_run_prints_its_history_then_serves_it_from_the_store(t
     assert f"loaded from {tmp_path / config.hash}" in capsys.readouterr().out
 
 
-def test_runs_lists_hash_task_cell_length_lag_and_test_accuracy(tmp_path, capsys):
+def test_runs_shows_the_fields_that_tell_the_listed_runs_apart_and_json_for_scripts(tmp_path, capsys):
     main(["runs", "--store", str(tmp_path)])
     assert "no runs in" in capsys.readouterr().out
     main(["train", *TINY, "--lag", "2", "--store", str(tmp_path)])
-    main(["train", *TINY, "--task", "adding", "--store", str(tmp_path)])
+    main(["train", *TINY, "--lag", "2", "--seed", "1", "--epochs", "3", "--store", str(tmp_path)])
     capsys.readouterr()
     main(["runs", "--store", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
-    stored = list_runs(tmp_path)
-    assert lines[0].split() == ["hash", "task", "cell", "length", "lag", "test_acc", "files"]
-    for line, r in zip(lines[1:3], stored):
+    stored = {r.hash: r for r in list_runs(tmp_path)}
+    # the two runs differ in epochs and seed only: the other fields would be the same on both lines
+    assert lines[0].split() == ["hash", "task", "cell", "epochs", "seed", "test_acc", "files"]
+    shown = {line.split()[0]: line.split()[1:] for line in lines[1:3]}
+    for h, r in stored.items():
         acc = r.metrics["test_accuracy"]
-        assert line.split() == [r.hash, r.config.task, r.config.cell, str(r.config.length), str(r.config.lag),
-                                "-" if acc is None else f"{acc:.4f}", "ok"]
+        assert shown[h] == [r.config.task, r.config.cell, str(r.config.epochs), str(r.config.seed), f"{acc:.4f}", "ok"]
     assert lines[3].startswith("2 runs in")
+
+    main(["runs", "--json", "--store", str(tmp_path)])
+    listed = {d["hash"]: d for d in json.loads(capsys.readouterr().out)}
+    assert listed.keys() == stored.keys()
+    for h, r in stored.items():
+        assert RunConfig.from_dict(listed[h]["config"]) == r.config
+        assert listed[h]["test_accuracy"] == r.metrics["test_accuracy"] and listed[h]["files"] == "ok"
+        assert listed[h]["test_loss"] == r.metrics["test_loss"]
+
+    # a review has no lag to recall: its line shows "-" where the others show theirs
+    config = RunConfig(task="imdb", length=12, num_symbols=10, hidden_size=6, embedding_dim=4, n_train=10, n_test=10)
+    metrics = {"test_loss": 0.7, "test_accuracy": 0.5, "chance_metric": "accuracy", "chance": 0.5, "seconds": 0.0,
+               "epochs": 0, "created": 0.0}
+    Store(tmp_path).save(config, History(), metrics, config.build_model(), Vocabulary(["a", "b"], num_words=10))
+    main(["runs", "--store", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    lag = lines[0].split().index("lag")
+    assert sorted(line.split()[lag] for line in lines[1:4]) == ["-", "2", "2"]
+    assert [line.split()[0] for line in lines[1:4] if line.split()[lag] == "-"] == [config.hash]
+
+
+def test_imdb_header_names_the_run_without_a_lag(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RNNLAB_HOME", str(tmp_path / "home"))
+    data = tiny_reviews(tmp_path / "reviews", n=20)
+    main(["imdb", "--data-dir", str(data), "--n-train", "20", "--n-test", "20", "--length", "12", "--num-symbols", "20",
+          "--embedding-dim", "4", "--hidden-size", "4", "--epochs", "1", "--store", str(tmp_path / "runs"),
+          "--no-progress"])
+    (run,) = list_runs(tmp_path / "runs")
+    assert capsys.readouterr().out.splitlines()[0] == f"run {run.hash}: imdb, simple_rnn, length 12"
 
 
 @pytest.mark.parametrize("argv, words", [
