@@ -21,13 +21,18 @@ import types
 import warnings
 from dataclasses import fields
 
-from .experiments import LECTURE_IMDB, reach
-from .imdb import DataError, DataNotFound
-from .models import CELLS, HEADS, SequenceClassifier
-from .params import summary
-from .runs import INT_MAX, CorruptRun, RunConfig, Store, run
-from .sweeps import EXECUTORS, MAX_RUNS, format_summary, load_sweep, run_sweep, summarize
-from .train import TrainingDiverged
+# Every command but the list of commands needs torch (2-4 s to import): each function imports what it uses, so that
+# `rnnlab --help` and a mistyped command answer at once.
+DESCRIPTION = "See why a recurrent network forgets."
+COMMANDS = {
+    "summary": "the Keras-like parameter table of a SequenceClassifier",
+    "train": "train one run (or fetch it from the store)",
+    "imdb": "the lecture's IMDB experiment",
+    "runs": "list the stored runs",
+    "sweep": "train a grid of configurations × seeds and summarize it across seeds",
+    "reach": "the longest lag a configuration learns, per seed",
+    "lesson": "train the reach sweeps and write the summary the dashboard ships",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +56,7 @@ def _short(text):
 
 def _int(text):
     """An int that fits int64, as torch takes sizes and seeds."""
+    from .runs import INT_MAX
     try:
         value = int(text)
     except ValueError:
@@ -96,6 +102,7 @@ def _folder(text):
 
 def _add_config_options(parser, defaults=None, fixed=()):
     """One option per RunConfig field, except those in `fixed`; `defaults` overrides the dataclass defaults."""
+    from .runs import RunConfig
     for f in fields(RunConfig):
         if f.name in fixed:
             continue
@@ -115,11 +122,29 @@ def _add_config_options(parser, defaults=None, fixed=()):
         parser.add_argument(flag, dest=f.name, **kwargs)
 
 
-def build_parser():
-    parser = _Parser(prog="rnnlab", description="See why a recurrent network forgets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,train,imdb,runs,sweep,reach,lesson}")
+def _top_level():
+    """The top-level parser and the action that takes its commands."""
+    parser = _Parser(prog="rnnlab", description=DESCRIPTION)
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
 
-    p = commands.add_parser("summary", help="the Keras-like parameter table of a SequenceClassifier",
+
+def _command_list():
+    """The top-level parser with its commands but not their options: all that --help, a missing or an unknown
+    command need, and it imports nothing of torch."""
+    parser, commands = _top_level()
+    for name, text in COMMANDS.items():
+        commands.add_parser(name, help=text)
+    return parser
+
+
+def build_parser():
+    from .experiments import LECTURE_IMDB
+    from .models import CELLS, HEADS
+    from .sweeps import EXECUTORS, MAX_RUNS
+
+    parser, commands = _top_level()
+
+    p = commands.add_parser("summary", help=COMMANDS["summary"],
                             description="Print layer, output shape and parameter count, as Keras' model.summary(). "
                                         "The defaults are the lecture's IMDB model: 322,113 parameters.")
     p.add_argument("--vocab-size", type=_size, default=10000, metavar="INT", help="default: 10000")
@@ -129,7 +154,7 @@ def build_parser():
     p.add_argument("--head", choices=HEADS, default="last", help="default: last")
     p.add_argument("--cell", choices=CELLS, default="simple_rnn", help="default: simple_rnn")
 
-    p = commands.add_parser("train", help="train one run (or fetch it from the store)",
+    p = commands.add_parser("train", help=COMMANDS["train"],
                             description="Train a SequenceClassifier on a synthetic task and store the run under "
                                         "its config hash; the same options a second time load it from the store.")
     _add_config_options(p)
@@ -137,7 +162,7 @@ def build_parser():
                    help="run store (default: $RNNLAB_HOME/runs or ~/.cache/rnnlab/runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = commands.add_parser("imdb", help="the lecture's IMDB experiment",
+    p = commands.add_parser("imdb", help=COMMANDS["imdb"],
                             description="Train the lecture's model on the IMDB reviews (defaults: the lecture's "
                                         "settings) and test it on the whole test set; the run is stored like any "
                                         "other. The reviews come from --data-dir, $RNNLAB_IMDB_DIR or the cache, "
@@ -147,7 +172,7 @@ def build_parser():
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = commands.add_parser("runs", help="list the stored runs",
+    p = commands.add_parser("runs", help=COMMANDS["runs"],
                             description="List the runs in the store: hash, task, cell, the configuration fields "
                                         "whose values differ between the listed runs, test accuracy, and 'files', "
                                         "which says whether weights.pt (and vocabulary.json) still have the sha256 "
@@ -157,7 +182,7 @@ def build_parser():
                    help="print a JSON list instead: per run its hash, every configuration field, test_accuracy, "
                         "test_loss and files")
 
-    p = commands.add_parser("sweep", help="train a grid of configurations × seeds and summarize it across seeds",
+    p = commands.add_parser("sweep", help=COMMANDS["sweep"],
                             description="Expand the sweep file's grid (TOML: seeds, [base], [grid]; see "
                                         "sweeps/lecture.toml), train the runs the store does not hold yet, and "
                                         "print mean ± std [95 percent t-interval] across seeds per configuration. "
@@ -179,7 +204,7 @@ def build_parser():
     p.add_argument("--dry-run", action="store_true", help="show the grid and what the store holds; train nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = commands.add_parser("reach", help="the longest lag a configuration learns, per seed",
+    p = commands.add_parser("reach", help=COMMANDS["reach"],
                             description="Train at lags 1, 2, 4, … until the test accuracy falls below the "
                                         "threshold, then bisect (rnnlab.experiments.reach); every training is a "
                                         "stored run, so a second call reuses them. The distractor steps before the "
@@ -195,7 +220,7 @@ def build_parser():
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
 
-    p = commands.add_parser("lesson", help="train the reach sweeps and write the summary the dashboard ships",
+    p = commands.add_parser("lesson", help=COMMANDS["lesson"],
                             description="Train sweeps/reach.toml and sweeps/reach_gru.toml (what the store lacks), "
                                         "search each configuration's reach, measure its decay, and write "
                                         "lesson.json and the shown checkpoints into --out (rnnlab.lesson).")
@@ -212,6 +237,8 @@ def _fmt(value, spec=".4f"):
 
 
 def _summary(args, parser):
+    from .models import SequenceClassifier
+    from .params import summary
     try:
         model = SequenceClassifier(vocab_size=args.vocab_size, embedding_dim=args.embedding_dim,
                                    hidden_size=args.hidden_size, cell=args.cell, head=args.head,
@@ -224,6 +251,10 @@ def _summary(args, parser):
 
 
 def _train(args, parser, task=None):
+    from .imdb import DataError, DataNotFound
+    from .params import summary
+    from .runs import RunConfig, run
+    from .train import TrainingDiverged
     try:
         config = RunConfig(**{f.name: getattr(args, f.name, task) for f in fields(RunConfig)})
     except (ValueError, TypeError) as e:
@@ -256,6 +287,7 @@ def _train(args, parser, task=None):
 
 
 def _runs(args, parser):
+    from .runs import CorruptRun
     store = _open_store(args, parser)
     try:
         results = store.list()
@@ -287,6 +319,7 @@ def _runs(args, parser):
 def _table(rows):
     """The runs as a table: hash, task and cell, then only the RunConfig fields whose values differ between them
     (a column that is the same on every line tells nothing apart), then test_acc and files. imdb has no lag: "-"."""
+    from .runs import RunConfig
     configs = [r.config for r, _ in rows]
     names = ["task", "cell"] + [f.name for f in fields(RunConfig) if f.name not in ("task", "cell")
                                 and len({getattr(c, f.name) for c in configs}) > 1]
@@ -302,6 +335,7 @@ def _table(rows):
 
 
 def _sweep(args, parser):
+    from .sweeps import format_summary, load_sweep, run_sweep, summarize
     if args.address is not None and args.executor != "ray":
         parser.error(f"--address is for --executor ray (a Ray cluster), got --executor {args.executor}")
     try:
@@ -346,6 +380,9 @@ def _sweep(args, parser):
 
 
 def _reach(args, parser):
+    from .experiments import reach
+    from .runs import RunConfig
+    from .train import TrainingDiverged
     try:
         config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig) if f.name != "seed"})
         store = _open_store(args, parser)
@@ -367,7 +404,8 @@ def _reach(args, parser):
 
 
 def _lesson(args, parser):
-    from . import lesson  # the sweep definitions and the summary writer, only for this command
+    from . import lesson
+    from .train import TrainingDiverged
     store = _open_store(args, parser)
     try:
         summary = lesson.write(store=store, out=args.out, workers=args.workers,
@@ -382,6 +420,7 @@ def _lesson(args, parser):
 
 
 def _open_store(args, parser):
+    from .runs import Store
     try:
         return Store(args.store)
     except (TypeError, ValueError) as e:
@@ -438,7 +477,9 @@ def _usage_error(parser, e):
 @_terminal
 def main(argv=None):
     """Entry point of the `rnnlab` console script; returns the exit status (argparse exits 2 on bad values)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    # --help, no command or an unknown one: the list of commands says all, without importing torch
+    parser = build_parser() if any(a in COMMANDS for a in argv) else _command_list()
     args = parser.parse_args(argv)
     if args.command == "imdb":
         _train(args, parser, task="imdb")

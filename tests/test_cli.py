@@ -168,3 +168,14 @@ def test_python_dash_m_rnnlab_help_and_a_bad_value_in_a_subprocess(tmp_path):
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.splitlines() == [bad.stderr.strip()]
     assert bad.stderr.startswith("rnnlab: error: spectral_radius") and "-2" in bad.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], [], ["fly"]])
+def test_the_list_of_commands_answers_without_importing_torch(argv):
+    """--help, no command and an unknown one need only the command names: torch (seconds to import) stays out."""
+    code = ("import sys\nfrom rnnlab.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print(e.code, 'torch' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)")
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stderr.splitlines()[-1] == f"{0 if argv == ['--help'] else 2} False False"
+    assert "summary" in (done.stdout if argv == ["--help"] else done.stderr)

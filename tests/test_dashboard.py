@@ -803,7 +803,8 @@ def test_imdb_page_without_runs_or_data_explains_how_to_get_them_and_reads_with_
     assert "RNNLAB_IMDB_DIR" in info and "rnnlab imdb --data-dir" in info and "No IMDB run is stored yet" in info
     assert not [b for b in at.button if b.label.startswith("Train")]  # nothing to train on
     assert metric(at, "Test accuracy") == "untrained"
-    assert any("Untrained" in w.value for w in at.warning)
+    (untrained,) = [w.value for w in at.warning if "Untrained" in w.value]
+    assert "word index is not on this machine" in untrained
     config = imdb_config()
     assert metric(at, "Parameters") == f"{count_parameters(config.build_model()):,}" == "322,113"
     text = "A dull film, and an even duller ending"
@@ -855,8 +856,11 @@ def test_imdb_page_trains_the_quick_lecture_model_on_demand_and_shows_it(app, tm
     monkeypatch.setenv("RNNLAB_IMDB_DIR", str(tiny_reviews(tmp_path / "reviews")))
     at = open_page(app, "imdb")
     find(at.radio, "How much").set_value(find(at.radio, "How much").options[1]).run()
+    (untrained,) = [w.value for w in at.warning if "Untrained" in w.value]  # the reviews are here, a word index too
+    assert "word index is here" in untrained
     find(at.button, "Train SimpleRNN(32), last state").click().run()
     assert not at.exception and not at.error
+    print([(type(e).__name__, getattr(e, "value", None)) for e in at.main])
     config = imdb_config(n_train=2000, length=200, epochs=1)
     stored = Store(tmp_path / "runs").load(config, weights=False)
     assert find(at.selectbox, "Run").value == config.hash

@@ -149,9 +149,12 @@ with errors_shown():
         show_figure(plots.history_figure(result.history), "imdb_history", f"{KEY}.history")
     else:
         c[0].metric("Test accuracy", "untrained", help="about 50 %: chance")
+        # an untrained model's weights give no word id a meaning: the word index, found or not, would change nothing
+        numbering = ("the reviews' word index is not on this machine" if data_problem is not None else
+                     "the reviews' word index is here, but its ids mean nothing to weights no training has shaped")
         st.warning("**Untrained**: the lecture's model at initialisation. Its prediction means nothing; the "
                    "figures show what reading a review looks like before training. Its words are numbered in "
-                   "the order they appear, as no vocabulary comes with it.", icon=":material/info:")
+                   f"the order they appear: {numbering}.", icon=":material/info:")
 
 st.header("Read a review")
 text = st.text_area("A review", EXAMPLE, key=f"{KEY}.review", height=110,
