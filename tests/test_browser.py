@@ -198,3 +198,43 @@ def test_cancel_stops_training_on_demand_and_keeps_the_finished_runs(server, bro
     page.get_by_role("button", name=f"Train the {8 - len(stored)} missing run").wait_for(timeout=SETTLE_S * 1000)
     _screenshot(page, screenshots / "cancelled_training.png")
     page.close()
+
+
+def test_the_name_in_compare_follows_a_moved_radius(server, browser):
+    """Issue 16.1: after ρ moves from 1 to 0.9 (two steps of 0.05 down), the default name in the sidebar says 0.9."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/memory_decay")
+    _settle(page)
+    name = page.get_by_label("Name in Compare")
+    assert name.input_value() == "SimpleRNN h=32"
+    page.get_by_text("Rescale A_h to a spectral radius ρ").click()
+    _settle(page)
+    slider = page.get_by_role("slider", name="Spectral radius ρ(A_h)")
+    slider.focus()
+    slider.press("ArrowLeft")
+    slider.press("ArrowLeft")
+    page.wait_for_function("() => [...document.querySelectorAll('input')].some(e => e.value === 'SimpleRNN h=32, ρ=0.9')",
+                           timeout=SETTLE_S * 1000)
+    _settle(page)
+    assert name.input_value() == "SimpleRNN h=32, ρ=0.9"
+    page.close()
+
+
+def test_the_state_heat_map_counts_steps_on_its_axis(server, browser, screenshots):
+    """Issue 16.4: the heat map's x ticks are step numbers (the tokens are in its hover), on the page's first
+    screen."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/trajectories")
+    _settle(page)
+    heat = """[...document.querySelectorAll('.js-plotly-plot')].find(
+        p => p.layout.title.text.includes('Hidden state h_t, unit by unit'))"""
+    ticks = page.evaluate(f"() => [...({heat}).querySelectorAll('.xtick text')].map(t => t.textContent)")
+    assert len(ticks) >= 3 and all(t.replace(",", "").isdigit() for t in ticks), ticks
+    steps = [int(t.replace(",", "")) for t in ticks]  # token ids are digits too, but not in step order
+    assert steps[0] == 0 and steps == sorted(set(steps)), ticks
+    assert page.evaluate(f"() => ({heat}).layout.xaxis.title.text") == "time step t"
+    assert page.evaluate(f"() => ({heat}).getBoundingClientRect().top") < 900
+    page.screenshot(path=str(screenshots / "trajectories_first_screen.png"))
+    page.close()

@@ -860,7 +860,6 @@ def test_imdb_page_trains_the_quick_lecture_model_on_demand_and_shows_it(app, tm
     assert "word index is here" in untrained
     find(at.button, "Train SimpleRNN(32), last state").click().run()
     assert not at.exception and not at.error
-    print([(type(e).__name__, getattr(e, "value", None)) for e in at.main])
     config = imdb_config(n_train=2000, length=200, epochs=1)
     stored = Store(tmp_path / "runs").load(config, weights=False)
     assert find(at.selectbox, "Run").value == config.hash
