@@ -867,3 +867,4 @@ def test_imdb_page_trains_the_quick_lecture_model_on_demand_and_shows_it(app, tm
         100 * stored.metrics["test_accuracy"], abs=0.05)
     assert not [b for b in at.button if b.label.startswith("Train")]
     assert any("is stored" in s.value for s in at.success)
+    assert all(a.value.strip() for a in [*at.info, *at.warning, *at.success])  # no empty alert box left behind
