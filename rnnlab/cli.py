@@ -12,8 +12,10 @@ that diverges, data that cannot be read or a store that cannot be written exit w
 each with one line and no traceback (warnings too are one line, "rnnlab: warning: …").
 """
 import argparse
+import contextlib
 import functools
 import math
+import os
 import re
 import sys
 import types
@@ -26,7 +28,7 @@ from .models import CELLS, HEADS, SequenceClassifier
 from .params import summary
 from .runs import INT_MAX, CorruptRun, RunConfig, Store, run
 from .sweeps import EXECUTORS, MAX_RUNS, format_summary, load_sweep, run_sweep, summarize
-from .train import TrainingDiverged
+from .train import MAX_THREADS, THREADS_ENV, TrainingDiverged, env_threads, torch_threads
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,6 +84,19 @@ def _float(text):
     return value
 
 
+def _thread_count(text):
+    value = _size(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_THREADS}, got {value}")
+    return value
+
+
+def _add_threads_option(parser):
+    parser.add_argument("--threads", type=_thread_count, default=None, metavar="INT",
+                        help=f"torch's intra-op threads, per worker for a sweep (default: ${THREADS_ENV}, else 1: "
+                             "rnnlab's models are too small to gain from more)")
+
+
 def _float_or_none(text):
     return None if text.lower() == "none" else _float(text)
 
@@ -135,6 +150,7 @@ def build_parser():
     p.add_argument("--store", type=_folder, metavar="PATH", default=None,
                    help="run store (default: $RNNLAB_HOME/runs or ~/.cache/rnnlab/runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
 
     p = commands.add_parser("imdb", help="the lecture's IMDB experiment",
                             description="Train the lecture's model on the IMDB reviews (defaults: the lecture's "
@@ -145,6 +161,7 @@ def build_parser():
     p.add_argument("--data-dir", type=_folder, metavar="PATH", default=None, help="folder with the IMDB reviews")
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
 
     p = commands.add_parser("runs", help="list the stored runs",
                             description="List the runs in the store; 'files' says whether weights.pt (and "
@@ -172,6 +189,7 @@ def build_parser():
                    help="also summarize the time constant and horizon of ‖∂h_t/∂x_0‖ of the trained models")
     p.add_argument("--dry-run", action="store_true", help="show the grid and what the store holds; train nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
 
     p = commands.add_parser("reach", help="the longest lag a configuration learns, per seed",
                             description="Train at lags 1, 2, 4, … until the test accuracy falls below the "
@@ -188,6 +206,7 @@ def build_parser():
                         "adjacent lags)")
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
+    _add_threads_option(p)
 
     p = commands.add_parser("lesson", help="train the reach sweeps and write the summary the dashboard ships",
                             description="Train sweeps/reach.toml and sweeps/reach_gru.toml (what the store lacks), "
@@ -198,6 +217,7 @@ def build_parser():
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
     return parser
 
 
@@ -403,6 +423,27 @@ def _terminal(main):
     return wrapper
 
 
+@contextlib.contextmanager
+def _threads(threads, parser):
+    """The command's intra-op threads: --threads, else RNNLAB_THREADS, else 1 (rnnlab's models are small). --threads
+    is exported as RNNLAB_THREADS meanwhile, so that fit, in this process and in a sweep's workers, takes it too."""
+    saved = os.environ.get(THREADS_ENV)
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
+    try:
+        try:
+            count = env_threads() or 1
+        except ValueError as e:
+            _usage_error(parser, e)
+        with torch_threads(count):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop(THREADS_ENV, None)
+        else:
+            os.environ[THREADS_ENV] = saved
+
+
 def _usage_error(parser, e):
     """A value argparse let through but the library rejects (hidden_size 0, lag >= length, …): one line, exit 2."""
     parser.error(_one_line(e))
@@ -413,11 +454,12 @@ def main(argv=None):
     """Entry point of the `rnnlab` console script; returns the exit status (argparse exits 2 on bad values)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "imdb":
-        _train(args, parser, task="imdb")
-    else:
-        {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach,
-         "lesson": _lesson}[args.command](args, parser)
+    with _threads(getattr(args, "threads", None), parser):
+        if args.command == "imdb":
+            _train(args, parser, task="imdb")
+        else:
+            {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach,
+             "lesson": _lesson}[args.command](args, parser)
     return 0
 
 
