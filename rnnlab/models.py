@@ -158,6 +158,12 @@ class _Lookup(torch.autograd.Function):
         return None, grad.new_zeros(ctx.rows, dim).index_add_(0, ids.reshape(-1), grad.reshape(-1, dim))
 
 
+def _gates(w, order):
+    """w (…, gates·hidden) with its blocks of columns taken in `order`: the gate reordering between two layouts."""
+    blocks = w.chunk(len(order), dim=-1)
+    return torch.cat([blocks[k] for k in order], dim=-1)
+
+
 class _Recurrent(nn.Module):
     """What SimpleRNN, LSTM and GRU share: A = [A_h | A_x] with `gates` blocks of rows, and b. `kind` is the layer's
     name in RunConfig (its `cell`), LAYERS and rnnlab.kernel."""
@@ -261,7 +267,7 @@ class _Recurrent(nn.Module):
         with torch.no_grad():
             model.A.copy_(torch.cat([module.weight_hh_l0, module.weight_ih_l0], dim=1))
             if module.bias:
-                model._set_torch_intercepts(module.bias_ih_l0, module.bias_hh_l0)
+                model._set_intercepts(module.bias_ih_l0, module.bias_hh_l0)
         return model
 
     def to_torch(self):
@@ -271,15 +277,60 @@ class _Recurrent(nn.Module):
         with torch.no_grad():
             module.weight_ih_l0.copy_(self.A_x), module.weight_hh_l0.copy_(self.A_h)
             if self.b is not None:
-                bias_ih, bias_hh = self._torch_intercepts()
+                bias_ih, bias_hh = self._intercepts()
                 module.bias_ih_l0.copy_(bias_ih), module.bias_hh_l0.copy_(bias_hh)
         return module
 
-    def _set_torch_intercepts(self, bias_ih, bias_hh):
+    # Weight interchange with Keras: kernel = A_xᵀ and recurrent_kernel = A_hᵀ, the gates along the columns in Keras'
+    # order; keras_gates[k] is where our gate k sits there. One bias row, or two (input side, recurrent side) where
+    # rnnlab keeps two intercepts (the GRU with reset_after=True).
+    keras_gates = (0,)
+    keras_bias_rows = 1
+
+    @classmethod
+    def from_keras(cls, kernel, recurrent_kernel, bias=None, **options):
+        """This layer from Keras' weights, in the order of `layer.get_weights()`: kernel (input, gates·hidden),
+        recurrent_kernel (hidden, gates·hidden), bias (gates·hidden,) or None (use_bias=False). Keras computes
+        x_t·kernel + h_{t-1}·recurrent_kernel + bias, so A = [recurrent_kernelᵀ | kernelᵀ] with the gates reordered.
+        options: the layer's other arguments (the SimpleRNN's nonlinearity, Keras' activation)."""
+        kernel, recurrent_kernel = torch.as_tensor(kernel), torch.as_tensor(recurrent_kernel)
+        g, hidden = cls.gates, recurrent_kernel.shape[0] if recurrent_kernel.dim() == 2 else 0
+        if (kernel.dim() != 2 or tuple(recurrent_kernel.shape) != (hidden, g * hidden)
+                or kernel.shape[1] != g * hidden or not kernel.is_floating_point()):
+            raise ValueError(f"{cls.__name__}.from_keras needs float arrays kernel (input, {g}·hidden) and "
+                             f"recurrent_kernel (hidden, {g}·hidden), got {tuple(kernel.shape)} {kernel.dtype} and "
+                             f"{tuple(recurrent_kernel.shape)}")
+        if bias is not None:
+            bias = torch.as_tensor(bias)
+            shape = (g * hidden,) if cls.keras_bias_rows == 1 else (cls.keras_bias_rows, g * hidden)
+            if tuple(bias.shape) != shape:
+                raise ValueError(f"bias must have shape {shape}, Keras' {cls.__name__}"
+                                 f"{' with reset_after=True' if cls.keras_bias_rows == 2 else ''}, got "
+                                 f"{tuple(bias.shape)}")
+        model = cls(kernel.shape[0], hidden, bias=bias is not None, **options).to(kernel.dtype)
+        order = cls.keras_gates
+        with torch.no_grad():
+            model.A.copy_(torch.cat([_gates(recurrent_kernel, order).T, _gates(kernel, order).T], dim=1))
+            if bias is not None and cls.keras_bias_rows == 2:
+                model._set_intercepts(*_gates(bias, order))
+            elif bias is not None:
+                model.b.copy_(_gates(bias, order))
+        return model
+
+    def to_keras(self):
+        """[kernel, recurrent_kernel, bias] as NumPy arrays in Keras' layout (see from_keras), the order of
+        `layer.get_weights()` / `layer.set_weights()`; no bias without b."""
+        back = sorted(range(self.gates), key=self.keras_gates.__getitem__)
+        weights = [self.A_x.T, self.A_h.T]
+        if self.b is not None:
+            weights.append(self.b if self.keras_bias_rows == 1 else torch.stack(self._intercepts()))
+        return [_gates(w.detach(), back).numpy() for w in weights]
+
+    def _set_intercepts(self, bias_ih, bias_hh):
         """b = bias_ih + bias_hh: the two intercepts only ever add (one rounding in float32)."""
         self.b.copy_(bias_ih + bias_hh)
 
-    def _torch_intercepts(self):
+    def _intercepts(self):
         """(bias_ih, bias_hh) = (b, 0)."""
         return self.b, torch.zeros_like(self.b)
 
@@ -377,30 +428,6 @@ class SimpleRNN(_Recurrent):
             raise ValueError("nonlinearity='linear' has no torch.nn.RNN equivalent (it allows 'tanh' or 'relu')")
         return super().to_torch()
 
-    @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, nonlinearity="tanh"):
-        """From Keras' SimpleRNN weights: kernel (input, hidden), recurrent_kernel (hidden, hidden), bias (hidden,).
-
-        Keras computes h_t = φ(x_t·kernel + h_{t-1}·recurrent_kernel + bias), so A = [recurrent_kernelᵀ | kernelᵀ].
-        """
-        kernel, recurrent_kernel = torch.as_tensor(kernel), torch.as_tensor(recurrent_kernel)
-        if kernel.dim() != 2 or tuple(recurrent_kernel.shape) != (kernel.shape[1],) * 2:
-            raise ValueError(f"kernel must be (input, hidden) and recurrent_kernel (hidden, hidden), got "
-                             f"{tuple(kernel.shape)} and {tuple(recurrent_kernel.shape)}")
-        model = cls(kernel.shape[0], kernel.shape[1], nonlinearity=nonlinearity, bias=bias is not None)
-        model = model.to(kernel.dtype)
-        with torch.no_grad():
-            model.A.copy_(torch.cat([recurrent_kernel.T, kernel.T], dim=1))
-            if bias is not None:
-                model.b.copy_(torch.as_tensor(bias))
-        return model
-
-    def to_keras(self):
-        """[kernel (input, hidden), recurrent_kernel (hidden, hidden), bias (hidden,)] as NumPy arrays, the order
-        of Keras' `layer.get_weights()` / `layer.set_weights()`."""
-        weights = [self.A_x.detach().T.numpy().copy(), self.A_h.detach().T.numpy().copy()]
-        return weights + ([self.b.detach().numpy().copy()] if self.b is not None else [])
-
 
 class LSTM(_Recurrent):
     r"""LSTM with the same layout: A = [A_h | A_x] of shape (4·hidden, hidden + input), gates stacked as i, f, g, o.
@@ -422,6 +449,7 @@ class LSTM(_Recurrent):
     kind = "lstm"
     gates = 4
     torch_class = nn.LSTM
+    keras_gates = (0, 1, 2, 3)  # Keras' i, f, c, o
 
     def _gate_bias(self):
         h = self.hidden_size
@@ -480,6 +508,8 @@ class GRU(_Recurrent):
     kind = "gru"
     gates = 3
     torch_class = nn.GRU
+    keras_gates = (1, 0, 2)  # Keras' z, r, h: our r is its second block, z its first
+    keras_bias_rows = 2  # reset_after=True: (input side, recurrent side), our b and b_h
 
     def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None, chrono_max=None):
         super().__init__(input_size, hidden_size, bias=bias, init=init, spectral_radius=spectral_radius,
@@ -496,11 +526,11 @@ class GRU(_Recurrent):
         if self.init == "chrono":
             self.b[self.hidden_size : 2 * self.hidden_size] = self._chrono_log_u()
 
-    def _set_torch_intercepts(self, bias_ih, bias_hh):
+    def _set_intercepts(self, bias_ih, bias_hh):
         """b = bias_ih, b_h = bias_hh: the n gate's b_h,n sits inside r ⊙ (…), so it cannot join b."""
         self.b.copy_(bias_ih), self.b_h.copy_(bias_hh)
 
-    def _torch_intercepts(self):
+    def _intercepts(self):
         return self.b, self.b_h
 
     def forward(self, x, h0=None):

@@ -1,10 +1,12 @@
-"""Weight interchange with PyTorch: rnnlab's SimpleRNN, LSTM, GRU and SequenceClassifier against nn.RNN, nn.LSTM,
-nn.GRU (and nn.Embedding, nn.Linear) given the same weights. Oracle: the PyTorch modules' own outputs."""
+"""Weight interchange. With PyTorch: rnnlab's SimpleRNN, LSTM, GRU and SequenceClassifier against nn.RNN, nn.LSTM,
+nn.GRU (and nn.Embedding, nn.Linear) given the same weights; oracle: the PyTorch modules' own outputs. With Keras
+(not installed here): LSTM and GRU against Keras 3's equations written out in NumPy from its layout."""
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN
+from rnnlab.models import GRU, LSTM, SequenceClassifier, SimpleRNN, gate_time_constants
 
 LAYERS = [(SimpleRNN, nn.RNN), (LSTM, nn.LSTM), (GRU, nn.GRU)]
 VOCAB, EMBEDDING, HIDDEN, T = 100, 16, 32, 500
@@ -151,6 +153,85 @@ def test_a_wrong_mapping_would_be_caught_at_these_tolerances():
 ])
 def test_from_torch_refuses_what_it_cannot_represent_naming_it(build, error, words):
     with pytest.raises(error) as e:
+        build()
+    for w in words:
+        assert w in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------------------- Keras
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def keras_lstm(x, kernel, recurrent_kernel, bias):
+    """Keras 3's LSTMCell: z = x_t·kernel + h·recurrent_kernel + bias split as i, f, c, o."""
+    h = c = np.zeros((len(x), recurrent_kernel.shape[0]))
+    states = []
+    for t in range(x.shape[1]):
+        i, f, g, o = np.split(x[:, t] @ kernel + h @ recurrent_kernel + bias, 4, axis=1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        states.append(h)
+    return np.stack(states, 1)
+
+
+def keras_gru(x, kernel, recurrent_kernel, bias):
+    """Keras 3's GRUCell with reset_after=True: blocks z, r, h; bias rows (input side, recurrent side)."""
+    h, states = np.zeros((len(x), recurrent_kernel.shape[0])), []
+    for t in range(x.shape[1]):
+        x_z, x_r, x_h = np.split(x[:, t] @ kernel + bias[0], 3, axis=1)
+        h_z, h_r, h_h = np.split(h @ recurrent_kernel + bias[1], 3, axis=1)
+        z, r = sigmoid(x_z + h_z), sigmoid(x_r + h_r)
+        h = z * h + (1 - z) * np.tanh(x_h + r * h_h)
+        states.append(h)
+    return np.stack(states, 1)
+
+
+@pytest.mark.parametrize("ours, equations, bias_shape", [(LSTM, keras_lstm, (16,)), (GRU, keras_gru, (2, 12))])
+def test_from_keras_computes_keras_equations_and_to_keras_gives_the_weights_back(ours, equations, bias_shape):
+    """float64 throughout: the two sides differ by rounding alone, ≤ γ_n·Σ|a||v| ≈ 9·1.1e-16·10 ≈ 1e-14 a step, and
+    stay within 1e-12 over the 30 steps even without contraction."""
+    rng = np.random.default_rng(0)
+    gates = ours.gates
+    kernel, recurrent = rng.normal(size=(3, gates * 4)) * 0.5, rng.normal(size=(4, gates * 4)) * 0.5
+    bias = rng.normal(size=bias_shape)
+    model = ours.from_keras(kernel, recurrent, bias)
+    x = rng.normal(size=(2, 30, 3))
+    np.testing.assert_allclose(model(torch.tensor(x)).detach().numpy(), equations(x, kernel, recurrent, bias),
+                               rtol=0, atol=1e-12)
+    for got, want in zip(model.to_keras(), [kernel, recurrent, bias], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_keras_gru_update_gate_is_pytorchs_z_not_its_r():
+    """Keras' first block (z) lands on rnnlab's second (r, z, n): a bias on it sets gate_time_constants."""
+    kernel, recurrent, bias = np.zeros((2, 9)), np.zeros((3, 9)), np.zeros((2, 9))
+    bias[0, :3] = np.log(99.0)  # Keras' z: keeps 99/100 of h a step, a time constant of 100 steps
+    model = GRU.from_keras(kernel, recurrent, bias)
+    torch.testing.assert_close(model.b[3:6], torch.full((3,), np.log(99.0), dtype=torch.float64))
+    torch.testing.assert_close(gate_time_constants(model), torch.full((3,), 100.0, dtype=torch.float64))
+
+
+def test_keras_weights_without_bias_round_trip():
+    rng = np.random.default_rng(1)
+    kernel, recurrent = rng.normal(size=(3, 12)).astype(np.float32), rng.normal(size=(4, 12)).astype(np.float32)
+    model = GRU.from_keras(kernel, recurrent)
+    assert model.b is None and model.b_h is None and model.A.dtype == torch.float32
+    got = model.to_keras()
+    assert len(got) == 2 and got[0].dtype == np.float32
+    np.testing.assert_array_equal(got[0], kernel), np.testing.assert_array_equal(got[1], recurrent)
+
+
+@pytest.mark.parametrize("build, words", [
+    (lambda: GRU.from_keras(np.zeros((3, 12)), np.zeros((4, 12)), np.zeros(12)), ["bias", "(2, 12)",
+                                                                                    "reset_after=True", "(12,)"]),
+    (lambda: LSTM.from_keras(np.zeros((3, 12)), np.zeros((4, 12))), ["LSTM.from_keras", "4·hidden", "(3, 12)"]),
+    (lambda: LSTM.from_keras(np.zeros((3, 16)), np.zeros((4, 16)), np.zeros((2, 16))), ["bias", "(16,)"]),
+    (lambda: LSTM.from_keras(np.zeros((3, 16), dtype=np.int64), np.zeros((4, 16))), ["float", "int64"]),
+])
+def test_from_keras_refuses_a_layout_it_cannot_read_naming_it(build, words):
+    with pytest.raises(ValueError) as e:
         build()
     for w in words:
         assert w in str(e.value)
