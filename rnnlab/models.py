@@ -531,6 +531,7 @@ class GRU(_Recurrent):
         self.b.copy_(bias_ih), self.b_h.copy_(bias_hh)
 
     def _intercepts(self):
+        """(bias_ih, bias_hh) = (b, b_h)."""
         return self.b, self.b_h
 
     def forward(self, x, h0=None):
@@ -685,7 +686,8 @@ class SequenceClassifier(nn.Module):
             if embedding is not None:
                 model.embedding.weight.copy_(embedding.weight)
             model.dense.weight.copy_(dense.weight)
-            model.dense.bias.copy_(dense.bias if dense.bias is not None else 0)
+            if dense.bias is not None:  # else the zeros it was built with
+                model.dense.bias.copy_(dense.bias)
         return model
 
     @property

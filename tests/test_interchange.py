@@ -109,9 +109,10 @@ def test_classifier_from_torch_with_a_flatten_head_answers_as_the_modules_in_flo
 
 
 def test_classifier_from_torch_keeps_classes_per_step_answers_and_float_inputs():
-    """head="each" on float inputs (no embedding), three classes: logits (batch, T, 3) as nn.Linear on each h_t."""
+    """head="each" on float inputs (no embedding), three classes, a Dense without intercept: logits (batch, T, 3)
+    as nn.Linear on each h_t."""
     torch.manual_seed(3)
-    rnn, dense = nn.GRU(4, 6, batch_first=True).double(), nn.Linear(6, 3).double()
+    rnn, dense = nn.GRU(4, 6, batch_first=True).double(), nn.Linear(6, 3, bias=False).double()
     model = SequenceClassifier.from_torch(None, rnn, dense, head="each")
     assert model.embedding is None and model.num_classes == 3
     x = torch.randn(2, 30, 4, dtype=torch.float64)
