@@ -12,9 +12,11 @@ that diverges, data that cannot be read or a store that cannot be written exit w
 each with one line and no traceback (warnings too are one line, "rnnlab: warning: …").
 """
 import argparse
+import contextlib
 import functools
 import json
 import math
+import os
 import re
 import sys
 import types
@@ -89,6 +91,21 @@ def _float(text):
     return value
 
 
+def _thread_count(text):
+    from .train import MAX_THREADS
+    value = _size(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_THREADS}, got {value}")
+    return value
+
+
+def _add_threads_option(parser):
+    from .train import THREADS_ENV
+    parser.add_argument("--threads", type=_thread_count, default=None, metavar="INT",
+                        help=f"torch's intra-op threads, per worker for a sweep (default: ${THREADS_ENV}, else 1: "
+                             "rnnlab's models are too small to gain from more)")
+
+
 def _float_or_none(text):
     return None if text.lower() == "none" else _float(text)
 
@@ -161,6 +178,7 @@ def build_parser():
     p.add_argument("--store", type=_folder, metavar="PATH", default=None,
                    help="run store (default: $RNNLAB_HOME/runs or ~/.cache/rnnlab/runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
 
     p = commands.add_parser("imdb", help=COMMANDS["imdb"],
                             description="Train the lecture's model on the IMDB reviews (defaults: the lecture's "
@@ -171,6 +189,7 @@ def build_parser():
     p.add_argument("--data-dir", type=_folder, metavar="PATH", default=None, help="folder with the IMDB reviews")
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
 
     p = commands.add_parser("runs", help=COMMANDS["runs"],
                             description="List the runs in the store: hash, task, cell, the configuration fields "
@@ -203,6 +222,7 @@ def build_parser():
                    help="also summarize the time constant and horizon of ‖∂h_t/∂x_0‖ of the trained models")
     p.add_argument("--dry-run", action="store_true", help="show the grid and what the store holds; train nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
 
     p = commands.add_parser("reach", help=COMMANDS["reach"],
                             description="Train at lags 1, 2, 4, … until the test accuracy falls below the "
@@ -219,6 +239,7 @@ def build_parser():
                         "adjacent lags)")
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
+    _add_threads_option(p)
 
     p = commands.add_parser("lesson", help=COMMANDS["lesson"],
                             description="Train sweeps/reach.toml and sweeps/reach_gru.toml (what the store lacks), "
@@ -229,6 +250,7 @@ def build_parser():
     p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads_option(p)
     return parser
 
 
@@ -469,6 +491,28 @@ def _terminal(main):
     return wrapper
 
 
+@contextlib.contextmanager
+def _threads(threads, parser):
+    """The command's intra-op threads: --threads, else RNNLAB_THREADS, else 1 (rnnlab's models are small). --threads
+    is exported as RNNLAB_THREADS meanwhile, so that fit, in this process and in a sweep's workers, takes it too."""
+    from .train import THREADS_ENV, env_threads, torch_threads
+    saved = os.environ.get(THREADS_ENV)
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
+    try:
+        try:
+            count = env_threads() or 1
+        except ValueError as e:
+            _usage_error(parser, e)
+        with torch_threads(count):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop(THREADS_ENV, None)
+        else:
+            os.environ[THREADS_ENV] = saved
+
+
 def _usage_error(parser, e):
     """A value argparse let through but the library rejects (hidden_size 0, lag >= length, …): one line, exit 2."""
     parser.error(_one_line(e))
@@ -481,11 +525,12 @@ def main(argv=None):
     # --help, no command or an unknown one: the list of commands says all, without importing torch
     parser = build_parser() if any(a in COMMANDS for a in argv) else _command_list()
     args = parser.parse_args(argv)
-    if args.command == "imdb":
-        _train(args, parser, task="imdb")
-    else:
-        {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach,
-         "lesson": _lesson}[args.command](args, parser)
+    with _threads(getattr(args, "threads", None), parser):
+        if args.command == "imdb":
+            _train(args, parser, task="imdb")
+        else:
+            {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach,
+             "lesson": _lesson}[args.command](args, parser)
     return 0
 
 

@@ -158,6 +158,12 @@ class _Lookup(torch.autograd.Function):
         return None, grad.new_zeros(ctx.rows, dim).index_add_(0, ids.reshape(-1), grad.reshape(-1, dim))
 
 
+def _gates(w, order):
+    """w (…, gates·hidden) with its blocks of columns taken in `order`: the gate reordering between two layouts."""
+    blocks = w.chunk(len(order), dim=-1)
+    return torch.cat([blocks[k] for k in order], dim=-1)
+
+
 class _Recurrent(nn.Module):
     """What SimpleRNN, LSTM and GRU share: A = [A_h | A_x] with `gates` blocks of rows, and b. `kind` is the layer's
     name in RunConfig (its `cell`), LAYERS and rnnlab.kernel."""
@@ -240,6 +246,94 @@ class _Recurrent(nn.Module):
                 block *= self.spectral_radius / rho
         self.A.copy_(torch.cat([A_h, A_x], dim=1))
 
+    # Weight interchange with PyTorch: weight_ih_l0 = A_x and weight_hh_l0 = A_h with the gates in the same order;
+    # PyTorch adds two intercepts, bias_ih_l0 + bias_hh_l0, where rnnlab has one b (the GRU keeps both, see GRU).
+    torch_class = nn.RNN
+    torch_options = ()  # constructor arguments the two layers share beyond the sizes and bias
+
+    @classmethod
+    def from_torch(cls, module):
+        """This layer with the weights of a one-layer, unidirectional `torch_class` (nn.RNN, nn.LSTM or nn.GRU), in
+        its dtype. batch_first may be either: it orders only the module's input; this layer reads (batch, T, input)."""
+        if not isinstance(module, cls.torch_class):
+            raise TypeError(f"{cls.__name__}.from_torch takes a torch.nn.{cls.torch_class.__name__}, got "
+                            f"{type(module).__name__}")
+        if module.num_layers != 1 or module.bidirectional or module.proj_size:
+            raise ValueError(f"{cls.__name__}.from_torch takes one layer, one direction and no projection, got "
+                             f"num_layers={module.num_layers}, bidirectional={module.bidirectional}, "
+                             f"proj_size={module.proj_size}")
+        options = {name: getattr(module, name) for name in cls.torch_options}
+        model = cls(module.input_size, module.hidden_size, bias=module.bias, **options).to(module.weight_hh_l0.dtype)
+        with torch.no_grad():
+            model.A.copy_(torch.cat([module.weight_hh_l0, module.weight_ih_l0], dim=1))
+            if module.bias:
+                model._set_intercepts(module.bias_ih_l0, module.bias_hh_l0)
+        return model
+
+    def to_torch(self):
+        """An equivalent `torch_class(batch_first=True)` in this layer's dtype."""
+        module = self.torch_class(self.input_size, self.hidden_size, bias=self.b is not None, batch_first=True,
+                                  **{name: getattr(self, name) for name in self.torch_options}).to(self.A.dtype)
+        with torch.no_grad():
+            module.weight_ih_l0.copy_(self.A_x), module.weight_hh_l0.copy_(self.A_h)
+            if self.b is not None:
+                bias_ih, bias_hh = self._intercepts()
+                module.bias_ih_l0.copy_(bias_ih), module.bias_hh_l0.copy_(bias_hh)
+        return module
+
+    # Weight interchange with Keras: kernel = A_xᵀ and recurrent_kernel = A_hᵀ, the gates along the columns in Keras'
+    # order; keras_gates[k] is where our gate k sits there. One bias row, or two (input side, recurrent side) where
+    # rnnlab keeps two intercepts (the GRU with reset_after=True).
+    keras_gates = (0,)
+    keras_bias_rows = 1
+
+    @classmethod
+    def from_keras(cls, kernel, recurrent_kernel, bias=None, **options):
+        """This layer from Keras' weights, in the order of `layer.get_weights()`: kernel (input, gates·hidden),
+        recurrent_kernel (hidden, gates·hidden), bias (gates·hidden,) or None (use_bias=False). Keras computes
+        x_t·kernel + h_{t-1}·recurrent_kernel + bias, so A = [recurrent_kernelᵀ | kernelᵀ] with the gates reordered.
+        options: the layer's other arguments (the SimpleRNN's nonlinearity, Keras' activation)."""
+        kernel, recurrent_kernel = torch.as_tensor(kernel), torch.as_tensor(recurrent_kernel)
+        g, hidden = cls.gates, recurrent_kernel.shape[0] if recurrent_kernel.dim() == 2 else 0
+        if (kernel.dim() != 2 or tuple(recurrent_kernel.shape) != (hidden, g * hidden)
+                or kernel.shape[1] != g * hidden or not kernel.is_floating_point()):
+            raise ValueError(f"{cls.__name__}.from_keras needs float arrays kernel (input, {g}·hidden) and "
+                             f"recurrent_kernel (hidden, {g}·hidden), got {tuple(kernel.shape)} {kernel.dtype} and "
+                             f"{tuple(recurrent_kernel.shape)}")
+        if bias is not None:
+            bias = torch.as_tensor(bias)
+            shape = (g * hidden,) if cls.keras_bias_rows == 1 else (cls.keras_bias_rows, g * hidden)
+            if tuple(bias.shape) != shape:
+                raise ValueError(f"bias must have shape {shape}, Keras' {cls.__name__}"
+                                 f"{' with reset_after=True' if cls.keras_bias_rows == 2 else ''}, got "
+                                 f"{tuple(bias.shape)}")
+        model = cls(kernel.shape[0], hidden, bias=bias is not None, **options).to(kernel.dtype)
+        order = cls.keras_gates
+        with torch.no_grad():
+            model.A.copy_(torch.cat([_gates(recurrent_kernel, order).T, _gates(kernel, order).T], dim=1))
+            if bias is not None and cls.keras_bias_rows == 2:
+                model._set_intercepts(*_gates(bias, order))
+            elif bias is not None:
+                model.b.copy_(_gates(bias, order))
+        return model
+
+    def to_keras(self):
+        """[kernel, recurrent_kernel, bias] as NumPy arrays in Keras' layout (see from_keras), the order of
+        `layer.get_weights()` / `layer.set_weights()`; no bias without b."""
+        back = sorted(range(self.gates), key=self.keras_gates.__getitem__)
+        weights = [self.A_x.T, self.A_h.T]
+        if self.b is not None:
+            weights.append(self.b if self.keras_bias_rows == 1 else torch.stack(self._intercepts()))
+        return [_gates(w.detach(), back).numpy() for w in weights]
+
+    def _set_intercepts(self, bias_ih, bias_hh):
+        """b = bias_ih + bias_hh: the two intercepts only ever add (one rounding in float32)."""
+        self.b.copy_(bias_ih + bias_hh)
+
+    def _intercepts(self):
+        """(bias_ih, bias_hh) = (b, 0)."""
+        return self.b, torch.zeros_like(self.b)
+
     def _gate_bias(self):
         """The gate intercepts that init "keras" or "chrono" sets on b = 0 (the SimpleRNN has no gate)."""
 
@@ -282,6 +376,8 @@ class SimpleRNN(_Recurrent):
 
     Shapes: forward(x (batch, T, input_size), h0 (batch, hidden_size) or None) -> (batch, T, hidden_size).
     """
+
+    torch_options = ("nonlinearity",)
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", bias=True, init="keras", spectral_radius=None):
         checks.choice("nonlinearity", nonlinearity, NONLINEARITIES)
@@ -327,55 +423,10 @@ class SimpleRNN(_Recurrent):
     def extra_repr(self):
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
 
-    # Weight interchange. PyTorch's nn.RNN has two intercepts (b_ih + b_hh); Keras' SimpleRNN has one.
-    @classmethod
-    def from_torch(cls, rnn):
-        """A SimpleRNN with the weights of a one-layer, unidirectional, batch-first-agnostic `nn.RNN`."""
-        if not isinstance(rnn, nn.RNN) or rnn.num_layers != 1 or rnn.bidirectional or rnn.proj_size:
-            raise ValueError("from_torch takes a one-layer, unidirectional torch.nn.RNN")
-        model = cls(rnn.input_size, rnn.hidden_size, nonlinearity=rnn.nonlinearity, bias=rnn.bias)
-        model = model.to(rnn.weight_hh_l0.dtype)
-        with torch.no_grad():
-            model.A.copy_(torch.cat([rnn.weight_hh_l0, rnn.weight_ih_l0], dim=1))
-            if rnn.bias:
-                model.b.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
-        return model
-
     def to_torch(self):
-        """An equivalent `nn.RNN(batch_first=True)`: weight_ih = A_x, weight_hh = A_h, bias_ih = b, bias_hh = 0."""
         if self.nonlinearity == "linear":
             raise ValueError("nonlinearity='linear' has no torch.nn.RNN equivalent (it allows 'tanh' or 'relu')")
-        rnn = nn.RNN(self.input_size, self.hidden_size, nonlinearity=self.nonlinearity,
-                     bias=self.b is not None, batch_first=True).to(self.A.dtype)
-        with torch.no_grad():
-            rnn.weight_ih_l0.copy_(self.A_x), rnn.weight_hh_l0.copy_(self.A_h)
-            if self.b is not None:
-                rnn.bias_ih_l0.copy_(self.b), rnn.bias_hh_l0.zero_()
-        return rnn
-
-    @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, nonlinearity="tanh"):
-        """From Keras' SimpleRNN weights: kernel (input, hidden), recurrent_kernel (hidden, hidden), bias (hidden,).
-
-        Keras computes h_t = φ(x_t·kernel + h_{t-1}·recurrent_kernel + bias), so A = [recurrent_kernelᵀ | kernelᵀ].
-        """
-        kernel, recurrent_kernel = torch.as_tensor(kernel), torch.as_tensor(recurrent_kernel)
-        if kernel.dim() != 2 or tuple(recurrent_kernel.shape) != (kernel.shape[1],) * 2:
-            raise ValueError(f"kernel must be (input, hidden) and recurrent_kernel (hidden, hidden), got "
-                             f"{tuple(kernel.shape)} and {tuple(recurrent_kernel.shape)}")
-        model = cls(kernel.shape[0], kernel.shape[1], nonlinearity=nonlinearity, bias=bias is not None)
-        model = model.to(kernel.dtype)
-        with torch.no_grad():
-            model.A.copy_(torch.cat([recurrent_kernel.T, kernel.T], dim=1))
-            if bias is not None:
-                model.b.copy_(torch.as_tensor(bias))
-        return model
-
-    def to_keras(self):
-        """[kernel (input, hidden), recurrent_kernel (hidden, hidden), bias (hidden,)] as NumPy arrays, the order
-        of Keras' `layer.get_weights()` / `layer.set_weights()`."""
-        weights = [self.A_x.detach().T.numpy().copy(), self.A_h.detach().T.numpy().copy()]
-        return weights + ([self.b.detach().numpy().copy()] if self.b is not None else [])
+        return super().to_torch()
 
 
 class LSTM(_Recurrent):
@@ -397,6 +448,8 @@ class LSTM(_Recurrent):
 
     kind = "lstm"
     gates = 4
+    torch_class = nn.LSTM
+    keras_gates = (0, 1, 2, 3)  # Keras' i, f, c, o
 
     def _gate_bias(self):
         h = self.hidden_size
@@ -454,6 +507,9 @@ class GRU(_Recurrent):
 
     kind = "gru"
     gates = 3
+    torch_class = nn.GRU
+    keras_gates = (1, 0, 2)  # Keras' z, r, h: our r is its second block, z its first
+    keras_bias_rows = 2  # reset_after=True: (input side, recurrent side), our b and b_h
 
     def __init__(self, input_size, hidden_size, bias=True, init="keras", spectral_radius=None, chrono_max=None):
         super().__init__(input_size, hidden_size, bias=bias, init=init, spectral_radius=spectral_radius,
@@ -469,6 +525,14 @@ class GRU(_Recurrent):
     def _gate_bias(self):
         if self.init == "chrono":
             self.b[self.hidden_size : 2 * self.hidden_size] = self._chrono_log_u()
+
+    def _set_intercepts(self, bias_ih, bias_hh):
+        """b = bias_ih, b_h = bias_hh: the n gate's b_h,n sits inside r ⊙ (…), so it cannot join b."""
+        self.b.copy_(bias_ih), self.b_h.copy_(bias_hh)
+
+    def _intercepts(self):
+        """(bias_ih, bias_hh) = (b, b_h)."""
+        return self.b, self.b_h
 
     def forward(self, x, h0=None):
         checks.sequences(x, self.input_size, h0, self.hidden_size)
@@ -580,6 +644,51 @@ class SequenceClassifier(nn.Module):
         self.dense = nn.Linear(features, num_classes)
         with torch.no_grad():
             glorot_uniform_(self.dense.weight), self.dense.bias.zero_()
+
+    @classmethod
+    def from_torch(cls, embedding, rnn, dense, head="last", regression=False):
+        """The model nn.Embedding → nn.RNN, nn.LSTM or nn.GRU → nn.Linear computes, with their weights, in the
+        recurrent layer's dtype.
+
+        embedding: an nn.Embedding (token ids in), or None (float vectors in). Its padding_idx row is copied as it
+        is (zeros as PyTorch makes it) and trains like any other here. rnn: one layer, one direction, batch_first
+        either way (see _Recurrent.from_torch). dense: the head on h_{T-1} (head="last"), on each h_t ("each") or
+        on [h_0; …; h_{T-1}] ("flatten", seq_len = dense.in_features / hidden); num_classes = dense.out_features.
+        """
+        layer = next((layer for layer in LAYERS.values() if isinstance(rnn, layer.torch_class)), None)
+        if layer is None:
+            raise TypeError(f"rnn must be a torch.nn.RNN, LSTM or GRU, got {type(rnn).__name__}")
+        if not isinstance(dense, nn.Linear):
+            raise TypeError(f"dense must be a torch.nn.Linear, got {type(dense).__name__}")
+        if embedding is not None:
+            if not isinstance(embedding, nn.Embedding):
+                raise TypeError(f"embedding must be a torch.nn.Embedding or None, got {type(embedding).__name__}")
+            if embedding.max_norm is not None:
+                raise ValueError(f"embedding.max_norm must be None (rnnlab's lookup does not renormalise rows), got "
+                                 f"{embedding.max_norm}")
+            if embedding.embedding_dim != rnn.input_size:
+                raise ValueError(f"embedding.embedding_dim must equal rnn.input_size = {rnn.input_size}, got "
+                                 f"{embedding.embedding_dim}")
+        checks.choice("head", head, HEADS)
+        hidden, features = rnn.hidden_size, dense.in_features
+        steps = features // hidden if head == "flatten" and features % hidden == 0 else None
+        if features != hidden and steps is None:
+            raise ValueError(f"dense.in_features must be rnn.hidden_size = {hidden} for head={head!r}"
+                             f"{' or a multiple of it' if head == 'flatten' else ''}, got {features}")
+        rnn_layer = layer.from_torch(rnn)
+        sizes = (dict(input_size=rnn.input_size) if embedding is None
+                 else dict(vocab_size=embedding.num_embeddings, embedding_dim=embedding.embedding_dim))
+        model = cls(**sizes, hidden_size=hidden, cell=layer.kind, head=head, seq_len=steps,
+                    num_classes=dense.out_features, regression=regression)
+        model.rnn = rnn_layer
+        model = model.to(rnn_layer.A.dtype)
+        with torch.no_grad():
+            if embedding is not None:
+                model.embedding.weight.copy_(embedding.weight)
+            model.dense.weight.copy_(dense.weight)
+            if dense.bias is not None:  # else the zeros it was built with
+                model.dense.bias.copy_(dense.bias)
+        return model
 
     @property
     def hidden_size(self):

@@ -20,8 +20,11 @@ memoryless model gets right for free): the fraction of the answers right, None w
 """
 import copy
 import math
+import os
+import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -31,6 +34,47 @@ from . import checks
 from .models import flush_denormals
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
+THREADS_ENV = "RNNLAB_THREADS"
+MAX_THREADS = 1024  # far past any CPU's cores; bounds what a typed value can make torch start
+SMALL_MODEL = 1_000_000  # parameters: below this, one intra-op thread trains faster than several
+
+
+def env_threads():
+    """The thread count RNNLAB_THREADS asks for, or None where it is unset or empty."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"\+?\d{1,5}", text) or not 1 <= int(text) <= MAX_THREADS:
+        raise ValueError(f"{THREADS_ENV} must be an int in [1, {MAX_THREADS}], got {text[:20]!r}")
+    return int(text)
+
+
+def threads_for(model, threads=None):
+    """The intra-op thread count to train `model` with: `threads` if given, else RNNLAB_THREADS if set, else 1 for
+    a model of fewer than SMALL_MODEL parameters, else None (keep the caller's setting).
+
+    A small model's step is a chain of tiny matrix products: PyTorch's default, one thread per core, splits each
+    across OpenMP workers that spin waiting on one another, and on a busy 2-core machine made the lecture's step
+    380 ms instead of 9 ms."""
+    if threads is not None:
+        checks.integer("threads", threads, 1, MAX_THREADS)
+        return threads
+    threads = env_threads()
+    if threads is not None:
+        return threads
+    return 1 if sum(p.numel() for p in model.parameters()) < SMALL_MODEL else None
+
+
+@contextmanager
+def torch_threads(threads):
+    """torch.set_num_threads(threads) meanwhile (None: no change), then the caller's count again."""
+    was = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(was)
 
 
 class TrainingDiverged(ValueError):
@@ -233,7 +277,7 @@ def _progress_reporter(progress, total_steps):
 
 
 def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr=1e-3, clip=None,
-        early_stopping=None, seed=0, progress=True, stop_at=None, on_epoch=None):
+        early_stopping=None, seed=0, progress=True, stop_at=None, on_epoch=None, threads=None):
     """Train `model` on train = (x, y) and return its History.
 
     Args:
@@ -251,6 +295,8 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
             as it learns or to draw the curves so far.
         progress: True for a tqdm bar on a terminal (silent when stderr is not a TTY), False/None for none,
             or a callable(fraction in [0, 1], message) to drive e.g. a dashboard's progress bar.
+        threads: torch's intra-op threads while training (on_epoch included), the caller's count restored after;
+            None: RNNLAB_THREADS if set, else 1 for a model under a million parameters (see threads_for).
 
     Raises TrainingDiverged (a ValueError) as soon as a minibatch loss or the gradient norm ‖g‖₂ is not finite,
     before the step is taken (clipping cannot rescue an infinite gradient).
@@ -280,6 +326,7 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
         checks.number("stop_at", stop_at, 0, 1, low_open=True, high_open=False)
     x, y = _as_tensors(train, "train", model)
     val = None if val is None else _as_tensors(val, "val", model)
+    threads = threads_for(model, threads)
 
     opt = make_optimizer(optimizer, model.parameters(), lr)
     gen = torch.Generator().manual_seed(seed)
@@ -291,7 +338,7 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
     # Denormals are flushed to zero while training (in this thread; rnnlab's C loops flush their own), as TensorFlow
     # does: gradients that sink over hundreds of steps, and their squares in RMSprop, would otherwise land in floats
     # that x86 computes many times slower.
-    with flush_denormals():
+    with flush_denormals(), torch_threads(threads):
         try:
             for epoch in range(1, epochs + 1):
                 start = time.perf_counter()

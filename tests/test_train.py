@@ -1,6 +1,7 @@
 """rnnlab.train: the lecture's claim measured, determinism, divergence, evaluate against hand counts, arguments."""
 import copy
 import math
+import os
 
 import numpy as np
 import pytest
@@ -272,6 +273,10 @@ def test_progress_callable_gets_fractions_up_to_one_and_a_tty_less_stderr_gets_n
     (dict(train=(np.zeros((0, 5), dtype=np.int64), np.zeros(0, dtype=np.int64))), ValueError,
      ["train", "at least one"]),
     (dict(val=([1], [2])), TypeError, ["val", "list"]),
+    (dict(threads=0), ValueError, ["threads", "0", ">= 1"]),
+    (dict(threads=2000), ValueError, ["threads", "2000", "1024"]),
+    (dict(threads=True), TypeError, ["threads", "True"]),
+    (dict(threads=2.0), TypeError, ["threads", "2.0"]),
 ])
 def test_fit_rejects_bad_arguments_naming_them(kwargs, error, words):
     data = lag_recall(8, 5, 0, K, seed=0)
@@ -354,3 +359,79 @@ def test_per_step_labels_must_have_the_shape_of_the_sequences():
         evaluate(model, (x, bad))
     with pytest.raises(ValueError, match=r"one label per example, shape \(n,\), got \(4, 5\)"):
         evaluate(_classifier(0), (x, y))
+
+
+# ------------------------------------------------------------------------------------------------- threads
+
+def _threads_while_training(model=None, caller=3, **kwargs):
+    """(threads seen in on_epoch, threads after fit) for a fit called with `caller` threads set."""
+    seen = []
+    torch.set_num_threads(caller)
+    fit(model or _classifier(0), lag_recall(8, 5, 0, K, seed=0), epochs=2, progress=False,
+        on_epoch=lambda *_: seen.append(torch.get_num_threads()), **kwargs)
+    return seen, torch.get_num_threads()
+
+
+@pytest.mark.parametrize("kwargs, env, during", [
+    ({}, None, 1),  # a small model (about 1,600 parameters): one thread
+    (dict(threads=2), None, 2),
+    ({}, "2", 2),
+    (dict(threads=4), "2", 4),  # the argument wins over the environment
+])
+def test_fit_trains_on_the_thread_count_asked_and_restores_the_callers(monkeypatch, kwargs, env, during):
+    """Oracle: torch.get_num_threads() read inside training (on_epoch) and after it."""
+    monkeypatch.delenv("RNNLAB_THREADS", raising=False)
+    if env is not None:
+        monkeypatch.setenv("RNNLAB_THREADS", env)
+    assert _threads_while_training(**kwargs) == ([during, during], 3)
+
+
+def test_fit_leaves_the_thread_count_of_a_model_of_a_million_parameters_or_more(monkeypatch):
+    monkeypatch.delenv("RNNLAB_THREADS", raising=False)
+    big = SequenceClassifier(vocab_size=31250, embedding_dim=32, hidden_size=1, num_classes=K)  # 1,000,050
+    assert _threads_while_training(big, caller=2) == ([2, 2], 2)
+
+
+def test_fit_restores_the_callers_thread_count_when_training_fails(monkeypatch):
+    monkeypatch.delenv("RNNLAB_THREADS", raising=False)
+    torch.set_num_threads(3)
+
+    def fail(*_):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        fit(_classifier(0), lag_recall(8, 5, 0, K, seed=0), epochs=2, progress=False, on_epoch=fail)
+    assert torch.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "1.5", "-1", "2000", "1" * 30])
+def test_fit_refuses_a_bad_rnnlab_threads_naming_it(monkeypatch, value):
+    monkeypatch.setenv("RNNLAB_THREADS", value)
+    with pytest.raises(ValueError) as e:
+        fit(_classifier(0), lag_recall(8, 5, 0, K, seed=0), progress=False)
+    assert "RNNLAB_THREADS" in str(e.value) and value[:20] in str(e.value) and "[1, 1024]" in str(e.value)
+
+
+@pytest.mark.parametrize("argv, env, during", [
+    ([], None, 1),
+    ([], "3", 3),
+    (["--threads", "2"], "3", 2),
+])
+def test_cli_runs_the_command_on_the_thread_count_asked_and_hands_it_to_fit(monkeypatch, tmp_path, argv, env,
+                                                                              during):
+    """Oracle: the thread count and RNNLAB_THREADS seen where the command would train (runs.run, stubbed)."""
+    from rnnlab import cli
+
+    monkeypatch.delenv("RNNLAB_THREADS", raising=False)
+    if env is not None:
+        monkeypatch.setenv("RNNLAB_THREADS", env)
+    seen = []
+
+    def run(*args, **kwargs):
+        seen.append((torch.get_num_threads(), os.environ.get("RNNLAB_THREADS")))
+        raise TrainingDiverged(1, 1, math.nan)
+    monkeypatch.setattr("rnnlab.runs.run", run)  # what cli._train imports when it runs
+    torch.set_num_threads(4)
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--length", "5", "--lag", "1", "--store", str(tmp_path)] + argv)
+    assert seen == [(during, str(during) if argv or env else None)]
+    assert torch.get_num_threads() == 4 and os.environ.get("RNNLAB_THREADS") == env
