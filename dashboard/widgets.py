@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from rnnlab import presets
+from rnnlab import notebook, presets
 from rnnlab.models import CELLS, INITS, LAYERS, NONLINEARITIES
 from rnnlab.runs import RunConfig
 from rnnlab.train import TrainingDiverged
@@ -134,10 +134,20 @@ def length_select(label, configs, key, default=1000, lengths=LENGTHS):
     return T
 
 
-def show_command(config):
-    """The configuration as the CLI command that trains it."""
-    st.caption("Reproduce from a terminal (the run then appears here):")
-    st.code(presets.cli_command(config), language="bash")
+def show_command(config, figure=None, length=None, seed=0, source=None, key="command"):
+    """The configuration as the CLI command that trains it and, for a `figure` of rnnlab.notebook.FIGURES, the
+    Python that draws it (rnnlab.notebook.code's arguments) with a download of it as a Jupyter notebook."""
+    with st.expander("CLI command" + (" and Python" if figure else "")):
+        st.caption("Reproduce from a terminal (the run then appears here):")
+        st.code(presets.cli_command(config), language="bash")
+        if figure:
+            python = notebook.code(config, figure, length, seed, source)
+            st.caption("Reproduce the figure in Python, with the run store of this dashboard ($RNNLAB_HOME):")
+            st.code(python, language="python")
+            cells = [("markdown", f"{notebook.FIGURES[figure]}, as the rnnlab dashboard draws it."), ("code", python)]
+            st.download_button("Notebook (.ipynb)", lambda: notebook.notebook(cells), file_name=f"{figure}.ipynb",
+                               mime="application/x-ipynb+json", key=f"{key}.notebook", on_click="ignore",
+                               icon=":material/download:")
 
 
 # ------------------------------------------------------------------------------------------------ training

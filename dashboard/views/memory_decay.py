@@ -117,4 +117,5 @@ with errors_shown():
 with st.sidebar:
     st.header("Keep it")
     add_to_compare(config, sources.get(TRAINED, AtInit()), f"{KEY}.compare")
-show_command(config)
+show_command(config, "influence", length, seed, sources[TRAINED].key if TRAINED in sources else None,
+             key=f"{KEY}.command")

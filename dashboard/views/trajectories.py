@@ -98,4 +98,7 @@ with errors_shown():
 with st.sidebar:
     st.header("Keep it")
     add_to_compare(config, source, f"{KEY}.compare")
-show_command(config)
+if how == RANDOM:  # typed inputs stay on the page: their Python would be the text again
+    show_command(config, "states", length, seed, source.key if source.trained else None, key=f"{KEY}.command")
+else:
+    show_command(config)
