@@ -1,6 +1,8 @@
-"""How fast the dashboard answers, page by page, through Streamlit's AppTest (the script run a browser waits for).
+"""How fast the dashboard answers, page by page, through Streamlit's AppTest (the script run a browser waits for)
+and in a headless browser.
 
     python benchmarks/bench_dashboard.py [--repeat 3]
+    python benchmarks/bench_dashboard.py --browser [--rounds 3]
 
 cold:     a fresh Python process renders the page: importing torch and rnnlab, building the models at
           initialisation and measuring them (what the first visitor of a just-started app waits for; the
@@ -9,14 +11,22 @@ rerender: then one slider (or number) changes to a value not seen before, so not
           the page runs again. Target: 0.5 s (for sequences of T ≤ 1,000).
 
 Each figure is the median over --repeat fresh processes. The run store is a temporary folder.
+
+--browser: `streamlit run dashboard/app.py` on a free loopback port, and for each page a fresh browser context (a
+new session, an empty HTTP cache) in Playwright's headless /usr/bin/chromium: seconds from page.goto to the first
+chart's SVG (`.js-plotly-plot .main-svg`). Round 1 follows the server's start (cold process caches), the later
+rounds are new sessions on the warm server, which is what the target (2 s) is about.
 """
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +49,8 @@ app, page, kind, label, value = sys.argv[1:6]
 at = AppTest.from_file(app, default_timeout=120)
 if page != "overview":
     at.switch_page(f"views/{page}.py")
+else:  # the curves at initialisation, measured only once their expander is open
+    at.session_state["overview.curves"] = True
 start = time.perf_counter()
 at.run()
 cold = time.perf_counter() - start
@@ -63,10 +75,106 @@ def measure(page, home):
     return result
 
 
+BROWSER_PAGES = ("overview", "parameters", "trajectories", "memory_decay", "dependencies", "compare", "imdb")
+CHROMIUM = os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]  # as tests/test_browser.py
+
+
+# The floor: Streamlit and Plotly's bundle in a fresh browser, one tiny chart, no page code.
+FLOOR = """import plotly.graph_objects as go
+import streamlit as st
+st.title("floor")
+st.plotly_chart(go.Figure(go.Scatter(y=[1, 3, 2])))
+"""
+
+
+def serve(home, script="dashboard/app.py"):
+    """`streamlit run script` on a free loopback port, its run store in `home`: (process, url) once it answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**{k: v for k, v in os.environ.items() if k != "RNNLAB_IMDB_DIR"}, "RNNLAB_HOME": home},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return proc, url
+        except OSError:
+            time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not answer on {url}")
+
+
+def first_chart(browser, url):
+    """(seconds from page.goto in a fresh context, a new session, to the first chart's SVG; seconds to the
+    websocket frame that carries the first chart, i.e. what the server's script run adds before the browser
+    draws)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    sent = []
+
+    def received(frame):  # a chart's delta carries Plotly's JSON spec, the only one with a "layout"
+        if not sent and b'"layout"' in (frame if isinstance(frame, bytes) else frame.encode()):
+            sent.append(time.perf_counter())
+
+    page.on("websocket", lambda ws: ws.on("framereceived", received))
+    start = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+    seconds = time.perf_counter() - start
+    context.close()
+    return seconds, sent[0] - start
+
+
+def browser_rows(rounds):
+    from playwright.sync_api import sync_playwright
+
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    times = {page: [] for page in ("floor",) + BROWSER_PAGES}
+    with tempfile.TemporaryDirectory() as home, sync_playwright() as pw:
+        floor_script = Path(home) / "floor.py"
+        floor_script.write_text(FLOOR)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        servers = [serve(home), serve(home, str(floor_script))]
+        (_, url), (_, floor_url) = servers
+        try:
+            for _ in range(rounds):
+                for page in times:
+                    target = {"floor": floor_url, "overview": url}.get(page, f"{url}/{page}")
+                    times[page].append(first_chart(browser, target))
+        finally:
+            for proc, _ in servers:
+                proc.terminate()
+                proc.wait()
+            browser.close()
+    floor = statistics.median(t for t, _ in times["floor"][1:]) if rounds > 1 else float("nan")
+    print(f"{'page':<14} {'cold s':>7} {'warm s':>7} {'/ 2 s':>6} {'/ floor':>8} {'sent s':>7}   warm rounds")
+    for page, t in times.items():
+        warm = statistics.median(x for x, _ in t[1:]) if rounds > 1 else float("nan")
+        sent = statistics.median(x for _, x in t[1:]) if rounds > 1 else float("nan")
+        print(f"{page:<14} {t[0][0]:>7.2f} {warm:>7.2f} {warm / COLD_TARGET:>6.2f} {warm / floor:>8.2f} {sent:>7.2f}   "
+              + " ".join(f"{x:.2f}" for x, _ in t[1:]), flush=True)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; cold: round 1 after the "
+          f"servers' start; warm: median of {rounds - 1} later rounds, each page in a fresh session; floor: a "
+          f"one-chart Streamlit script; sent: when the websocket frame with the first chart arrived")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per page (median reported)")
+    parser.add_argument("--browser", action="store_true",
+                        help="time to the first chart in headless Chromium instead of AppTest's script runs")
+    parser.add_argument("--rounds", type=int, default=3, help="--browser: rounds over the pages (the first cold)")
     args = parser.parse_args(argv)
+    if args.browser:
+        return browser_rows(args.rounds)
     print(f"{'page':<14} {'cold s':>7} {'/ 2 s':>6} {'rerender s':>11} {'/ 0.5 s':>8}")
     with tempfile.TemporaryDirectory() as home:
         for page in PAGES:

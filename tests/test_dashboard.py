@@ -107,6 +107,9 @@ def test_overview_half_lives_are_rnnlab_fit_decay_of_influence_curve_and_follow_
     at = app
     assert not at.exception and not at.error
     assert r"32 \times (32 + 32)" in at.latex[1].value  # A of the lecture's SimpleRNN: h × (h + x)
+    assert not at.select_slider  # the curves wait, closed, until a person opens their expander
+    at.session_state["overview.curves"] = True
+    at.run()
     for length in (300, 1000):
         at.select_slider[0].set_value(length).run()
         for name in (presets.LECTURE, "LSTM, same state size"):

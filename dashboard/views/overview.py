@@ -103,7 +103,13 @@ with errors_shown():
                f"A has {rnn.A.numel():,} numbers, reused at every step.")
 
 
-with st.expander("Curves at initialisation for the preset configurations", expanded=lesson is None):
+# Below the fold and closed while the lesson is shown: measured and drawn only once opened (a rerun), so that a fresh
+# session's first chart does not wait for its widgets and curves.
+curves = st.expander("Curves at initialisation for the preset configurations", expanded=lesson is None,
+                     key=f"{KEY}.curves", on_change="rerun")
+with curves:
+    if not curves.open:
+        st.stop()
     st.write("The influence of the first input on the state, ‖∂h_t/∂x_0‖, at initialisation, on a log scale: a "
              "straight line is an exponential decay, and once it falls below about 10⁻³ of its start x_0 is as good as "
              "forgotten. At initialisation the lecture's SimpleRNN and an LSTM of the same size forget alike; the "
