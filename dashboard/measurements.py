@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from rnnlab import lesson, memory, presets
-from rnnlab.experiments import decay_report, dependency_profile
+from rnnlab.experiments import decay_report, dependency_profile, fitted
 from rnnlab.memory import memory_profile
 from rnnlab.trajectories import state_trajectory
 from rnnlab.runs import load_run
@@ -35,11 +35,7 @@ def decay(config_json, source, length, seed=0):
     # float64: a curve that decays over thousands of steps stays far above underflow
     model = copy.deepcopy(source.model(config)).double()
     curve = memory.influence_curve(model, presets.sample_input(config, length, seed)[0])
-    try:
-        fit = memory.fit_decay(curve)
-    except ValueError:  # a curve that starts at 0 (e.g. a dead relu) has no decay to fit
-        fit = None
-    return {"influence": curve, "fit": fit}
+    return {"influence": curve, "fit": fitted(curve)}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -68,6 +68,15 @@ class DecayReport:
         return f"> {self.length - 1:,}"
 
 
+def fitted(curve, threshold=1e-3):
+    """memory.fit_decay(curve, threshold), or None for a curve that has no decay to fit (it starts at 0, e.g. a dead
+    relu, or is not finite there)."""
+    try:
+        return memory.fit_decay(curve, threshold=threshold)
+    except ValueError:
+        return None
+
+
 def decay_report(config, length=None, seed=0, model=None):
     """Measure the memory of `model` (default: config.build_model(), the configuration at initialisation) on one
     random sequence of config's task (presets.sample_input(config, length, seed)).
@@ -80,10 +89,7 @@ def decay_report(config, length=None, seed=0, model=None):
     x, y = presets.sample_input(config, length, seed)
     influence = memory.influence_curve(model, x)
     spectrum = memory.recurrent_spectrum(model)
-    try:
-        fit = memory.fit_decay(influence)
-    except ValueError:  # a curve that starts at 0 (e.g. a dead relu) has no decay to fit
-        fit = None
+    fit = fitted(influence)
     # ‖∂h_t/∂h_0‖ ≤ σ_max^t holds for a SimpleRNN (|φ'| ≤ 1); above σ_max = 1 the bound grows and says nothing
     # about forgetting. An orthogonal A_h has σ_max = 1 up to rounding.
     bound = (spectrum.bound(len(influence), start=influence[0])

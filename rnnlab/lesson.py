@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from . import files, memory, presets
-from .experiments import reach
+from .experiments import fitted, reach
 from .runs import RunConfig, Store, run
 from .sweeps import LagPlus, Sweep, interval, run_sweep, summarize
 
@@ -74,10 +74,7 @@ def _decay(model, cfg):
     x, _ = presets.sample_input(cfg, INFLUENCE_LENGTH, seed=0, batch=INFLUENCE_SEQUENCES)
     curve = memory.influence_curve(copy.deepcopy(model).double().eval(), x)  # float64, on a copy
     curve = curve / curve[0]
-    try:
-        fit = memory.fit_decay(curve, threshold=THRESHOLD)
-    except ValueError:
-        fit = None
+    fit = fitted(curve, THRESHOLD)
     horizon = None if fit is None or fit.horizon is None else int(fit.horizon)
     tau = None if fit is None or not math.isfinite(fit.time_constant) else float(fit.time_constant)
     return curve, {"horizon": horizon, "time_constant": tau, "regime": None if fit is None else fit.regime}
