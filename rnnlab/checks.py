@@ -71,3 +71,12 @@ def lags(values, name="lags"):
     if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or (arr < 0).any():
         raise ValueError(f"{name} must be a non-empty 1-D sequence of ints >= 0, got {values!r}")
     return arr.astype(np.int64)
+
+
+def short(value):
+    """A value as an error quotes it: at most ~40 characters, a list or object only by its size (its repr could be
+    megabytes, or nested too deep to print)."""
+    if isinstance(value, (list, dict)):
+        return f"a {'list' if isinstance(value, list) else 'JSON object'} of {len(value):,}"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"

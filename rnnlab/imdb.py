@@ -44,8 +44,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
-from . import files
-from . import checks
+from . import checks, files
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
@@ -313,7 +312,7 @@ def _from_download(url, sha256, cache, allowed, progress):
 
 def _check_member(archive, name):
     if PurePosixPath(name).is_absolute() or re.match(r"[A-Za-z]:", name) or ".." in re.split(r"[/\\]", name):
-        raise DataError(f"{archive}: refusing the archive member {_short(name)} (an absolute path or '..'); "
+        raise DataError(f"{archive}: refusing the archive member {checks.short(name)} (an absolute path or '..'); "
                         "the archive is not the expected one")
 
 
@@ -323,15 +322,6 @@ def _review_id(digits, where):
     if len(digits) > 18:
         raise DataError(f"{where}: the review id has {len(digits):,} digits; an aclImdb id has at most 18")
     return int(digits)
-
-
-def _short(value):
-    """A value as an error quotes it: at most ~40 characters, a list or object only by its size (its repr could be
-    megabytes, or nested too deep to print)."""
-    if isinstance(value, (list, dict)):
-        return f"a {'list' if isinstance(value, list) else 'JSON object'} of {len(value):,}"
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
 
 
 def _read_archive(path):
@@ -345,12 +335,12 @@ def _read_archive(path):
                 if m is None:
                     continue  # unsup/, urls_*.txt, the vocabulary files: not needed
                 if not member.isfile():
-                    raise DataError(f"{path}: the archive member {_short(member.name)} is not a regular file")
+                    raise DataError(f"{path}: the archive member {checks.short(member.name)} is not a regular file")
                 if member.size > MAX_REVIEW:
-                    raise DataError(f"{path}: the archive member {_short(member.name)} holds {member.size:,} bytes; "
+                    raise DataError(f"{path}: the archive member {checks.short(member.name)} holds {member.size:,} bytes; "
                                     f"a review may hold {MAX_REVIEW:,}")
                 text = tar.extractfile(member).read().decode("utf-8", errors="replace")
-                reviews[m[1]].append((LABELS[m[2]], _review_id(m[3], f"{path}: {_short(member.name)}"), text))
+                reviews[m[1]].append((LABELS[m[2]], _review_id(m[3], f"{path}: {checks.short(member.name)}"), text))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         raise DataError(f"{path} is not a readable .tar.gz archive ({err})") from err
     return _sorted(reviews, path)
@@ -408,15 +398,15 @@ def _json_review(line, where, n):
         raise DataError(f"{where}: not JSON ({type(err).__name__}: {err})") from err
     if not isinstance(r, dict) or "text" not in r or "label" not in r:
         raise DataError(f"{where}: expected a JSON object with \"text\", \"label\" (0 or 1) and \"id\", got "
-                        f"{_short(r)}")
+                        f"{checks.short(r)}")
     label, id_, text = r["label"], r.get("id", n), r["text"]
     # exactly the ints 0 and 1: int() would turn 0.9, "1" and true into labels, and Infinity into an OverflowError
     if type(label) is not int or label not in (0, 1):
-        raise DataError(f"{where}: label must be the int 0 or 1, got {_short(label)}")
+        raise DataError(f"{where}: label must be the int 0 or 1, got {checks.short(label)}")
     if type(id_) is not int:
-        raise DataError(f"{where}: id must be an int, got {_short(id_)}")
+        raise DataError(f"{where}: id must be an int, got {checks.short(id_)}")
     if not isinstance(text, str):
-        raise DataError(f"{where}: text must be a string, got {_short(text)}")
+        raise DataError(f"{where}: text must be a string, got {checks.short(text)}")
     return label, id_, text
 
 

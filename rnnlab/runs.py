@@ -37,8 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import files, imdb, memory, tasks
-from .imdb import _short
+from . import checks, files, imdb, memory, tasks
 from .models import CELLS, HEADS, INITS, NONLINEARITIES, SequenceClassifier
 from .train import OPTIMIZERS, History, evaluate, fit
 
@@ -554,7 +553,7 @@ def _read_record(folder):
     record = _read_json(path)
     fmt = record.get("format")
     if type(fmt) is not int or not 1 <= fmt <= FORMAT:
-        raise CorruptRun(f"{path} has format {_short(fmt)}; this rnnlab reads format {FORMAT} and older: it was "
+        raise CorruptRun(f"{path} has format {checks.short(fmt)}; this rnnlab reads format {FORMAT} and older: it was "
                          "written by a later version, or edited")
     try:
         _check_record(record)
@@ -600,33 +599,33 @@ def _check_record(record):
     _check_keys("sha256", digests, {"weights.pt"}, optional={"vocabulary.json"})
     for name, digest in digests.items():
         if not (isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest)):
-            raise ValueError(f"sha256[{name!r}] must be 64 lower-case hex digits, got {_short(digest)}")
+            raise ValueError(f"sha256[{name!r}] must be 64 lower-case hex digits, got {checks.short(digest)}")
     _check_keys("metrics", metrics, set(_METRICS))
     for key, (allowed, ok) in _METRICS.items():
         if not ok(metrics[key]):
-            raise ValueError(f"metrics[{key!r}] must be {allowed}, got {_short(metrics[key])}")
+            raise ValueError(f"metrics[{key!r}] must be {allowed}, got {checks.short(metrics[key])}")
     _check_keys("history", history, set(_CURVES) | {"best_epoch"}, optional={"influence"})
     epochs = metrics["epochs"]
     for key, (allowed, ok) in _CURVES.items():
         curve = history[key]
         if not isinstance(curve, list) or len(curve) != epochs:
             raise ValueError(f"history[{key!r}] must be a list of {epochs} entries (metrics['epochs']), got "
-                             f"{_short(curve)}")
+                             f"{checks.short(curve)}")
         bad = next((i for i, v in enumerate(curve) if not ok(v)), None)
         if bad is not None:
-            raise ValueError(f"history[{key!r}][{bad}] must be {allowed}, got {_short(curve[bad])}")
+            raise ValueError(f"history[{key!r}][{bad}] must be {allowed}, got {checks.short(curve[bad])}")
     influence = history.get("influence", [])
     if not (isinstance(influence, list) and len(influence) in (0, epochs + 1)):
         raise ValueError(f"history['influence'] must be [] or a list of {epochs + 1} curves (at initialisation and "
-                         f"after each epoch), got {_short(influence)}")
+                         f"after each epoch), got {checks.short(influence)}")
     for i, curve in enumerate(influence):
         if not (isinstance(curve, list) and curve and all(v is None or (_number(v) and _finite(v) and v >= 0)
                                                           for v in curve)):
             raise ValueError(f"history['influence'][{i}] must be a non-empty list of numbers >= 0 or null, got "
-                             f"{_short(curve)}")
+                             f"{checks.short(curve)}")
     best = history["best_epoch"]
     if not (best is None or (_COUNT[1](best) and 1 <= best <= epochs)):
-        raise ValueError(f"history['best_epoch'] must be null or an epoch 1 … {epochs}, got {_short(best)}")
+        raise ValueError(f"history['best_epoch'] must be null or an epoch 1 … {epochs}, got {checks.short(best)}")
 
 
 def _check_vocabulary(stored, config):
@@ -635,23 +634,23 @@ def _check_vocabulary(stored, config):
     _check_keys("vocabulary.json", stored, {"num_words", "words"})
     num_words, words = stored["num_words"], stored["words"]
     if not (_COUNT[1](num_words) and num_words == config.num_symbols):
-        raise ValueError(f"num_words must be the config's num_symbols, {config.num_symbols}, got {_short(num_words)}")
+        raise ValueError(f"num_words must be the config's num_symbols, {config.num_symbols}, got {checks.short(num_words)}")
     if not isinstance(words, list) or len(words) > num_words - imdb.INDEX_FROM - 1:
         raise ValueError(f"'words' must be a list of at most {num_words - imdb.INDEX_FROM - 1} words "
-                         f"(num_words - {imdb.INDEX_FROM + 1}), got {_short(words)}")
+                         f"(num_words - {imdb.INDEX_FROM + 1}), got {checks.short(words)}")
     bad = next((i for i, w in enumerate(words) if not isinstance(w, str)), None)
     if bad is not None:
-        raise ValueError(f"words[{bad}] must be a string, got {_short(words[bad])}")
+        raise ValueError(f"words[{bad}] must be a string, got {checks.short(words[bad])}")
 
 
 def _check_keys(where, d, required, optional=()):
     if not isinstance(d, dict):
-        raise ValueError(f"{where} must be a JSON object, got {_short(d)}")
+        raise ValueError(f"{where} must be a JSON object, got {checks.short(d)}")
     missing, unknown = sorted(required - set(d)), sorted(set(d) - required - set(optional))
     if missing:
         raise ValueError(f"{where} lacks {', '.join(map(repr, missing))}")
     if unknown:
-        raise ValueError(f"{where} has unknown keys {', '.join(map(_short, unknown[:5]))}"
+        raise ValueError(f"{where} has unknown keys {', '.join(map(checks.short, unknown[:5]))}"
                          f"{f' (and {len(unknown) - 5} more)' if len(unknown) > 5 else ''}; allowed: "
                          f"{', '.join(sorted(required | set(optional)))}")
 
