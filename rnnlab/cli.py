@@ -154,6 +154,13 @@ def _command_list():
     return parser
 
 
+def _add_run_options(parser, store="run store (default: as for train)", progress="no progress bar"):
+    """--store, --no-progress and --threads, as every command that trains takes them."""
+    parser.add_argument("--store", type=_folder, metavar="PATH", default=None, help=store)
+    parser.add_argument("--no-progress", action="store_true", help=progress)
+    _add_threads_option(parser)
+
+
 def build_parser():
     from .experiments import LECTURE_IMDB
     from .models import CELLS, HEADS
@@ -175,10 +182,7 @@ def build_parser():
                             description="Train a SequenceClassifier on a synthetic task and store the run under "
                                         "its config hash; the same options a second time load it from the store.")
     _add_config_options(p)
-    p.add_argument("--store", type=_folder, metavar="PATH", default=None,
-                   help="run store (default: $RNNLAB_HOME/runs or ~/.cache/rnnlab/runs)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_threads_option(p)
+    _add_run_options(p, store="run store (default: $RNNLAB_HOME/runs or ~/.cache/rnnlab/runs)")
 
     p = commands.add_parser("imdb", help=COMMANDS["imdb"],
                             description="Train the lecture's model on the IMDB reviews (defaults: the lecture's "
@@ -187,9 +191,7 @@ def build_parser():
                                         "else the official archive is downloaded.")
     _add_config_options(p, defaults=LECTURE_IMDB, fixed=("task",))
     p.add_argument("--data-dir", type=_folder, metavar="PATH", default=None, help="folder with the IMDB reviews")
-    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_threads_option(p)
+    _add_run_options(p)
 
     p = commands.add_parser("runs", help=COMMANDS["runs"],
                             description="List the runs in the store: hash, task, cell, the configuration fields "
@@ -237,9 +239,7 @@ def build_parser():
     p.add_argument("--tolerance", type=_float, default=0.0, metavar="X",
                    help="bisect until the lags that passed and failed are max(1, X·reach) apart (default: 0, "
                         "adjacent lags)")
-    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
-    p.add_argument("--no-progress", action="store_true", help="no progress lines")
-    _add_threads_option(p)
+    _add_run_options(p, progress="no progress lines")
 
     p = commands.add_parser("lesson", help=COMMANDS["lesson"],
                             description="Train sweeps/reach.toml and sweeps/reach_gru.toml (what the store lacks), "
@@ -247,10 +247,8 @@ def build_parser():
                                         "lesson.json and the shown checkpoints into --out (rnnlab.lesson).")
     p.add_argument("--out", type=_folder, metavar="PATH", default=None,
                    help="where to write (default: the rnnlab/shipped folder the dashboard reads)")
-    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
     p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_threads_option(p)
+    _add_run_options(p)
     return parser
 
 
