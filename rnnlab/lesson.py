@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import files, memory, presets
+from . import __version__, files, memory, presets
 from .experiments import fitted, reach
 from .runs import RunConfig, Store, run
 from .sweeps import LagPlus, Sweep, interval, run_sweep, summarize
@@ -128,7 +128,7 @@ def write(store=None, out=None, workers=None, progress=True):
         if shown.hash not in shipped:
             shipped.save(shown.config, shown.history, shown.metrics, shown.model)
     summary = {"about": "rnnlab.lesson: written by `rnnlab lesson` from sweeps/reach.toml and sweeps/reach_gru.toml",
-               "rnnlab": _version(), "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+               "rnnlab": __version__, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
                "written": time.strftime("%Y-%m-%d"), "base": BASE, "prefix": PREFIX, "lags": list(LAGS),
                "seeds": list(SEEDS), "groups": [name(c, i) for c, i in GROUPS],
                "training_seconds": sum(r.metrics["seconds"] for r in results),  # the sweeps' runs
@@ -139,11 +139,6 @@ def write(store=None, out=None, workers=None, progress=True):
     with files.atomic_file(Path(out) / "lesson.json") as f:
         f.write((json.dumps(summary, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return summary
-
-
-def _version():
-    from . import __version__
-    return __version__
 
 
 def load(folder=None):
