@@ -1,0 +1,595 @@
+"""Read a model someone trained elsewhere: a Keras 3 `.keras` file, a legacy Keras `.h5` file or a PyTorch
+state_dict, as the SequenceClassifier it computes.
+
+    load_model(path or bytes or file object) -> SequenceClassifier (float32, eval mode, .origin says what it was)
+
+The stacks read are the lecture's, [Embedding] → one SimpleRNN, LSTM or GRU → [Flatten] [Dropout] → Dense (Keras),
+or [nn.Embedding] → one nn.RNN, nn.LSTM or nn.GRU → nn.Linear (PyTorch). Keras' weights map as
+SimpleRNN.from_keras says (kernel = A_xᵀ, recurrent_kernel = A_hᵀ), PyTorch's as from_torch does
+(weight_ih_l0 = A_x, weight_hh_l0 = A_h). Anything else is refused, naming the first layer or key not read.
+
+The format is read off the content, never the name: a zip holding config.json is Keras 3, the HDF5 signature is
+legacy Keras, a zip holding data.pkl is torch.save's. The file may come from anyone: it is read whole into memory
+only below MAX_BYTES, every zip member and HDF5 dataset is bounded before it is read, HDF5 links that leave the
+file (external links, virtual or external datasets) are refused, torch.load runs with weights_only=True, and every
+weight must be a finite float array. TensorFlow is never imported: h5py reads the HDF5.
+"""
+import io
+import json
+import os
+import re
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .checks import short
+from .models import LAYERS, SequenceClassifier
+
+MAX_BYTES = 64 * 2**20  # the whole file
+MAX_ELEMENTS = 2**23  # one array (32 MiB in float32): vocabulary 100,000 × 80, or a flatten head of T·h = 8M
+MAX_MEMBERS = 256  # entries of a zip (a state_dict of a few modules has a dozen)
+MAX_CONFIG_BYTES = 2**20  # config.json, metadata.json, the legacy model_config attribute
+MAX_HIDDEN = 4096  # h: every step costs (gates·h)² multiply-adds
+MAX_INPUT = 65536  # embedding or input width
+MAX_VOCAB = 2**20
+MAX_CLASSES = 2**16
+MAX_SEQ_LEN = 100_000  # a flatten head's T
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
+KERAS_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
+KERAS_RNNS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
+TORCH_RNNS = {1: ("simple_rnn", nn.RNN), 4: ("lstm", nn.LSTM), 3: ("gru", nn.GRU)}  # gates → cell
+SKIPPED = ("InputLayer", "Dropout", "SpatialDropout1D")  # no weights, and identity at inference
+MAPPING_KEYS = ("embedding", "rnn", "linear", "nonlinearity", "head")
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read as a supported model: one line saying what, the value and what is allowed."""
+
+
+def load_model(source, mapping=None):
+    """The SequenceClassifier a Keras or PyTorch model file computes, float32, in eval mode, with `origin`, a str
+    like "Keras 3 .keras: Embedding(10000, 32) → SimpleRNN(32) → Dense(1)".
+
+    source: a path (str or Path), bytes, or a binary file object with .read(). mapping (PyTorch only): where the
+    modules are when their keys and shapes do not tell, {"embedding": "emb.weight" or None, "rnn": "encoder.rnn."
+    (the prefix of weight_ih_l0…), "linear": "fc.weight", "nonlinearity": "relu" (nn.RNN's, which a state_dict does
+    not hold; default "tanh"), "head": "each" (Linear on every state; default "last", or "flatten" when its input
+    is T·hidden)}. Raises ModelFileError (a ValueError) for anything it cannot read.
+    """
+    data = _read(source)
+    if mapping is not None:
+        if not isinstance(mapping, dict):
+            raise TypeError(f"mapping must be a dict or None, got {type(mapping).__name__}")
+        unknown = [k for k in mapping if k not in MAPPING_KEYS]
+        if unknown:
+            raise ValueError(f"mapping keys must be among {', '.join(map(repr, MAPPING_KEYS))}, got {unknown[0]!r}")
+    if data.startswith(ZIP_SIGNATURE):
+        archive = _zip(data)
+        names = archive.namelist()
+        if "config.json" in names:
+            model, origin = _keras3(archive), "Keras 3 .keras"
+        elif any(name.endswith("/data.pkl") for name in names):
+            model, origin = _torch(data, archive, mapping or {}), "PyTorch state_dict"
+        else:
+            raise ModelFileError(f"the zip holds neither config.json (Keras 3) nor data.pkl (torch.save), got "
+                                 f"members {short(names[:5])}")
+    elif data.startswith(HDF5_SIGNATURE):
+        model, origin = _legacy_h5(data), "Keras .h5"
+    elif data[:1] == b"\x80":  # a bare pickle: torch.save's format before PyTorch 1.6, which sizes its own storages
+        raise ModelFileError("the file is a bare pickle (torch.save's legacy format): save it again with "
+                             "torch.save(model.state_dict(), path) of PyTorch >= 1.6, which writes a zip")
+    else:
+        raise ModelFileError(f"the file is not a model file: it starts with {data[:8]!r}, allowed: a Keras 3 "
+                             ".keras (zip), a legacy Keras .h5 (HDF5) or a PyTorch state_dict (torch.save's zip)")
+    if mapping and origin != "PyTorch state_dict":
+        raise ValueError(f"mapping applies to PyTorch state_dicts only, got it for a {origin} file")
+    model, layers = model
+    model = model.float().eval()
+    model.origin = f"{origin}: {' → '.join(layers)}"
+    return model
+
+
+def _read(source):
+    """The file's bytes, refused above MAX_BYTES before more than MAX_BYTES + 1 of them are read."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, Path)):
+        try:
+            with open(source, "rb") as f:
+                info = os.fstat(f.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise ModelFileError(f"source must be a regular file, got {short(str(source))}")
+                if info.st_size > MAX_BYTES:
+                    raise ModelFileError(f"the file must be at most {MAX_BYTES:,} bytes, got {info.st_size:,}")
+                data = f.read(MAX_BYTES + 1)
+        except OSError as e:
+            raise ModelFileError(f"cannot read {short(str(source))}: {e.strerror or e}") from None
+    elif callable(getattr(source, "read", None)):
+        data = source.read(MAX_BYTES + 1)
+        if not isinstance(data, bytes):
+            raise TypeError(f"source.read() must return bytes (open the file in binary mode), got "
+                            f"{type(data).__name__}")
+    else:
+        raise TypeError(f"source must be a path, bytes or a binary file object, got {type(source).__name__}")
+    if len(data) > MAX_BYTES:
+        raise ModelFileError(f"the file must be at most {MAX_BYTES:,} bytes, got more")
+    return data
+
+
+def _zip(data):
+    """The zip, its members checked: at most MAX_MEMBERS, plain relative names, declared sizes within MAX_BYTES."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as e:
+        raise ModelFileError(f"the file is not a readable zip: {e}") from None
+    if len(infos) > MAX_MEMBERS:
+        raise ModelFileError(f"the zip must hold at most {MAX_MEMBERS} members, got {len(infos):,}")
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        raise ModelFileError("the zip holds two members of the same name")
+    for info in infos:
+        parts = info.filename.split("/")
+        if info.filename.startswith("/") or "\\" in info.filename or ".." in parts:
+            raise ModelFileError(f"zip member names must be relative paths, got {short(info.filename)}")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_BYTES:
+        raise ModelFileError(f"the zip's members must unpack to at most {MAX_BYTES:,} bytes, got {total:,}")
+    return archive
+
+
+def _member(archive, name, limit=MAX_BYTES):
+    """A zip member's bytes, at most `limit` of them whatever its header declares."""
+    try:
+        with archive.open(name) as f:
+            data = f.read(limit + 1)
+    except KeyError:
+        raise ModelFileError(f"the zip lacks {name}") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        raise ModelFileError(f"cannot unpack {name}: {e}") from None
+    if len(data) > limit:
+        raise ModelFileError(f"{name} must unpack to at most {limit:,} bytes, got more")
+    return data
+
+
+def _json(text, what):
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise ModelFileError(f"{what} is not valid JSON: {str(e)[:80]}") from None
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{what} must be a JSON object, got {short(value)}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- HDF5
+
+
+def _h5(data):
+    import h5py  # only for Keras files
+    try:
+        return h5py.File(io.BytesIO(data), "r")
+    except OSError as e:
+        raise ModelFileError(f"the HDF5 file cannot be read: {e}") from None
+
+
+def _h5_get(group, path):
+    """The object at `path` under `group`, through hard links only: soft and external links are refused (one
+    could point at another file on this machine)."""
+    import h5py
+    obj = group
+    for part in path.split("/"):
+        if not part:
+            continue
+        link = obj.get(part, getlink=True) if isinstance(obj, h5py.Group) else None
+        if link is None:
+            raise ModelFileError(f"the HDF5 file lacks {path!r}")
+        if not isinstance(link, h5py.HardLink):
+            raise ModelFileError(f"HDF5 {path!r} is a {type(link).__name__}: only plain (hard) links are read")
+        obj = obj[part]
+    return obj
+
+
+def _h5_array(group, path):
+    """A float dataset read into memory: its declared size bounded first, no virtual or external storage."""
+    import h5py
+    ds = _h5_get(group, path)
+    if not isinstance(ds, h5py.Dataset):
+        raise ModelFileError(f"HDF5 {path!r} must be a dataset, got a {type(ds).__name__}")
+    if ds.is_virtual or ds.external:
+        raise ModelFileError(f"HDF5 dataset {path!r} keeps its data outside the file: refused")
+    if ds.dtype.kind != "f" or ds.dtype.itemsize not in (2, 4, 8):
+        raise ModelFileError(f"HDF5 dataset {path!r} must hold floats, got dtype {ds.dtype}")
+    size = int(np.prod(ds.shape, dtype=np.float64)) if ds.shape is not None else 0
+    if size > MAX_ELEMENTS:
+        raise ModelFileError(f"HDF5 dataset {path!r} must hold at most {MAX_ELEMENTS:,} values, got shape "
+                             f"{ds.shape}")
+    try:
+        return ds[()]
+    except (OSError, ValueError, TypeError) as e:
+        raise ModelFileError(f"HDF5 dataset {path!r} cannot be read: {e}") from None
+
+
+def _keras3(archive):
+    """A Keras 3 .keras: config.json (the layers) and model.weights.h5 (layers/<name>/vars/0…, an RNN's under
+    layers/<name>/cell/vars/0…)."""
+    config = _json(_member(archive, "config.json", MAX_CONFIG_BYTES), "config.json")
+    layers = _chain(config)
+    with _h5(_member(archive, "model.weights.h5")) as f:
+        weights = {}
+        for layer, path in zip(layers, _keras3_paths(layers, config["class_name"] == "Sequential")):
+            if layer["class_name"] in SKIPPED:
+                continue
+            group = _h5_get(f, f"{path}/cell/vars" if layer["class_name"] in KERAS_RNNS else f"{path}/vars")
+            if len(group) > 8:
+                raise ModelFileError(f"layer {layer['name']!r} must have at most 8 weight arrays, got {len(group)}")
+            weights[layer["name"]] = [_h5_array(group, str(i)) for i in range(len(group))]
+    return _build(layers, weights)
+
+
+def _keras3_paths(layers, sequential):
+    """Where Keras 3 keeps each layer's weights: layers/<its class in snake_case>, then _1, _2 … for the next of
+    the same class (keras.src.saving.saving_lib), counting the InputLayer of a Functional model, which a
+    Sequential's `layers` leaves out."""
+    used, paths = {}, []
+    for layer in layers:
+        if sequential and layer["class_name"] == "InputLayer":
+            paths.append(None)
+            continue
+        name = re.sub(r"\W+", "", layer["class_name"])
+        name = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
+        used[name] = used.get(name, -1) + 1
+        paths.append(f"layers/{name}" + (f"_{used[name]}" if used[name] else ""))
+    return paths
+
+
+def _legacy_h5(data):
+    """A legacy Keras .h5 (model.save("x.h5")): the model_config attribute, and model_weights/<layer> whose
+    weight_names attribute lists its arrays in get_weights() order."""
+    with _h5(data) as f:
+        text = f.attrs.get("model_config")
+        if text is None:
+            raise ModelFileError("the .h5 file has no model_config attribute: it holds weights only (save_weights), "
+                                 "not a whole model")
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        if not isinstance(text, str) or len(text) > MAX_CONFIG_BYTES:
+            raise ModelFileError(f"model_config must be JSON text of at most {MAX_CONFIG_BYTES:,} bytes")
+        layers = _chain(_json(text, "model_config"))
+        root, weights = _h5_get(f, "model_weights"), {}
+        for layer in layers:
+            if layer["class_name"] in SKIPPED:
+                continue
+            group = _h5_get(root, layer["name"])
+            names = group.attrs.get("weight_names", [])
+            if len(names) > 8:
+                raise ModelFileError(f"layer {layer['name']!r} must have at most 8 weight arrays, got {len(names)}")
+            weights[layer["name"]] = [_h5_array(group, n.decode() if isinstance(n, bytes) else str(n))
+                                      for n in names]
+    return _build(layers, weights)
+
+
+def _chain(config):
+    """The layers of a Sequential, or of a Functional model that is one chain, in order: [{class_name, name,
+    config}]. The first layer that is not Embedding, a recurrent layer, Flatten, Dropout or Dense is refused."""
+    kind, body = config.get("class_name"), config.get("config")
+    if kind not in ("Sequential", "Functional", "Model") or not isinstance(body, dict):
+        raise ModelFileError(f"the model must be a Keras Sequential or Functional model, got {short(kind)}")
+    raw = body.get("layers")
+    if not isinstance(raw, list) or not 2 <= len(raw) <= 16:
+        raise ModelFileError(f"the model must list 2 to 16 layers, got {short(raw)}")
+    layers, previous = [], None
+    for layer in raw:
+        cls = layer.get("class_name") if isinstance(layer, dict) else None
+        conf = layer.get("config") if isinstance(layer, dict) else None
+        if not isinstance(cls, str) or not isinstance(conf, dict) or not isinstance(conf.get("name"), str):
+            raise ModelFileError(f"each layer must be an object with class_name and config.name, got {short(layer)}")
+        name = conf["name"]
+        if "/" in name or name in ("", ".", ".."):
+            raise ModelFileError(f"layer names must be plain names, got {short(name)}")
+        if kind != "Sequential" and cls != "InputLayer" and _inbound(layer) != [previous]:
+            raise ModelFileError(f"the model must be one chain of layers: layer {name!r} ({cls}) reads "
+                                 f"{short(_inbound(layer))}, not the layer before it, {previous!r}")
+        layers.append({"class_name": cls, "name": name, "config": conf})
+        previous = name
+    return layers
+
+
+def _inbound(layer):
+    """The names of the layers a Functional model's layer reads: Keras 3 writes {"keras_history": [name, 0, 0]},
+    Keras 2 [[name, 0, 0, {}]]."""
+    found = []
+
+    def walk(node, depth=0):
+        if depth > 8:
+            return
+        if isinstance(node, dict):
+            history = node.get("keras_history")
+            if isinstance(history, list) and history and isinstance(history[0], str):
+                found.append(history[0])
+            else:
+                for value in node.values():
+                    walk(value, depth + 1)
+        elif isinstance(node, list):
+            if len(node) >= 3 and isinstance(node[0], str) and isinstance(node[1], int):
+                found.append(node[0])
+            else:
+                for value in node:
+                    walk(value, depth + 1)
+
+    walk(layer.get("inbound_nodes", []))
+    return found
+
+
+def _float_array(value, what, ndim):
+    """A finite float32 tensor of `ndim` dimensions, from any float array."""
+    t = torch.as_tensor(np.asarray(value))
+    if not t.is_floating_point() or t.dim() != ndim:
+        raise ModelFileError(f"{what} must be a {ndim}-D float array, got {t.dim()}-D {t.dtype} "
+                             f"{tuple(t.shape)}")
+    if t.numel() > MAX_ELEMENTS:
+        raise ModelFileError(f"{what} must hold at most {MAX_ELEMENTS:,} values, got shape {tuple(t.shape)}")
+    t = t.float()
+    if not torch.isfinite(t).all():
+        raise ModelFileError(f"{what} must be finite, got {t[~torch.isfinite(t)][0].item()}")
+    return t
+
+
+def _bounded(what, value, maximum):
+    if not 1 <= value <= maximum:
+        raise ModelFileError(f"{what} must lie in [1, {maximum:,}], got {value:,}")
+
+
+def _setting(layer, key, allowed, default=None):
+    """A layer's config value, refused unless allowed (the layer's name, class and the value in the message)."""
+    value = layer["config"].get(key, default)
+    if value not in allowed:
+        raise ModelFileError(f"layer {layer['name']!r} ({layer['class_name']}) has {key}={short(value)}; supported: "
+                             f"{', '.join(map(repr, allowed))}")
+    return value
+
+
+def _build(layers, weights):
+    """(SequenceClassifier, the layers as origin names them) from Keras layers [Embedding] → RNN → [Flatten] →
+    Dense; Dropout and InputLayer anywhere are identities at inference."""
+    stack = [layer for layer in layers if layer["class_name"] not in SKIPPED]
+    pattern = iter(("Embedding", "RNN", "Flatten", "Dense"))
+    seen = {}
+    for layer in stack:
+        cls = "RNN" if layer["class_name"] in KERAS_RNNS else layer["class_name"]
+        if not any(cls == step for step in pattern):  # advances through the pattern: each step once, in order
+            raise ModelFileError(f"layer {layer['name']!r} ({layer['class_name']}) is not supported: rnnlab reads "
+                                 "[Embedding] → SimpleRNN, LSTM or GRU → [Flatten] [Dropout] → Dense")
+        seen[cls] = layer
+    if "RNN" not in seen or "Dense" not in seen:
+        raise ModelFileError(f"the model must have one SimpleRNN, LSTM or GRU and a Dense layer at the end, got "
+                             f"{' → '.join(layer['class_name'] for layer in stack)}")
+    rnn, dense = seen["RNN"], seen["Dense"]
+    for layer in stack:
+        if layer["name"] not in weights:
+            raise ModelFileError(f"the file holds no weights for layer {layer['name']!r}")
+    cell = KERAS_RNNS[rnn["class_name"]]
+    _setting(rnn, "go_backwards", (False,), False)
+    _setting(rnn, "stateful", (False,), False)
+    _setting(rnn, "return_state", (False,), False)
+    sequences = _setting(rnn, "return_sequences", (False, True), False)
+    options = {}
+    if cell == "simple_rnn":
+        options["nonlinearity"] = _setting(rnn, "activation", ("tanh", "relu", "linear"), "tanh")
+    else:
+        _setting(rnn, "activation", ("tanh",), "tanh")
+        _setting(rnn, "recurrent_activation", ("sigmoid",), "sigmoid")
+    if cell == "gru":
+        _setting(rnn, "reset_after", (True,), True)
+    arrays = weights[rnn["name"]]
+    expected = 3 if rnn["config"].get("use_bias", True) else 2
+    if len(arrays) != expected:
+        raise ModelFileError(f"layer {rnn['name']!r} ({rnn['class_name']}) must have {expected} weight arrays "
+                             f"(kernel, recurrent_kernel{', bias' if expected == 3 else ''}), got {len(arrays)}")
+    kernel = _float_array(arrays[0], f"{rnn['name']}.kernel", 2)
+    recurrent = _float_array(arrays[1], f"{rnn['name']}.recurrent_kernel", 2)
+    bias = _float_array(arrays[2], f"{rnn['name']}.bias", 2 if cell == "gru" else 1) if expected == 3 else None
+    hidden = recurrent.shape[0]
+    _bounded(f"{rnn['name']} units", hidden, MAX_HIDDEN)
+    _bounded(f"{rnn['name']} input width", kernel.shape[0], MAX_INPUT)
+    try:
+        recurrent_layer = LAYERS[cell].from_keras(kernel, recurrent, bias, **options)
+    except ValueError as e:
+        raise ModelFileError(f"layer {rnn['name']!r} ({rnn['class_name']}): {e}") from None
+    names = []
+
+    embedding = seen.get("Embedding")
+    if embedding is not None:
+        _setting(embedding, "mask_zero", (False,), False)
+        if len(weights[embedding["name"]]) != 1:
+            raise ModelFileError(f"layer {embedding['name']!r} (Embedding) must have 1 weight array, got "
+                                 f"{len(weights[embedding['name']])}")
+        table = _float_array(weights[embedding["name"]][0], f"{embedding['name']}.embeddings", 2)
+        _bounded(f"{embedding['name']} input_dim", table.shape[0], MAX_VOCAB)
+        if table.shape[1] != kernel.shape[0]:
+            raise ModelFileError(f"layer {embedding['name']!r} (Embedding) gives vectors of {table.shape[1]}, but "
+                                 f"{rnn['name']!r} reads {kernel.shape[0]}")
+        names.append(f"Embedding({table.shape[0]}, {table.shape[1]})")
+    names.append(f"{rnn['class_name']}({hidden})")
+
+    _setting(dense, "use_bias", (True, False), True)
+    arrays = weights[dense["name"]]
+    if len(arrays) not in (1, 2):
+        raise ModelFileError(f"layer {dense['name']!r} (Dense) must have 1 or 2 weight arrays, got {len(arrays)}")
+    w = _float_array(arrays[0], f"{dense['name']}.kernel", 2)
+    c = _float_array(arrays[1], f"{dense['name']}.bias", 1) if len(arrays) == 2 else torch.zeros(w.shape[1])
+    classes = w.shape[1]
+    _bounded(f"{dense['name']} units", classes, MAX_CLASSES)
+    activation = _setting(dense, "activation", ("sigmoid", "softmax", "linear"), "linear")
+    if activation == "sigmoid" and classes != 1:
+        raise ModelFileError(f"layer {dense['name']!r} (Dense) has activation 'sigmoid' on {classes} units "
+                             "(multi-label); supported: sigmoid on 1 unit, softmax or linear")
+    head = "each" if sequences and "Flatten" not in seen else "flatten" if sequences else "last"
+    if "Flatten" in seen and not sequences:
+        raise ModelFileError(f"layer {seen['Flatten']['name']!r} (Flatten) needs return_sequences=True in "
+                             f"{rnn['name']!r}")
+    if head == "flatten":
+        names.append("Flatten")
+    names.append(f"Dense({classes})")
+    torch_dense = nn.Linear(w.shape[0], classes)
+    with torch.no_grad():
+        torch_dense.weight.copy_(w.T), torch_dense.bias.copy_(c)
+    return _assemble(table if embedding is not None else None, recurrent_layer, torch_dense, head,
+                     regression=activation == "linear" and classes == 1), names
+
+
+def _assemble(table, rnn, dense, head, regression):
+    """SequenceClassifier around a built recurrent layer, an embedding table or None and an nn.Linear head."""
+    hidden, features = rnn.hidden_size, dense.in_features
+    if head == "flatten":
+        if features % hidden:
+            raise ModelFileError(f"the head reads {features} features after Flatten: must be a multiple of the "
+                                 f"hidden size {hidden} (T·hidden)")
+        _bounded("the flattened sequence length T", features // hidden, MAX_SEQ_LEN)
+    elif features != hidden:
+        raise ModelFileError(f"the head reads {features} features: must be the hidden size {hidden} (or T·hidden "
+                             f"after Flatten)")
+    sizes = (dict(input_size=rnn.input_size) if table is None
+             else dict(vocab_size=table.shape[0], embedding_dim=table.shape[1]))
+    model = SequenceClassifier(**sizes, hidden_size=hidden, cell=rnn.kind, head=head,
+                               seq_len=features // hidden if head == "flatten" else None,
+                               num_classes=dense.out_features, regression=regression)
+    model.rnn = rnn
+    with torch.no_grad():
+        if table is not None:
+            model.embedding.weight.copy_(table)
+        model.dense.weight.copy_(dense.weight), model.dense.bias.copy_(dense.bias)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------- PyTorch
+
+
+def _torch(data, archive, mapping):
+    """A torch.save'd state_dict: its members stored (torch writes them so; a compressed one could declare any
+    size), then torch.load(weights_only=True)."""
+    if any(info.compress_type != zipfile.ZIP_STORED for info in archive.infolist()):
+        raise ModelFileError("torch.save's zip members must be stored uncompressed, got a compressed one")
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 (pickle, zip and torch errors alike: the file is not a state_dict)
+        raise ModelFileError(f"torch.load(weights_only=True) refused the file: {str(e).splitlines()[0][:200]}") \
+            from None
+    if isinstance(state, dict) and not all(torch.is_tensor(v) for v in state.values()):
+        nested = [state.get(k) for k in ("state_dict", "model_state_dict", "model")]
+        state = next((s for s in nested if isinstance(s, dict)), state)  # a checkpoint with a state_dict inside
+    if not isinstance(state, dict) or not state or not all(isinstance(k, str) and torch.is_tensor(v)
+                                                           for k, v in state.items()):
+        raise ModelFileError(f"the file must hold a state_dict (names → tensors), got {type(state).__name__}")
+    for key, value in state.items():
+        if value.numel() > MAX_ELEMENTS:
+            raise ModelFileError(f"state_dict[{short(key)}] must hold at most {MAX_ELEMENTS:,} values, got shape "
+                                 f"{tuple(value.shape)}")
+    return _from_state_dict(state, mapping)
+
+
+def _from_state_dict(state, mapping):
+    """Embedding, RNN and Linear found among the keys by name (…weight_ih_l0 …) and shape; every key must be
+    used."""
+    prefix = mapping.get("rnn")
+    if prefix is None:
+        prefixes = [k[: -len("weight_ih_l0")] for k in state if k.endswith("weight_ih_l0")]
+        if len(prefixes) != 1:
+            hint = ": pass mapping={'rnn': prefix}" if prefixes else ""
+            raise ModelFileError(f"the state_dict must hold one recurrent layer (a key ending in weight_ih_l0), got "
+                                 f"{len(prefixes)}{hint}")
+        prefix = prefixes[0]
+    rnn_keys = [k for k in state if k.startswith(prefix) and k[len(prefix):].startswith(("weight_", "bias_"))]
+    for key in rnn_keys:
+        if key[len(prefix):] not in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            raise ModelFileError(f"state_dict[{key!r}]: rnnlab reads one layer, one direction, no projection "
+                                 "(weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0)")
+    if f"{prefix}weight_hh_l0" not in state:
+        raise ModelFileError(f"the state_dict lacks {prefix}weight_hh_l0")
+    w_ih = _float_array(state[f"{prefix}weight_ih_l0"], f"{prefix}weight_ih_l0", 2)
+    w_hh = _float_array(state[f"{prefix}weight_hh_l0"], f"{prefix}weight_hh_l0", 2)
+    hidden = w_hh.shape[1]
+    _bounded("the recurrent layer's hidden size", hidden, MAX_HIDDEN)
+    _bounded("the recurrent layer's input size", w_ih.shape[1], MAX_INPUT)
+    gates = w_hh.shape[0] // hidden
+    if w_hh.shape[0] % hidden or gates not in TORCH_RNNS or w_ih.shape[0] != w_hh.shape[0]:
+        raise ModelFileError(f"{prefix}weight_hh_l0 {tuple(w_hh.shape)} and weight_ih_l0 {tuple(w_ih.shape)} must "
+                             "be (gates·hidden, hidden) and (gates·hidden, input), gates 1 (RNN), 3 (GRU) or 4 (LSTM)")
+    cell, torch_class = TORCH_RNNS[gates]
+    has_bias = f"{prefix}bias_ih_l0" in state
+    options = {}
+    if cell == "simple_rnn":
+        options["nonlinearity"] = mapping.get("nonlinearity", "tanh")
+        if options["nonlinearity"] not in ("tanh", "relu"):
+            raise ValueError(f"mapping['nonlinearity'] must be 'tanh' or 'relu', got {options['nonlinearity']!r}")
+    elif "nonlinearity" in mapping:
+        raise ValueError(f"mapping['nonlinearity'] applies to nn.RNN only, got it for nn.{torch_class.__name__}")
+    rnn = torch_class(w_ih.shape[1], hidden, bias=has_bias, **options)
+    used = set(rnn_keys)
+    _load(rnn, {k[len(prefix):]: state[k] for k in rnn_keys}, f"the recurrent layer {prefix!r}")
+
+    rest = {k: v for k, v in state.items() if k not in used}
+    linear_key = mapping.get("linear") or _find(rest, "linear", lambda k, v: v.dim() == 2 and v.shape[1] % hidden == 0
+                                                and _prefix(k) + "bias" in rest)
+    if linear_key not in rest:
+        raise ModelFileError(f"the state_dict has no Linear head (a weight (classes, hidden or T·hidden) beside a "
+                             f"bias) {'at ' + repr(linear_key) if linear_key else ''}: pass mapping={{'linear': key}}")
+    w = _float_array(rest[linear_key], linear_key, 2)
+    _bounded("the Linear head's outputs", w.shape[0], MAX_CLASSES)
+    bias_key = _prefix(linear_key) + "bias"
+    dense = nn.Linear(w.shape[1], w.shape[0], bias=bias_key in rest)
+    _load(dense, {"weight": w, **({"bias": rest[bias_key]} if bias_key in rest else {})}, repr(linear_key))
+    used |= {linear_key, bias_key}
+
+    rest = {k: v for k, v in state.items() if k not in used}
+    embedding_key = mapping["embedding"] if "embedding" in mapping else _find(
+        rest, "embedding", lambda k, v: v.dim() == 2 and v.shape[1] == w_ih.shape[1])
+    if embedding_key is not None:
+        if embedding_key not in rest:
+            raise ModelFileError(f"mapping['embedding'] = {short(embedding_key)} is not a key of the state_dict")
+        table = _float_array(rest[embedding_key], embedding_key, 2)
+        _bounded("the embedding's vocabulary", table.shape[0], MAX_VOCAB)
+        if table.shape[1] != w_ih.shape[1]:
+            raise ModelFileError(f"state_dict[{embedding_key!r}] {tuple(table.shape)} must give vectors of the "
+                                 f"recurrent layer's input size {w_ih.shape[1]}")
+        used.add(embedding_key)
+    left = [k for k in state if k not in used]
+    if left:
+        raise ModelFileError(f"state_dict[{left[0]!r}] {tuple(state[left[0]].shape)} is not part of [Embedding] → "
+                             f"RNN, LSTM or GRU → Linear: rnnlab reads those only")
+    head = mapping.get("head") or ("last" if w.shape[1] == hidden else "flatten")
+    if head not in ("last", "each", "flatten"):
+        raise ValueError(f"mapping['head'] must be 'last', 'each' or 'flatten', got {head!r}")
+    layer = LAYERS[cell].from_torch(rnn)
+    names = ([f"Embedding({table.shape[0]}, {table.shape[1]})"] if embedding_key is not None else [])
+    names += [f"{torch_class.__name__}({hidden})", f"Linear({w.shape[1]}, {w.shape[0]})"]
+    model = _assemble(table if embedding_key is not None else None, layer, dense, head, regression=False)
+    return model, names
+
+
+def _prefix(key):
+    return key[: key.rfind(".") + 1]
+
+
+def _find(state, what, fits):
+    """The one key of `state`, a weight, that `fits`, or None; several are ambiguous."""
+    found = [k for k, v in state.items() if k.endswith("weight") and fits(k, v)]
+    if len(found) > 1:
+        raise ModelFileError(f"the state_dict has {len(found)} keys that could be the {what} "
+                             f"({', '.join(found[:3])}): pass mapping={{'{what}': key}}")
+    return found[0] if found else None
+
+
+def _load(module, state, what):
+    """module.load_state_dict(state) with every value checked finite float first."""
+    try:
+        module.load_state_dict({k: _float_array(v, f"{what}.{k}", v.dim()) for k, v in state.items()})
+    except RuntimeError as e:
+        raise ModelFileError(f"{what} does not fit nn.{type(module).__name__}: "
+                             f"{' '.join(str(e).split())[:200]}") from None
