@@ -5,6 +5,7 @@
     rnnlab imdb --head flatten              the lecture's IMDB experiment (its defaults; same options as train)
     rnnlab runs                             list the stored runs
     rnnlab sweep sweeps/lecture.toml        train a grid of configurations × seeds; mean ± std across seeds
+    rnnlab analyse model.keras --out figs   the memory of a Keras or PyTorch model file: half-life, horizon, ρ, λ
 
 `train` has one option per RunConfig field (hidden_size → --hidden-size), generated from the dataclass, so the
 command line cannot drift from the configuration. A bad value exits with status 2 and one line on stderr; a run
@@ -34,6 +35,7 @@ COMMANDS = {
     "sweep": "train a grid of configurations × seeds and summarize it across seeds",
     "reach": "the longest lag a configuration learns, per seed",
     "lesson": "train the reach sweeps and write the summary the dashboard ships",
+    "analyse": "the memory of a Keras (.keras, .h5) or PyTorch (state_dict) model file",
 }
 
 
@@ -249,6 +251,20 @@ def build_parser():
                    help="where to write (default: the rnnlab/shipped folder the dashboard reads)")
     p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
     _add_run_options(p)
+
+    p = commands.add_parser("analyse", help=COMMANDS["analyse"],
+                            description="Read a model file (rnnlab.load_model: Keras 3 .keras, legacy Keras .h5 or "
+                                        "a PyTorch state_dict of Embedding → RNN/LSTM/GRU → Linear) and measure its "
+                                        "memory on one random sequence (rnnlab.experiments.model_report): the "
+                                        "influence half-life, time constant and horizon, ρ(A_h) and the Lyapunov "
+                                        "exponent.")
+    p.add_argument("file", metavar="MODEL_FILE", help="the model file")
+    p.add_argument("--length", type=_size, default=None, metavar="T",
+                   help="sequence length (default: the model's own with a Flatten head, else 500)")
+    p.add_argument("--seed", type=_int, default=0, metavar="INT", help="seeds the random sequence (default: 0)")
+    p.add_argument("--out", type=_folder, metavar="PATH", default=None,
+                   help="also write influence.html and gradient.html (Plotly figures) into this folder")
+    _add_threads_option(p)
     return parser
 
 
@@ -439,6 +455,46 @@ def _lesson(args, parser):
     print(f"wrote {args.out or lesson.SHIPPED}")
 
 
+def _analyse(args, parser):
+    from . import plots
+    from .experiments import model_report
+    from .files import atomic_file
+    from .modelfile import load_model
+    from .params import summary
+    try:
+        model = load_model(args.file)
+        report = model_report(model, args.length, args.seed)
+    except (ValueError, TypeError) as e:  # ModelFileError is a ValueError
+        _usage_error(parser, e)
+    except (MemoryError, RuntimeError) as e:
+        _fail(parser, e)
+    print(model.origin)
+    print(summary(model))
+    fit, spectrum = report.fit, report.spectrum
+    print(f"memory on one random sequence of {report.length:,} steps (seed {args.seed}), in float64:")
+    if fit is None:
+        print("  influence ‖∂h_t/∂x_0‖   starts at 0: no decay to fit")
+    else:
+        print(f"  influence ‖∂h_t/∂x_0‖   {fit.regime} (r² {fit.r2:.3f}): half-life {fit.half_life:.4g} steps, time "
+              f"constant τ {fit.time_constant:.4g} steps")
+    print(f"  horizon (10⁻³ of start) {report.horizon} steps")
+    print(f"  spectral radius ρ(A_h)  {spectrum.spectral_radius:.4f} (σ_max {spectrum.sigma_max:.4f})")
+    print(f"  Lyapunov exponent λ     {report.lyapunov:.4f} per step")
+    if args.out is None:
+        return
+    name = os.path.basename(args.file)
+    figures = {"influence.html": plots.influence_figure({name: report.influence}, fits={name: fit} if fit else None,
+                                                        bounds=None if report.bound is None else {name: report.bound}),
+               "gradient.html": plots.gradient_figure({name: report.gradient})}
+    try:
+        for file, fig in figures.items():
+            with atomic_file(os.path.join(args.out, file), "w", encoding="utf-8") as f:
+                f.write(plots.figure_html(fig))
+    except OSError as e:
+        _fail(parser, e, f"cannot write into {args.out}: ")
+    print(f"wrote {', '.join(os.path.join(args.out, file) for file in figures)}")
+
+
 def _open_store(args, parser):
     from .runs import Store
     try:
@@ -528,7 +584,7 @@ def main(argv=None):
             _train(args, parser, task="imdb")
         else:
             {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach,
-             "lesson": _lesson}[args.command](args, parser)
+             "lesson": _lesson, "analyse": _analyse}[args.command](args, parser)
     return 0
 
 
