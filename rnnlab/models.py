@@ -669,25 +669,73 @@ class SequenceClassifier(nn.Module):
             if embedding.embedding_dim != rnn.input_size:
                 raise ValueError(f"embedding.embedding_dim must equal rnn.input_size = {rnn.input_size}, got "
                                  f"{embedding.embedding_dim}")
+        table = None if embedding is None else embedding.weight
+        return cls._from_parts(table, layer.from_torch(rnn), dense.weight, dense.bias, head, regression,
+                               ("dense.in_features", "rnn.hidden_size"))
+
+    @classmethod
+    def from_keras(cls, weights, cell="simple_rnn", head="last", embedding=True, regression=False, **cell_options):
+        """The model Keras' [Embedding] → SimpleRNN, LSTM or GRU → [Flatten] → Dense computes, from the arrays of
+        its `model.get_weights()`, in their dtype:
+
+            [embeddings (vocab, dim)],  kernel, recurrent_kernel, [bias]  (see SimpleRNN.from_keras),  W (features,
+            units), c (units,)
+
+        so that the output is x·W + c, Dense's before its activation. embedding: whether the first array is an
+        Embedding's (token ids in) or not (float vectors in); the recurrent layer has a bias unless the list is one
+        array short (use_bias=False). head: "last" (return_sequences=False), "flatten" (return_sequences=True,
+        Flatten; seq_len = features / hidden) or "each" (return_sequences=True, Dense on every step). The Dense
+        activation is the loss's: sigmoid on one unit gives the logit (num_classes=1), softmax on several the class
+        logits, linear on one unit regression=True. cell_options: the SimpleRNN's nonlinearity (Keras' activation).
+        """
+        checks.choice("cell", cell, CELLS)
+        if not isinstance(embedding, bool):
+            raise TypeError(f"embedding must be True or False, got {embedding!r}")
+        weights = list(weights)
+        recurrent = len(weights) - embedding - 2
+        if recurrent not in (2, 3):
+            raise ValueError(f"weights must be {'embeddings, ' if embedding else ''}kernel, recurrent_kernel, "
+                             f"[bias], Dense kernel and bias: {4 + embedding} or {5 + embedding} arrays, got "
+                             f"{len(weights)}")
+        layer = LAYERS[cell].from_keras(*weights[embedding : embedding + recurrent], **cell_options)
+        W, c = (torch.as_tensor(w) for w in weights[-2:])
+        if W.dim() != 2 or tuple(c.shape) != (W.shape[1],):
+            raise ValueError(f"the Dense kernel and bias must have shapes (features, units) and (units,), got "
+                             f"{tuple(W.shape)} and {tuple(c.shape)}")
+        table = torch.as_tensor(weights[0]) if embedding else None
+        if table is not None and (table.dim() != 2 or table.shape[1] != layer.input_size):
+            raise ValueError(f"embeddings must have shape (vocab, {layer.input_size}), the width the recurrent "
+                             f"kernel reads, got {tuple(table.shape)}")
+        return cls._from_parts(table, layer, W.T, c, head, regression, ("the Dense kernel's rows", "units"))
+
+    def to_keras(self):
+        """The arrays of Keras' `model.get_weights()` for this model (see from_keras), as NumPy arrays."""
+        table = [] if self.embedding is None else [self.embedding.weight.detach().numpy()]
+        return [*table, *self.rnn.to_keras(), self.dense.weight.detach().T.numpy(), self.dense.bias.detach().numpy()]
+
+    @classmethod
+    def _from_parts(cls, table, rnn, W, c, head, regression, names):
+        """The model around a built recurrent layer, with an embedding table (vocab, dim) or None and the head
+        y = W·h + c, W (classes, features), c (classes,) or None (zeros), in the recurrent layer's dtype. names:
+        what the caller calls the features and the hidden size, for the error."""
         checks.choice("head", head, HEADS)
-        hidden, features = rnn.hidden_size, dense.in_features
+        hidden, features = rnn.hidden_size, W.shape[1]
         steps = features // hidden if head == "flatten" and features % hidden == 0 else None
         if features != hidden and steps is None:
-            raise ValueError(f"dense.in_features must be rnn.hidden_size = {hidden} for head={head!r}"
+            raise ValueError(f"{names[0]} must be {names[1]} = {hidden} for head={head!r}"
                              f"{' or a multiple of it' if head == 'flatten' else ''}, got {features}")
-        rnn_layer = layer.from_torch(rnn)
-        sizes = (dict(input_size=rnn.input_size) if embedding is None
-                 else dict(vocab_size=embedding.num_embeddings, embedding_dim=embedding.embedding_dim))
-        model = cls(**sizes, hidden_size=hidden, cell=layer.kind, head=head, seq_len=steps,
-                    num_classes=dense.out_features, regression=regression)
-        model.rnn = rnn_layer
-        model = model.to(rnn_layer.A.dtype)
+        sizes = (dict(input_size=rnn.input_size) if table is None
+                 else dict(vocab_size=table.shape[0], embedding_dim=table.shape[1]))
+        model = cls(**sizes, hidden_size=hidden, cell=rnn.kind, head=head, seq_len=steps, num_classes=W.shape[0],
+                    regression=regression)
+        model.rnn = rnn
+        model = model.to(rnn.A.dtype)
         with torch.no_grad():
-            if embedding is not None:
-                model.embedding.weight.copy_(embedding.weight)
-            model.dense.weight.copy_(dense.weight)
-            if dense.bias is not None:  # else the zeros it was built with
-                model.dense.bias.copy_(dense.bias)
+            if table is not None:
+                model.embedding.weight.copy_(table)
+            model.dense.weight.copy_(W)
+            if c is not None:  # else the zeros it was built with
+                model.dense.bias.copy_(c)
         return model
 
     @property
