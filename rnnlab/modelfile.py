@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from .checks import short
-from .models import LAYERS, SequenceClassifier
+from .models import SequenceClassifier
 
 MAX_BYTES = 64 * 2**20  # the whole file
 MAX_ELEMENTS = 2**23  # one array (32 MiB in float32): vocabulary 100,000 × 80, or a flatten head of T·h = 8M
@@ -41,7 +41,7 @@ MAX_SEQ_LEN = 100_000  # a flatten head's T
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
-KERAS_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
+KERAS3, LEGACY, TORCH = "Keras 3 .keras", "Keras .h5", "PyTorch state_dict"  # the formats, as origin names them
 KERAS_RNNS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 TORCH_RNNS = {1: ("simple_rnn", nn.RNN), 4: ("lstm", nn.LSTM), 3: ("gru", nn.GRU)}  # gates → cell
 SKIPPED = ("InputLayer", "Dropout", "SpatialDropout1D")  # no weights, and identity at inference
@@ -62,37 +62,46 @@ def load_model(source, mapping=None):
     not hold; default "tanh"), "head": "each" (Linear on every state; default "last", or "flatten" when its input
     is T·hidden)}. Raises ModelFileError (a ValueError) for anything it cannot read.
     """
-    data = _read(source)
     if mapping is not None:
         if not isinstance(mapping, dict):
             raise TypeError(f"mapping must be a dict or None, got {type(mapping).__name__}")
         unknown = [k for k in mapping if k not in MAPPING_KEYS]
         if unknown:
             raise ValueError(f"mapping keys must be among {', '.join(map(repr, MAPPING_KEYS))}, got {unknown[0]!r}")
+    data = _read(source)
+    origin, archive = _format(data)
+    if mapping and origin != TORCH:
+        raise ValueError(f"mapping applies to PyTorch state_dicts only, got it for a {origin} file")
+    if origin == KERAS3:
+        model, layers = _keras3(archive)
+    elif origin == LEGACY:
+        model, layers = _legacy_h5(data)
+    else:
+        model, layers = _torch(data, archive, mapping or {})
+    model = model.float().eval()
+    model.origin = f"{origin}: {' → '.join(layers)}"
+    return model
+
+
+def _format(data):
+    """(origin, the zip or None), from the content: a zip holding config.json is Keras 3, one holding data.pkl is
+    torch.save's, the HDF5 signature at the start legacy Keras."""
+    if data.startswith(HDF5_SIGNATURE):
+        return LEGACY, None
     if data.startswith(ZIP_SIGNATURE):
         archive = _zip(data)
         names = archive.namelist()
         if "config.json" in names:
-            model, origin = _keras3(archive), "Keras 3 .keras"
-        elif any(name.endswith("/data.pkl") for name in names):
-            model, origin = _torch(data, archive, mapping or {}), "PyTorch state_dict"
-        else:
-            raise ModelFileError(f"the zip holds neither config.json (Keras 3) nor data.pkl (torch.save), got "
-                                 f"members {short(names[:5])}")
-    elif data.startswith(HDF5_SIGNATURE):
-        model, origin = _legacy_h5(data), "Keras .h5"
-    elif data[:1] == b"\x80":  # a bare pickle: torch.save's format before PyTorch 1.6, which sizes its own storages
+            return KERAS3, archive
+        if any(name.endswith("/data.pkl") for name in names):
+            return TORCH, archive
+        raise ModelFileError(f"the zip holds neither config.json (Keras 3) nor data.pkl (torch.save), got members "
+                             f"{', '.join(map(repr, names[:3]))}{' …' if len(names) > 3 else ''}")
+    if data[:1] == b"\x80":  # a bare pickle: torch.save's format before PyTorch 1.6, which sizes its own storages
         raise ModelFileError("the file is a bare pickle (torch.save's legacy format): save it again with "
                              "torch.save(model.state_dict(), path) of PyTorch >= 1.6, which writes a zip")
-    else:
-        raise ModelFileError(f"the file is not a model file: it starts with {data[:8]!r}, allowed: a Keras 3 "
-                             ".keras (zip), a legacy Keras .h5 (HDF5) or a PyTorch state_dict (torch.save's zip)")
-    if mapping and origin != "PyTorch state_dict":
-        raise ValueError(f"mapping applies to PyTorch state_dicts only, got it for a {origin} file")
-    model, layers = model
-    model = model.float().eval()
-    model.origin = f"{origin}: {' → '.join(layers)}"
-    return model
+    raise ModelFileError(f"the file is not a model file: it starts with {data[:8]!r}, allowed: a Keras 3 .keras "
+                         "(zip), a legacy Keras .h5 (HDF5) or a PyTorch state_dict (torch.save's zip)")
 
 
 def _read(source):
@@ -100,8 +109,8 @@ def _read(source):
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, Path)):
-        try:
-            with open(source, "rb") as f:
+        try:  # O_NONBLOCK: opening a FIFO would wait for a writer; a regular file ignores it
+            with os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
                 info = os.fstat(f.fileno())
                 if not stat.S_ISREG(info.st_mode):
                     raise ModelFileError(f"source must be a regular file, got {short(str(source))}")
@@ -183,15 +192,15 @@ def _h5_get(group, path):
     """The object at `path` under `group`, through hard links only: soft and external links are refused (one
     could point at another file on this machine)."""
     import h5py
-    obj = group
+    obj, where = group, f"{group.name.rstrip('/')}/{path}"
     for part in path.split("/"):
         if not part:
             continue
         link = obj.get(part, getlink=True) if isinstance(obj, h5py.Group) else None
         if link is None:
-            raise ModelFileError(f"the HDF5 file lacks {path!r}")
+            raise ModelFileError(f"the HDF5 file lacks {where!r}")
         if not isinstance(link, h5py.HardLink):
-            raise ModelFileError(f"HDF5 {path!r} is a {type(link).__name__}: only plain (hard) links are read")
+            raise ModelFileError(f"HDF5 {where!r} is a {type(link).__name__}: only plain (hard) links are read")
         obj = obj[part]
     return obj
 
@@ -200,14 +209,16 @@ def _h5_array(group, path):
     """A float dataset read into memory: its declared size bounded first, no virtual or external storage."""
     import h5py
     ds = _h5_get(group, path)
+    path = ds.name
     if not isinstance(ds, h5py.Dataset):
         raise ModelFileError(f"HDF5 {path!r} must be a dataset, got a {type(ds).__name__}")
     if ds.is_virtual or ds.external:
         raise ModelFileError(f"HDF5 dataset {path!r} keeps its data outside the file: refused")
     if ds.dtype.kind != "f" or ds.dtype.itemsize not in (2, 4, 8):
         raise ModelFileError(f"HDF5 dataset {path!r} must hold floats, got dtype {ds.dtype}")
-    size = int(np.prod(ds.shape, dtype=np.float64)) if ds.shape is not None else 0
-    if size > MAX_ELEMENTS:
+    if ds.shape is None:
+        raise ModelFileError(f"HDF5 dataset {path!r} must hold an array, got an empty dataspace")
+    if np.prod(ds.shape, dtype=np.float64) > MAX_ELEMENTS:
         raise ModelFileError(f"HDF5 dataset {path!r} must hold at most {MAX_ELEMENTS:,} values, got shape "
                              f"{ds.shape}")
     try:
@@ -221,16 +232,17 @@ def _keras3(archive):
     layers/<name>/cell/vars/0…)."""
     config = _json(_member(archive, "config.json", MAX_CONFIG_BYTES), "config.json")
     layers = _chain(config)
+    stack = _stack(layers)
     with _h5(_member(archive, "model.weights.h5")) as f:
         weights = {}
         for layer, path in zip(layers, _keras3_paths(layers, config["class_name"] == "Sequential")):
-            if layer["class_name"] in SKIPPED:
+            if layer not in stack.values():
                 continue
             group = _h5_get(f, f"{path}/cell/vars" if layer["class_name"] in KERAS_RNNS else f"{path}/vars")
             if len(group) > 8:
                 raise ModelFileError(f"layer {layer['name']!r} must have at most 8 weight arrays, got {len(group)}")
             weights[layer["name"]] = [_h5_array(group, str(i)) for i in range(len(group))]
-    return _build(layers, weights)
+    return _build(stack, weights)
 
 
 def _keras3_paths(layers, sequential):
@@ -261,18 +273,16 @@ def _legacy_h5(data):
             text = text.decode("utf-8", "replace")
         if not isinstance(text, str) or len(text) > MAX_CONFIG_BYTES:
             raise ModelFileError(f"model_config must be JSON text of at most {MAX_CONFIG_BYTES:,} bytes")
-        layers = _chain(_json(text, "model_config"))
+        stack = _stack(_chain(_json(text, "model_config")))
         root, weights = _h5_get(f, "model_weights"), {}
-        for layer in layers:
-            if layer["class_name"] in SKIPPED:
-                continue
+        for layer in stack.values():
             group = _h5_get(root, layer["name"])
             names = group.attrs.get("weight_names", [])
             if len(names) > 8:
                 raise ModelFileError(f"layer {layer['name']!r} must have at most 8 weight arrays, got {len(names)}")
             weights[layer["name"]] = [_h5_array(group, n.decode() if isinstance(n, bytes) else str(n))
                                       for n in names]
-    return _build(layers, weights)
+    return _build(stack, weights)
 
 
 def _chain(config):
@@ -293,9 +303,11 @@ def _chain(config):
         name = conf["name"]
         if "/" in name or name in ("", ".", ".."):
             raise ModelFileError(f"layer names must be plain names, got {short(name)}")
-        if kind != "Sequential" and cls != "InputLayer" and _inbound(layer) != [previous]:
+        inbound = _inbound(layer) if kind != "Sequential" and cls != "InputLayer" else [previous]
+        if inbound != [previous]:
             raise ModelFileError(f"the model must be one chain of layers: layer {name!r} ({cls}) reads "
-                                 f"{short(_inbound(layer))}, not the layer before it, {previous!r}")
+                                 f"{', '.join(map(repr, inbound[:3])) or 'nothing'}, not the layer before it, "
+                                 f"{previous!r}")
         layers.append({"class_name": cls, "name": name, "config": conf})
         previous = name
     return layers
@@ -327,23 +339,17 @@ def _inbound(layer):
     return found
 
 
-def _float_array(value, what, ndim):
-    """A finite float32 tensor of `ndim` dimensions, from any float array."""
+def _float_array(value, what):
+    """A finite float32 tensor of at most MAX_ELEMENTS values, from any float array."""
     t = torch.as_tensor(np.asarray(value))
-    if not t.is_floating_point() or t.dim() != ndim:
-        raise ModelFileError(f"{what} must be a {ndim}-D float array, got {t.dim()}-D {t.dtype} "
-                             f"{tuple(t.shape)}")
+    if not t.is_floating_point():
+        raise ModelFileError(f"{what} must be a float array, got {t.dtype} {tuple(t.shape)}")
     if t.numel() > MAX_ELEMENTS:
         raise ModelFileError(f"{what} must hold at most {MAX_ELEMENTS:,} values, got shape {tuple(t.shape)}")
     t = t.float()
     if not torch.isfinite(t).all():
         raise ModelFileError(f"{what} must be finite, got {t[~torch.isfinite(t)][0].item()}")
     return t
-
-
-def _bounded(what, value, maximum):
-    if not 1 <= value <= maximum:
-        raise ModelFileError(f"{what} must lie in [1, {maximum:,}], got {value:,}")
 
 
 def _setting(layer, key, allowed, default=None):
@@ -355,31 +361,32 @@ def _setting(layer, key, allowed, default=None):
     return value
 
 
-def _build(layers, weights):
-    """(SequenceClassifier, the layers as origin names them) from Keras layers [Embedding] → RNN → [Flatten] →
-    Dense; Dropout and InputLayer anywhere are identities at inference."""
-    stack = [layer for layer in layers if layer["class_name"] not in SKIPPED]
+def _stack(layers):
+    """The layers that compute, by role: {"Embedding"?, "RNN", "Flatten"?, "Dense"}, in that order, each once;
+    Dropout and InputLayer anywhere are identities at inference. The first other layer is refused."""
     pattern = iter(("Embedding", "RNN", "Flatten", "Dense"))
-    seen = {}
-    for layer in stack:
-        cls = "RNN" if layer["class_name"] in KERAS_RNNS else layer["class_name"]
-        if not any(cls == step for step in pattern):  # advances through the pattern: each step once, in order
+    stack = {}
+    for layer in layers:
+        if layer["class_name"] in SKIPPED:
+            continue
+        role = "RNN" if layer["class_name"] in KERAS_RNNS else layer["class_name"]
+        if not any(role == step for step in pattern):  # advances through the pattern: each step once, in order
             raise ModelFileError(f"layer {layer['name']!r} ({layer['class_name']}) is not supported: rnnlab reads "
                                  "[Embedding] → SimpleRNN, LSTM or GRU → [Flatten] [Dropout] → Dense")
-        seen[cls] = layer
-    if "RNN" not in seen or "Dense" not in seen:
+        stack[role] = layer
+    if "RNN" not in stack or "Dense" not in stack:
         raise ModelFileError(f"the model must have one SimpleRNN, LSTM or GRU and a Dense layer at the end, got "
-                             f"{' → '.join(layer['class_name'] for layer in stack)}")
-    rnn, dense = seen["RNN"], seen["Dense"]
-    for layer in stack:
-        if layer["name"] not in weights:
-            raise ModelFileError(f"the file holds no weights for layer {layer['name']!r}")
-    cell = KERAS_RNNS[rnn["class_name"]]
-    _setting(rnn, "go_backwards", (False,), False)
-    _setting(rnn, "stateful", (False,), False)
-    _setting(rnn, "return_state", (False,), False)
+                             f"{' → '.join(layer['class_name'] for layer in stack.values())}")
+    return stack
+
+
+def _build(seen, weights):
+    """(SequenceClassifier, the layers as origin names them) from the layers of _stack and their weight arrays."""
+    rnn, dense, embedding = seen["RNN"], seen["Dense"], seen.get("Embedding")
+    cell, options = KERAS_RNNS[rnn["class_name"]], {}
+    for key in ("go_backwards", "stateful", "return_state"):
+        _setting(rnn, key, (False,), False)
     sequences = _setting(rnn, "return_sequences", (False, True), False)
-    options = {}
     if cell == "simple_rnn":
         options["nonlinearity"] = _setting(rnn, "activation", ("tanh", "relu", "linear"), "tanh")
     else:
@@ -387,84 +394,53 @@ def _build(layers, weights):
         _setting(rnn, "recurrent_activation", ("sigmoid",), "sigmoid")
     if cell == "gru":
         _setting(rnn, "reset_after", (True,), True)
-    arrays = weights[rnn["name"]]
-    expected = 3 if rnn["config"].get("use_bias", True) else 2
-    if len(arrays) != expected:
-        raise ModelFileError(f"layer {rnn['name']!r} ({rnn['class_name']}) must have {expected} weight arrays "
-                             f"(kernel, recurrent_kernel{', bias' if expected == 3 else ''}), got {len(arrays)}")
-    kernel = _float_array(arrays[0], f"{rnn['name']}.kernel", 2)
-    recurrent = _float_array(arrays[1], f"{rnn['name']}.recurrent_kernel", 2)
-    bias = _float_array(arrays[2], f"{rnn['name']}.bias", 2 if cell == "gru" else 1) if expected == 3 else None
-    hidden = recurrent.shape[0]
-    _bounded(f"{rnn['name']} units", hidden, MAX_HIDDEN)
-    _bounded(f"{rnn['name']} input width", kernel.shape[0], MAX_INPUT)
-    try:
-        recurrent_layer = LAYERS[cell].from_keras(kernel, recurrent, bias, **options)
-    except ValueError as e:
-        raise ModelFileError(f"layer {rnn['name']!r} ({rnn['class_name']}): {e}") from None
-    names = []
-
-    embedding = seen.get("Embedding")
     if embedding is not None:
-        _setting(embedding, "mask_zero", (False,), False)
-        if len(weights[embedding["name"]]) != 1:
-            raise ModelFileError(f"layer {embedding['name']!r} (Embedding) must have 1 weight array, got "
-                                 f"{len(weights[embedding['name']])}")
-        table = _float_array(weights[embedding["name"]][0], f"{embedding['name']}.embeddings", 2)
-        _bounded(f"{embedding['name']} input_dim", table.shape[0], MAX_VOCAB)
-        if table.shape[1] != kernel.shape[0]:
-            raise ModelFileError(f"layer {embedding['name']!r} (Embedding) gives vectors of {table.shape[1]}, but "
-                                 f"{rnn['name']!r} reads {kernel.shape[0]}")
-        names.append(f"Embedding({table.shape[0]}, {table.shape[1]})")
-    names.append(f"{rnn['class_name']}({hidden})")
-
-    _setting(dense, "use_bias", (True, False), True)
-    arrays = weights[dense["name"]]
-    if len(arrays) not in (1, 2):
-        raise ModelFileError(f"layer {dense['name']!r} (Dense) must have 1 or 2 weight arrays, got {len(arrays)}")
-    w = _float_array(arrays[0], f"{dense['name']}.kernel", 2)
-    c = _float_array(arrays[1], f"{dense['name']}.bias", 1) if len(arrays) == 2 else torch.zeros(w.shape[1])
-    classes = w.shape[1]
-    _bounded(f"{dense['name']} units", classes, MAX_CLASSES)
-    activation = _setting(dense, "activation", ("sigmoid", "softmax", "linear"), "linear")
-    if activation == "sigmoid" and classes != 1:
-        raise ModelFileError(f"layer {dense['name']!r} (Dense) has activation 'sigmoid' on {classes} units "
-                             "(multi-label); supported: sigmoid on 1 unit, softmax or linear")
-    head = "each" if sequences and "Flatten" not in seen else "flatten" if sequences else "last"
+        _setting(embedding, "mask_zero", (False,), False)  # masking skips the padded steps; rnnlab runs them
     if "Flatten" in seen and not sequences:
         raise ModelFileError(f"layer {seen['Flatten']['name']!r} (Flatten) needs return_sequences=True in "
                              f"{rnn['name']!r}")
-    if head == "flatten":
-        names.append("Flatten")
-    names.append(f"Dense({classes})")
-    torch_dense = nn.Linear(w.shape[0], classes)
-    with torch.no_grad():
-        torch_dense.weight.copy_(w.T), torch_dense.bias.copy_(c)
-    return _assemble(table if embedding is not None else None, recurrent_layer, torch_dense, head,
-                     regression=activation == "linear" and classes == 1), names
+    activation = _setting(dense, "activation", ("sigmoid", "softmax", "linear"), "linear")
+    dense_bias = _setting(dense, "use_bias", (True, False), True)
+    arrays = [] if embedding is None else _arrays(embedding, weights, ("embeddings",))
+    arrays += _arrays(rnn, weights, ("kernel", "recurrent_kernel", "bias")[: 3 if rnn["config"].get("use_bias", True)
+                                                                             else 2])
+    arrays += _arrays(dense, weights, ("kernel", "bias")[: 2 if dense_bias else 1])
+    if not dense_bias:
+        arrays.append(torch.zeros(arrays[-1].shape[-1]))
+    head = "last" if not sequences else "flatten" if "Flatten" in seen else "each"
+    classes = arrays[-1].shape[0]
+    if activation == "sigmoid" and classes != 1:
+        raise ModelFileError(f"layer {dense['name']!r} (Dense) has activation 'sigmoid' on {classes} units "
+                             "(multi-label); supported: sigmoid on 1 unit, softmax or linear")
+    try:
+        model = SequenceClassifier.from_keras(arrays, cell=cell, head=head, embedding=embedding is not None,
+                                              regression=activation == "linear" and classes == 1, **options)
+    except ValueError as e:
+        raise ModelFileError(f"the weights do not fit the layers: {e}") from None
+    names = [] if embedding is None else [f"Embedding({model.vocab_size}, {model.input_size})"]
+    names += [f"{rnn['class_name']}({model.hidden_size})", *(["Flatten"] if head == "flatten" else []),
+              f"Dense({classes})"]
+    return _bounded(model), names
 
 
-def _assemble(table, rnn, dense, head, regression):
-    """SequenceClassifier around a built recurrent layer, an embedding table or None and an nn.Linear head."""
-    hidden, features = rnn.hidden_size, dense.in_features
-    if head == "flatten":
-        if features % hidden:
-            raise ModelFileError(f"the head reads {features} features after Flatten: must be a multiple of the "
-                                 f"hidden size {hidden} (T·hidden)")
-        _bounded("the flattened sequence length T", features // hidden, MAX_SEQ_LEN)
-    elif features != hidden:
-        raise ModelFileError(f"the head reads {features} features: must be the hidden size {hidden} (or T·hidden "
-                             f"after Flatten)")
-    sizes = (dict(input_size=rnn.input_size) if table is None
-             else dict(vocab_size=table.shape[0], embedding_dim=table.shape[1]))
-    model = SequenceClassifier(**sizes, hidden_size=hidden, cell=rnn.kind, head=head,
-                               seq_len=features // hidden if head == "flatten" else None,
-                               num_classes=dense.out_features, regression=regression)
-    model.rnn = rnn
-    with torch.no_grad():
-        if table is not None:
-            model.embedding.weight.copy_(table)
-        model.dense.weight.copy_(dense.weight), model.dense.bias.copy_(dense.bias)
+def _arrays(layer, weights, names):
+    """A Keras layer's weight arrays, as many as `names` (kernel, bias…), each a finite float32 tensor."""
+    found = weights.get(layer["name"], [])
+    if len(found) != len(names):
+        raise ModelFileError(f"layer {layer['name']!r} ({layer['class_name']}) must have {len(names)} weight "
+                             f"arrays ({', '.join(names)}), got {len(found)}")
+    return [_float_array(w, f"{layer['name']}.{name}") for w, name in zip(found, names)]
+
+
+def _bounded(model):
+    """The model, unless a size is beyond what one request may cost (every step costs (gates·hidden)² per unit of
+    batch, a flatten head T·hidden·classes)."""
+    sizes = {"vocabulary": (model.vocab_size or 1, MAX_VOCAB), "hidden size": (model.hidden_size, MAX_HIDDEN),
+             "input size": (model.input_size, MAX_INPUT), "number of outputs": (model.num_classes, MAX_CLASSES),
+             "sequence length of the Flatten head": (model.seq_len or 1, MAX_SEQ_LEN)}
+    for what, (value, maximum) in sizes.items():
+        if value > maximum:
+            raise ModelFileError(f"the model's {what} must be at most {maximum:,}, got {value:,}")
     return model
 
 
@@ -510,19 +486,14 @@ def _from_state_dict(state, mapping):
         if key[len(prefix):] not in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
             raise ModelFileError(f"state_dict[{key!r}]: rnnlab reads one layer, one direction, no projection "
                                  "(weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0)")
-    if f"{prefix}weight_hh_l0" not in state:
-        raise ModelFileError(f"the state_dict lacks {prefix}weight_hh_l0")
-    w_ih = _float_array(state[f"{prefix}weight_ih_l0"], f"{prefix}weight_ih_l0", 2)
-    w_hh = _float_array(state[f"{prefix}weight_hh_l0"], f"{prefix}weight_hh_l0", 2)
-    hidden = w_hh.shape[1]
-    _bounded("the recurrent layer's hidden size", hidden, MAX_HIDDEN)
-    _bounded("the recurrent layer's input size", w_ih.shape[1], MAX_INPUT)
-    gates = w_hh.shape[0] // hidden
-    if w_hh.shape[0] % hidden or gates not in TORCH_RNNS or w_ih.shape[0] != w_hh.shape[0]:
-        raise ModelFileError(f"{prefix}weight_hh_l0 {tuple(w_hh.shape)} and weight_ih_l0 {tuple(w_ih.shape)} must "
-                             "be (gates·hidden, hidden) and (gates·hidden, input), gates 1 (RNN), 3 (GRU) or 4 (LSTM)")
+    w_ih, w_hh = (state.get(f"{prefix}weight_{side}_l0") for side in ("ih", "hh"))
+    if w_ih is None or w_hh is None or w_ih.dim() != 2 or w_hh.dim() != 2 or w_hh.shape[1] == 0:
+        raise ModelFileError(f"the state_dict must hold {prefix}weight_ih_l0 and {prefix}weight_hh_l0 as matrices")
+    hidden, gates = w_hh.shape[1], w_hh.shape[0] // max(w_hh.shape[1], 1)
+    if gates not in TORCH_RNNS or w_hh.shape[0] != gates * hidden:
+        raise ModelFileError(f"{prefix}weight_hh_l0 must have shape (gates·hidden, hidden) with gates 1 (RNN), 3 "
+                             f"(GRU) or 4 (LSTM), got {tuple(w_hh.shape)}")
     cell, torch_class = TORCH_RNNS[gates]
-    has_bias = f"{prefix}bias_ih_l0" in state
     options = {}
     if cell == "simple_rnn":
         options["nonlinearity"] = mapping.get("nonlinearity", "tanh")
@@ -530,47 +501,44 @@ def _from_state_dict(state, mapping):
             raise ValueError(f"mapping['nonlinearity'] must be 'tanh' or 'relu', got {options['nonlinearity']!r}")
     elif "nonlinearity" in mapping:
         raise ValueError(f"mapping['nonlinearity'] applies to nn.RNN only, got it for nn.{torch_class.__name__}")
-    rnn = torch_class(w_ih.shape[1], hidden, bias=has_bias, **options)
+    rnn = _load(torch_class(w_ih.shape[1], hidden, bias=f"{prefix}bias_ih_l0" in state, **options),
+                {k[len(prefix):]: state[k] for k in rnn_keys}, prefix)
     used = set(rnn_keys)
-    _load(rnn, {k[len(prefix):]: state[k] for k in rnn_keys}, f"the recurrent layer {prefix!r}")
 
     rest = {k: v for k, v in state.items() if k not in used}
     linear_key = mapping.get("linear") or _find(rest, "linear", lambda k, v: v.dim() == 2 and v.shape[1] % hidden == 0
                                                 and _prefix(k) + "bias" in rest)
-    if linear_key not in rest:
-        raise ModelFileError(f"the state_dict has no Linear head (a weight (classes, hidden or T·hidden) beside a "
-                             f"bias) {'at ' + repr(linear_key) if linear_key else ''}: pass mapping={{'linear': key}}")
-    w = _float_array(rest[linear_key], linear_key, 2)
-    _bounded("the Linear head's outputs", w.shape[0], MAX_CLASSES)
+    if linear_key not in rest or rest[linear_key].dim() != 2:
+        raise ModelFileError(f"the state_dict has no Linear head (a weight (outputs, hidden or T·hidden) beside a "
+                             f"bias){' at ' + short(linear_key) if linear_key else ''}: pass mapping={{'linear': key}}")
     bias_key = _prefix(linear_key) + "bias"
-    dense = nn.Linear(w.shape[1], w.shape[0], bias=bias_key in rest)
-    _load(dense, {"weight": w, **({"bias": rest[bias_key]} if bias_key in rest else {})}, repr(linear_key))
+    w = rest[linear_key]
+    linear = {"weight": w, **({"bias": rest[bias_key]} if bias_key in rest else {})}
+    dense = _load(nn.Linear(w.shape[1], w.shape[0], bias=bias_key in rest), linear, _prefix(linear_key))
     used |= {linear_key, bias_key}
 
     rest = {k: v for k, v in state.items() if k not in used}
     embedding_key = mapping["embedding"] if "embedding" in mapping else _find(
         rest, "embedding", lambda k, v: v.dim() == 2 and v.shape[1] == w_ih.shape[1])
+    embedding = None
     if embedding_key is not None:
-        if embedding_key not in rest:
-            raise ModelFileError(f"mapping['embedding'] = {short(embedding_key)} is not a key of the state_dict")
-        table = _float_array(rest[embedding_key], embedding_key, 2)
-        _bounded("the embedding's vocabulary", table.shape[0], MAX_VOCAB)
-        if table.shape[1] != w_ih.shape[1]:
-            raise ModelFileError(f"state_dict[{embedding_key!r}] {tuple(table.shape)} must give vectors of the "
-                                 f"recurrent layer's input size {w_ih.shape[1]}")
+        if embedding_key not in rest or rest[embedding_key].dim() != 2:
+            raise ModelFileError(f"mapping['embedding'] = {short(embedding_key)} must be a matrix of the state_dict")
+        table = rest[embedding_key]
+        embedding = _load(nn.Embedding(*table.shape), {"weight": table}, _prefix(embedding_key))
         used.add(embedding_key)
     left = [k for k in state if k not in used]
     if left:
-        raise ModelFileError(f"state_dict[{left[0]!r}] {tuple(state[left[0]].shape)} is not part of [Embedding] → "
-                             f"RNN, LSTM or GRU → Linear: rnnlab reads those only")
+        raise ModelFileError(f"state_dict[{short(left[0])}] {tuple(state[left[0]].shape)} is not part of "
+                             "[Embedding] → RNN, LSTM or GRU → Linear: rnnlab reads those only")
     head = mapping.get("head") or ("last" if w.shape[1] == hidden else "flatten")
-    if head not in ("last", "each", "flatten"):
-        raise ValueError(f"mapping['head'] must be 'last', 'each' or 'flatten', got {head!r}")
-    layer = LAYERS[cell].from_torch(rnn)
-    names = ([f"Embedding({table.shape[0]}, {table.shape[1]})"] if embedding_key is not None else [])
+    try:
+        model = SequenceClassifier.from_torch(embedding, rnn, dense, head=head)
+    except ValueError as e:
+        raise ModelFileError(f"the weights do not fit the layers: {e}") from None
+    names = [] if embedding is None else [f"Embedding({model.vocab_size}, {model.input_size})"]
     names += [f"{torch_class.__name__}({hidden})", f"Linear({w.shape[1]}, {w.shape[0]})"]
-    model = _assemble(table if embedding_key is not None else None, layer, dense, head, regression=False)
-    return model, names
+    return _bounded(model), names
 
 
 def _prefix(key):
@@ -586,10 +554,11 @@ def _find(state, what, fits):
     return found[0] if found else None
 
 
-def _load(module, state, what):
-    """module.load_state_dict(state) with every value checked finite float first."""
+def _load(module, state, prefix):
+    """module with state loaded, every value checked a finite float first (prefix names its keys)."""
     try:
-        module.load_state_dict({k: _float_array(v, f"{what}.{k}", v.dim()) for k, v in state.items()})
+        module.load_state_dict({k: _float_array(v, f"state_dict[{prefix + k!r}]") for k, v in state.items()})
     except RuntimeError as e:
-        raise ModelFileError(f"{what} does not fit nn.{type(module).__name__}: "
+        raise ModelFileError(f"the state_dict's {prefix!r} does not fit nn.{type(module).__name__}: "
                              f"{' '.join(str(e).split())[:200]}") from None
+    return module
