@@ -474,8 +474,10 @@ def _analyse(args, parser):
     print(f"memory on one random sequence of {report.length:,} steps (seed {args.seed}), in float64:")
     if fit is None:
         print("  influence ‖∂h_t/∂x_0‖   starts at 0: no decay to fit")
+    elif fit.regime != "vanishing":  # no exponential decay: a half-life would be inf or nan
+        print(f"  influence ‖∂h_t/∂x_0‖   {fit.regime} (r² {fit.r2:.3f}): no half-life")
     else:
-        print(f"  influence ‖∂h_t/∂x_0‖   {fit.regime} (r² {fit.r2:.3f}): half-life {fit.half_life:.4g} steps, time "
+        print(f"  influence ‖∂h_t/∂x_0‖   vanishing (r² {fit.r2:.3f}): half-life {fit.half_life:.4g} steps, time "
               f"constant τ {fit.time_constant:.4g} steps")
     print(f"  horizon (10⁻³ of start) {report.horizon} steps")
     print(f"  spectral radius ρ(A_h)  {spectrum.spectral_radius:.4f} (σ_max {spectrum.sigma_max:.4f})")
