@@ -26,8 +26,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from . import checks
 from .checks import short
-from .models import SequenceClassifier
+from .models import HEADS, SequenceClassifier
 
 MAX_BYTES = 64 * 2**20  # the whole file
 MAX_ELEMENTS = 2**23  # one array (32 MiB in float32): vocabulary 100,000 × 80, or a flatten head of T·h = 8M
@@ -63,11 +64,7 @@ def load_model(source, mapping=None):
     is T·hidden)}. Raises ModelFileError (a ValueError) for anything it cannot read.
     """
     if mapping is not None:
-        if not isinstance(mapping, dict):
-            raise TypeError(f"mapping must be a dict or None, got {type(mapping).__name__}")
-        unknown = [k for k in mapping if k not in MAPPING_KEYS]
-        if unknown:
-            raise ValueError(f"mapping keys must be among {', '.join(map(repr, MAPPING_KEYS))}, got {unknown[0]!r}")
+        _check_mapping(mapping)
     data = _read(source)
     origin, archive = _format(data)
     if mapping and origin != TORCH:
@@ -81,6 +78,18 @@ def load_model(source, mapping=None):
     model = model.float().eval()
     model.origin = f"{origin}: {' → '.join(layers)}"
     return model
+
+
+def _check_mapping(mapping):
+    if not isinstance(mapping, dict):
+        raise TypeError(f"mapping must be a dict or None, got {type(mapping).__name__}")
+    for key, value in mapping.items():
+        checks.choice("a mapping key", key, MAPPING_KEYS)
+        if key in ("nonlinearity", "head"):
+            checks.choice(f"mapping[{key!r}]", value, ("tanh", "relu") if key == "nonlinearity" else HEADS)
+        elif not (isinstance(value, str) or key == "embedding" and value is None):
+            raise TypeError(f"mapping[{key!r}] must be a state_dict key (a str){' or None' * (key == 'embedding')}, "
+                            f"got {short(value)}")
 
 
 def _format(data):
@@ -287,7 +296,7 @@ def _legacy_h5(data):
 
 def _chain(config):
     """The layers of a Sequential, or of a Functional model that is one chain, in order: [{class_name, name,
-    config}]. The first layer that is not Embedding, a recurrent layer, Flatten, Dropout or Dense is refused."""
+    config}]; a Functional model's layer that reads any other than the one before it is refused."""
     kind, body = config.get("class_name"), config.get("config")
     if kind not in ("Sequential", "Functional", "Model") or not isinstance(body, dict):
         raise ModelFileError(f"the model must be a Keras Sequential or Functional model, got {short(kind)}")
@@ -380,9 +389,9 @@ def _stack(layers):
     return stack
 
 
-def _build(seen, weights):
+def _build(stack, weights):
     """(SequenceClassifier, the layers as origin names them) from the layers of _stack and their weight arrays."""
-    rnn, dense, embedding = seen["RNN"], seen["Dense"], seen.get("Embedding")
+    rnn, dense, embedding = stack["RNN"], stack["Dense"], stack.get("Embedding")
     cell, options = KERAS_RNNS[rnn["class_name"]], {}
     for key in ("go_backwards", "stateful", "return_state"):
         _setting(rnn, key, (False,), False)
@@ -396,8 +405,8 @@ def _build(seen, weights):
         _setting(rnn, "reset_after", (True,), True)
     if embedding is not None:
         _setting(embedding, "mask_zero", (False,), False)  # masking skips the padded steps; rnnlab runs them
-    if "Flatten" in seen and not sequences:
-        raise ModelFileError(f"layer {seen['Flatten']['name']!r} (Flatten) needs return_sequences=True in "
+    if "Flatten" in stack and not sequences:
+        raise ModelFileError(f"layer {stack['Flatten']['name']!r} (Flatten) needs return_sequences=True in "
                              f"{rnn['name']!r}")
     activation = _setting(dense, "activation", ("sigmoid", "softmax", "linear"), "linear")
     dense_bias = _setting(dense, "use_bias", (True, False), True)
@@ -407,7 +416,7 @@ def _build(seen, weights):
     arrays += _arrays(dense, weights, ("kernel", "bias")[: 2 if dense_bias else 1])
     if not dense_bias:
         arrays.append(torch.zeros(arrays[-1].shape[-1]))
-    head = "last" if not sequences else "flatten" if "Flatten" in seen else "each"
+    head = "last" if not sequences else "flatten" if "Flatten" in stack else "each"
     classes = arrays[-1].shape[0]
     if activation == "sigmoid" and classes != 1:
         raise ModelFileError(f"layer {dense['name']!r} (Dense) has activation 'sigmoid' on {classes} units "
@@ -489,7 +498,7 @@ def _from_state_dict(state, mapping):
     w_ih, w_hh = (state.get(f"{prefix}weight_{side}_l0") for side in ("ih", "hh"))
     if w_ih is None or w_hh is None or w_ih.dim() != 2 or w_hh.dim() != 2 or w_hh.shape[1] == 0:
         raise ModelFileError(f"the state_dict must hold {prefix}weight_ih_l0 and {prefix}weight_hh_l0 as matrices")
-    hidden, gates = w_hh.shape[1], w_hh.shape[0] // max(w_hh.shape[1], 1)
+    hidden, gates = w_hh.shape[1], w_hh.shape[0] // w_hh.shape[1]
     if gates not in TORCH_RNNS or w_hh.shape[0] != gates * hidden:
         raise ModelFileError(f"{prefix}weight_hh_l0 must have shape (gates·hidden, hidden) with gates 1 (RNN), 3 "
                              f"(GRU) or 4 (LSTM), got {tuple(w_hh.shape)}")
@@ -497,8 +506,6 @@ def _from_state_dict(state, mapping):
     options = {}
     if cell == "simple_rnn":
         options["nonlinearity"] = mapping.get("nonlinearity", "tanh")
-        if options["nonlinearity"] not in ("tanh", "relu"):
-            raise ValueError(f"mapping['nonlinearity'] must be 'tanh' or 'relu', got {options['nonlinearity']!r}")
     elif "nonlinearity" in mapping:
         raise ValueError(f"mapping['nonlinearity'] applies to nn.RNN only, got it for nn.{torch_class.__name__}")
     rnn = _load(torch_class(w_ih.shape[1], hidden, bias=f"{prefix}bias_ih_l0" in state, **options),

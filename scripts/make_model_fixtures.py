@@ -1,5 +1,6 @@
 """Make the model files tests/test_modelfile.py reads: small Keras 3 and PyTorch models saved by the frameworks
-themselves, each beside an .npz of fixed inputs and the outputs the framework computed on them (Keras: the model it loads back from the file).
+themselves, each beside an .npz of fixed inputs and the outputs the framework computed on them (Keras: the model
+it loads back from the file).
 
 Not run by CI (it needs TensorFlow and Keras 3). Run it once, from the repository root, in a venv with
 tensorflow-cpu, keras 3, h5py and torch:

@@ -218,7 +218,7 @@ def test_analyse_prints_the_memory_of_a_model_file_and_writes_its_figures(name, 
     rho = max(np.abs(np.linalg.eigvals(block)).max() for block in _recurrent_blocks(name))
     assert out.startswith(model.origin + "\n")
     assert f"Total params: {sum(p.numel() for p in model.parameters()):,}" in out
-    assert f"ρ(A_h)  {rho:.4f}" in out and f"of 500 steps (seed 0)" in out
+    assert f"ρ(A_h)  {rho:.4f}" in out and "of 500 steps (seed 0)" in out
     assert f"half-life {report.fit.half_life:.4g} steps" in out and f"τ {report.fit.time_constant:.4g}" in out
     assert f"(10⁻³ of start) {report.horizon} steps" in out
     assert f"Lyapunov exponent λ     {report.lyapunov:.4f} per step" in out and report.lyapunov < 0

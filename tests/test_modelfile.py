@@ -407,7 +407,7 @@ def test_zip_and_byte_tricks_are_refused_before_anything_large_is_read(data, wor
         assert w in str(e.value), (w, str(e.value))
 
 
-def test_a_legacy_h5_of_weights_only_is_refused_and_a_mapping_applies_to_pytorch_only(tmp_path):
+def test_an_h5_of_weights_only_is_refused_and_so_is_a_mapping_that_does_not_apply(tmp_path):
     path = tmp_path / "weights.h5"
     with h5py.File(path, "w") as f:
         f["model_weights/dense/kernel"] = np.ones((2, 2), np.float32)
@@ -415,8 +415,14 @@ def test_a_legacy_h5_of_weights_only_is_refused_and_a_mapping_applies_to_pytorch
         load_model(path)
     with pytest.raises(ValueError, match="PyTorch state_dicts only"):
         load_model(LECTURE, mapping={"head": "each"})
-    with pytest.raises(ValueError, match="'embedding', 'rnn', 'linear'"):
+    with pytest.raises(ValueError, match="a mapping key must be one of 'embedding', 'rnn', 'linear'"):
         load_model(LECTURE, mapping={"layers": 2})
+    with pytest.raises(ValueError, match="mapping\\['head'\\] must be one of 'last'"):
+        load_model(LECTURE, mapping={"head": "first"})
+    with pytest.raises(TypeError, match="mapping\\['rnn'\\] must be a state_dict key"):
+        load_model(LECTURE, mapping={"rnn": 3})
+    with pytest.raises(ValueError, match="applies to nn.RNN only"):
+        load_model(FIXTURES / "torch_lstm.pt", mapping={"nonlinearity": "relu"})
 
 
 def test_a_file_above_max_bytes_is_refused_from_its_size_and_a_fifo_without_waiting(tmp_path, monkeypatch):
