@@ -34,8 +34,8 @@ MAX_BYTES = 64 * 2**20  # the whole file
 MAX_ELEMENTS = 2**23  # one array (32 MiB in float32): vocabulary 100,000 × 80, or a flatten head of T·h = 8M
 MAX_MEMBERS = 256  # entries of a zip (a state_dict of a few modules has a dozen)
 MAX_CONFIG_BYTES = 2**20  # config.json, metadata.json, the legacy model_config attribute
-MAX_HIDDEN = 4096  # h: every step costs (gates·h)² multiply-adds
-MAX_INPUT = 65536  # embedding or input width
+MAX_HIDDEN = 1024  # h: the influence curve costs T·(gates·h)²·input multiply-adds (a minute at h = 1024, T = 500)
+MAX_INPUT = 4096  # embedding or input width
 MAX_VOCAB = 2**20
 MAX_CLASSES = 2**16
 MAX_SEQ_LEN = 100_000  # a flatten head's T

@@ -121,16 +121,14 @@ def legacy_h5(out):
 
 
 class TokenModel(nn.Module):
-    """Embedding → recurrent layer → Linear on its last state, under names a person might choose."""
+    """Embedding → recurrent layer (batch_first=True) → Linear on its last state."""
 
-    def __init__(self, rnn, classes, batch_first):
+    def __init__(self, rnn, classes):
         super().__init__()
         self.emb, self.rnn, self.fc = nn.Embedding(VOCAB, EMBED), rnn, nn.Linear(HIDDEN, classes)
-        self.batch_first = batch_first
 
     def forward(self, x):
-        states = self.rnn(self.emb(x if self.batch_first else x.T))[0]
-        return self.fc(states[:, -1] if self.batch_first else states[-1])
+        return self.fc(self.rnn(self.emb(x))[0][:, -1])
 
 
 class Encoder(nn.Module):
@@ -152,7 +150,7 @@ def save_torch(module, out, name, inputs, forward):
 
 def torch_models(out):
     torch.manual_seed(0)
-    model = TokenModel(nn.LSTM(EMBED, HIDDEN, batch_first=True), 1, batch_first=True)
+    model = TokenModel(nn.LSTM(EMBED, HIDDEN, batch_first=True), 1)
     save_torch(model, out, "torch_lstm.pt", {"x": token_inputs(), "x_long": token_inputs(500, 2)}, model)
 
     # nested names and a time-major GRU: encoder.embed.weight, encoder.gru.weight_ih_l0, …, classifier.weight

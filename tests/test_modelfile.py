@@ -209,6 +209,8 @@ def torch_case(kind):
     if kind == "two heads":
         return {**state, "aux.weight": torch.ones(2, 5), "aux.bias": torch.ones(2)}, ["could be the linear",
                                                                                       "fc.weight, aux.weight"]
+    if kind == "too wide to measure":
+        return Net(nn.RNN(4, modelfile.MAX_HIDDEN + 1)).state_dict(), ["hidden size must be at most 1,024", "1,025"]
     if kind == "not a state_dict":
         return [torch.zeros(3)], ["state_dict", "list"]
     if kind == "a tensor of the wrong shape":
@@ -218,7 +220,7 @@ def torch_case(kind):
 
 
 @pytest.mark.parametrize("kind", ["two layers", "bidirectional", "extra module", "nan", "integer weights",
-                                  "huge view of one number", "two heads", "not a state_dict",
+                                  "huge view of one number", "two heads", "too wide to measure", "not a state_dict",
                                   "a tensor of the wrong shape"])
 def test_a_state_dict_rnnlab_cannot_read_is_refused_naming_the_key(kind):
     state, words = torch_case(kind)
