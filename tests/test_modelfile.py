@@ -67,26 +67,32 @@ def test_each_file_computes_what_its_framework_computed_on_the_same_inputs(name)
         np.testing.assert_allclose(out, expected, rtol=0, atol=1e-4)
 
 
-def keras3_arrays(path):
+def keras3_arrays(path, rnn):
     """get_weights() of a .keras file, read here straight from its model.weights.h5 (layers/…/vars/i, an RNN's
-    under cell/), in the order of the layers in config.json."""
+    under cell/), layer by layer."""
     with zipfile.ZipFile(path) as z:
         h5 = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
     arrays = []
-    for group in ("embedding", "simple_rnn/cell", "dense"):
+    for group in ("embedding", f"{rnn}/cell", "dense"):
         vars_ = h5[f"layers/{group}/vars"]
         arrays += [vars_[str(i)][()] for i in range(len(vars_))]
     return arrays
 
 
-def test_to_keras_gives_back_the_arrays_keras_wrote_and_from_keras_rebuilds_the_model():
-    model = load_model(LECTURE)
-    written = keras3_arrays(LECTURE)
+@pytest.mark.parametrize("name, cell, shapes", [
+    ("keras_lecture.keras", "simple_rnn", [(200, 8), (8, 8), (8, 8), (8,), (8, 1), (1,)]),
+    ("keras_lstm.keras", "lstm", [(200, 8), (8, 32), (8, 32), (32,), (8, 3), (3,)]),
+    ("keras_gru.keras", "gru", [(200, 8), (8, 24), (8, 24), (2, 24), (8, 1), (1,)]),  # reset_after: 2 bias rows
+])
+def test_to_keras_gives_back_the_arrays_keras_wrote_and_from_keras_rebuilds_the_model(name, cell, shapes):
+    """Keras' gate order (LSTM i f c o, GRU z r h) goes out and back exactly: to_keras() equals what Keras wrote."""
+    model = load_model(FIXTURES / name)
+    written = keras3_arrays(FIXTURES / name, cell)
     ours = model.to_keras()
-    assert [a.shape for a in ours] == [w.shape for w in written] == [(200, 8), (8, 8), (8, 8), (8,), (8, 1), (1,)]
+    assert [a.shape for a in ours] == [w.shape for w in written] == shapes
     for a, w in zip(ours, written):
         np.testing.assert_array_equal(a, w)
-    again = SequenceClassifier.from_keras(written, cell="simple_rnn")
+    again = SequenceClassifier.from_keras(written, cell=cell)
     x = torch.randint(0, 200, (3, 50), generator=torch.Generator().manual_seed(0))
     assert torch.equal(again(x), model(x))
 
