@@ -10,14 +10,9 @@ from widgets import errors_shown
 
 KEY = "yourmodel"
 TORCH_COUNT = {"simple_rnn": simple_rnn_params, "lstm": lstm_params, "gru": gru_params}
-READS = {"imdb": "token ids, measured on random reviews: the start token, then words drawn from its vocabulary",
-         "lag_recall": "token ids, measured on random symbols of its vocabulary (lag_recall's inputs)",
+READS = {"imdb": "token ids{ids}, measured on random reviews: the start token, then words drawn from its vocabulary",
+         "lag_recall": "token ids{ids}, measured on random symbols of its vocabulary (lag_recall's inputs)",
          "adding": "two floats a step, measured on the adding problem's [value, marker] inputs"}
-
-
-def shape(dims):
-    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
-
 
 st.title("Your model")
 st.write("Upload a trained model and measure its memory as the other pages measure rnnlab's: Embedding (optional) → "
@@ -38,7 +33,7 @@ if mine is None:
 
 model, config = mine.model, mine.config
 st.subheader(mine.name)
-st.write(mine.model.origin)
+st.write(model.origin)
 s = summary(model)
 rnn = model.rnn
 # PyTorch counts two intercepts where Keras counts one (the GRU keeps two in both): only the recurrent row differs
@@ -49,17 +44,16 @@ c[0].metric("Parameters (Keras' count)", f"{s.total:,}", help="One intercept b p
 c[1].metric("Parameters (PyTorch's count)", f"{sum(torch_params):,}",
             help="nn.RNN and nn.LSTM keep two intercepts, b_ih and b_hh, where Keras keeps one")
 c[2].metric("State size h", model.hidden_size)
-st.dataframe([{"Layer (type)": f"{r.layer} ({r.type})", "Output shape": shape(r.output_shape), "Param #": r.params,
-               "PyTorch's count": n, "Formula": r.formula} for r, n in zip(s.rows, torch_params)],
-             hide_index=True, key=f"{KEY}.table",
+st.dataframe([{"Layer (type)": f"{r.layer} ({r.type})", "Output shape": str(r.output_shape),
+               "Param # (Keras)": r.params, "Param # (PyTorch)": n, "Formula": r.formula}
+              for r, n in zip(s.rows, torch_params)], hide_index=True, key=f"{KEY}.table",
              column_config={name: st.column_config.NumberColumn(format="localized")
-                            for name in ("Param #", "PyTorch's count")})
+                            for name in ("Param # (Keras)", "Param # (PyTorch)")})
 show_figure(plots.params_figure(s), "parameters", f"{KEY}.figure")
 
 st.subheader("Measure it")
-vocab = f" 0 … {model.vocab_size - 1}" if model.vocab_size else ""
-st.write(f"It reads {READS[config.task].replace('token ids', 'token ids' + vocab, 1)}. Choose “{mine.label}” as the "
-         "model in the sidebar of these pages:")
+reads = READS[config.task].format(ids=f" 0 … {model.vocab_size - 1}" if model.vocab_size else "")
+st.write(f"It reads {reads}. Choose “{mine.label}” as the model in the sidebar of these pages:")
 row = st.container(horizontal=True)
 for page, title in (("views/trajectories.py", "State trajectories"), ("views/memory_decay.py", "Memory decay"),
                     ("views/compare.py", "Compare")):
@@ -71,6 +65,5 @@ if config.task == "imdb":
 
 with st.sidebar:
     st.header("Keep it")
-    with errors_shown():
-        add_to_compare(config, mine.source, f"{KEY}.compare", default_name=mine.name[:40])
+    add_to_compare(config, mine.source, f"{KEY}.compare", default_name=mine.name[:40])
     st.button("Forget this model", key=f"{KEY}.forget", on_click=forget, icon=":material/delete:")
