@@ -101,8 +101,8 @@ def upload(file):
     and for one rnnlab cannot read; ValueError for a model the pages cannot measure: the last Upload then stays.
     A new model replaces the last one, which leaves Compare."""
     if file.size > MAX_BYTES:
-        raise ModelFileError(f"{file.name}: a model file holds at most {MAX_MB} MiB here, got {file.size / 2**20:,.1f} "
-                             "MiB")
+        raise ModelFileError(f"{file.name}: a model file holds at most {MAX_MB} MiB ({MAX_BYTES:,} bytes) here, got "
+                             f"{file.size:,} bytes")
     data = file.getvalue()  # already in memory: Streamlit holds the upload, at most server.maxUploadSize
     key = hashlib.sha256(data).hexdigest()
     last = current()
