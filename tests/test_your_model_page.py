@@ -99,6 +99,39 @@ def test_memory_decay_of_your_model_draws_the_influence_pytorch_computes(app):
     np.testing.assert_allclose(drawn, expected, rtol=1e-9, atol=0)
 
 
+
+def test_the_lectures_keras_model_opens_and_memory_decay_draws_its_influence(app):
+    """The lecture's model as Keras 3 saved it after training (tests/fixtures/models/keras_lecture.keras:
+    Embedding → SimpleRNN → Dense(1, sigmoid), made by scripts/make_model_fixtures.py) opens, and Memory decay draws
+    ‖∂h_t/∂x_0‖_F as the equations give it from the arrays Keras wrote, read here with h5py, not through rnnlab:
+
+        h_t = tanh(x_t·W + h_{t-1}·U + b),   J_0 = diag(1 − h_0²)·Wᵀ,   J_t = diag(1 − h_t²)·Uᵀ·J_{t-1}
+
+    Both in float64 from the same float32 weights: over T = 100 steps of 8×8 products the rounding is of order
+    T·h·2⁻⁵³ ≈ 1e−13 relatively; 1e−9 leaves room for cancellation inside a step."""
+    from test_modelfile import keras3_arrays  # the h5py reader of a .keras file's arrays
+
+    path = Path(__file__).parent / "fixtures" / "models" / "keras_lecture.keras"
+    at = uploaded(app, path.read_bytes(), name="lecture.keras")
+    assert any(m.value.startswith("Keras 3 .keras: Embedding(200, 8) → SimpleRNN(8)") for m in at.markdown)
+    at = open_page(at, "memory_decay")
+    radio = find(at.radio, "Model")
+    radio.set_value(radio.options[-1]).run()
+    find(at.select_slider, "Length T").set_value(100).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    E, W, U, b, _, _ = (a.astype(np.float64) for a in keras3_arrays(path, "simple_rnn"))
+    x, _ = presets.sample_input(RunConfig(task="imdb", num_symbols=200), 100, 0)
+    h, norms = np.zeros(8), []
+    for t, token in enumerate(x[0].numpy()):
+        h = np.tanh(E[token] @ W + h @ U + b)
+        J = (1 - h**2)[:, None] * (W.T if t == 0 else U.T @ J)
+        norms.append(np.linalg.norm(J))
+    drawn = np.asarray(traced(chart(at, "Influence of x_0 on h_t"))["your model"]["y"], dtype=np.float64)
+    assert max(norms) > 1.2 * min(norms)  # a curve that moves (trained, it does not fade in 100 steps)
+    np.testing.assert_allclose(drawn, norms, rtol=1e-9, atol=0)
+
+
 def test_your_imdb_shaped_model_reads_a_typed_review_with_the_imdb_vocabulary_of_its_size(app, tmp_path, monkeypatch):
     """An IMDB-shaped model (one output) reads a typed review with the IMDB vocabulary of its size: its steps are the
     words rnnlab.imdb encodes (out-of-vocabulary ones as <oov>), and its states are PyTorch's own nn.LSTM's on
