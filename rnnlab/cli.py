@@ -24,8 +24,8 @@ import types
 import warnings
 from dataclasses import fields
 
-# Every command but the list of commands needs torch (2-4 s to import): each function imports what it uses, so that
-# `rnnlab --help` and a mistyped command answer at once.
+# torch takes 1-4 s to import: each function imports what it uses, so that `rnnlab --help`, a mistyped command and
+# the argument errors of summary and runs (whose options need no torch) answer at once.
 DESCRIPTION = "See why a recurrent network forgets."
 COMMANDS = {
     "summary": "the Keras-like parameter table of a SequenceClassifier",
@@ -47,6 +47,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # the models compute in float32: a larger lr or clip overflows there
+INT64_MAX = 2**63 - 1  # torch takes sizes and seeds as int64
+# summary's choices, spelt out so that its argument errors answer without importing torch; test_cli holds them to
+# rnnlab.models.CELLS and HEADS
+SUMMARY_CELLS, SUMMARY_HEADS = ("simple_rnn", "lstm", "gru"), ("last", "flatten", "each")
 
 
 def _short(text):
@@ -60,16 +64,15 @@ def _short(text):
 
 def _int(text):
     """An int that fits int64, as torch takes sizes and seeds."""
-    from .runs import INT_MAX
     try:
         value = int(text)
     except ValueError:
         if re.fullmatch(r"\s*[+-]?\d+\s*", text) is None:
             raise argparse.ArgumentTypeError(f"invalid int value: {_short(text)!r}") from None
         value = -math.inf if "-" in text else math.inf  # more digits than int() reads (4,300): past int64 anyway
-    if value > INT_MAX:
+    if value > INT64_MAX:
         raise argparse.ArgumentTypeError(f"must be <= 2**63 - 1, got {_short(text)}")
-    if value < -INT_MAX - 1:
+    if value < -INT64_MAX - 1:
         raise argparse.ArgumentTypeError(f"must be >= -2**63, got {_short(text)}")
     return value
 
@@ -163,13 +166,7 @@ def _add_run_options(parser, store="run store (default: as for train)", progress
     _add_threads_option(parser)
 
 
-def build_parser():
-    from .experiments import LECTURE_IMDB
-    from .models import CELLS, HEADS
-    from .sweeps import EXECUTORS, MAX_RUNS
-
-    parser, commands = _top_level()
-
+def _add_summary(commands):
     p = commands.add_parser("summary", help=COMMANDS["summary"],
                             description="Print layer, output shape and parameter count, as Keras' model.summary(). "
                                         "The defaults are the lecture's IMDB model: 322,113 parameters.")
@@ -177,8 +174,36 @@ def build_parser():
     p.add_argument("--embedding-dim", type=_size, default=32, metavar="INT", help="default: 32")
     p.add_argument("--hidden-size", type=_size, default=32, metavar="INT", help="default: 32")
     p.add_argument("--seq-len", type=_size, default=500, metavar="INT", help="default: 500")
-    p.add_argument("--head", choices=HEADS, default="last", help="default: last")
-    p.add_argument("--cell", choices=CELLS, default="simple_rnn", help="default: simple_rnn")
+    p.add_argument("--head", choices=SUMMARY_HEADS, default="last", help="default: last")
+    p.add_argument("--cell", choices=SUMMARY_CELLS, default="simple_rnn", help="default: simple_rnn")
+
+
+def _add_runs(commands):
+    p = commands.add_parser("runs", help=COMMANDS["runs"],
+                            description="List the runs in the store: hash, task, cell, the configuration fields "
+                                        "whose values differ between the listed runs, test accuracy, and 'files', "
+                                        "which says whether weights.pt (and vocabulary.json) still have the sha256 "
+                                        "recorded when the run was saved.")
+    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list instead: per run its hash, every configuration field, test_accuracy, "
+                        "test_loss and files")
+
+
+LIGHT = {"summary": _add_summary, "runs": _add_runs}  # the commands whose options import nothing of torch
+
+
+def build_parser(command=None):
+    """The parser of every command or, for a `command` in LIGHT, of that one alone: all that its command line needs,
+    without importing torch for the others' options."""
+    parser, commands = _top_level()
+    if command in LIGHT:
+        LIGHT[command](commands)
+        return parser
+    from .experiments import LECTURE_IMDB
+    from .sweeps import EXECUTORS, MAX_RUNS
+
+    _add_summary(commands)
 
     p = commands.add_parser("train", help=COMMANDS["train"],
                             description="Train a SequenceClassifier on a synthetic task and store the run under "
@@ -195,15 +220,7 @@ def build_parser():
     p.add_argument("--data-dir", type=_folder, metavar="PATH", default=None, help="folder with the IMDB reviews")
     _add_run_options(p)
 
-    p = commands.add_parser("runs", help=COMMANDS["runs"],
-                            description="List the runs in the store: hash, task, cell, the configuration fields "
-                                        "whose values differ between the listed runs, test accuracy, and 'files', "
-                                        "which says whether weights.pt (and vocabulary.json) still have the sha256 "
-                                        "recorded when the run was saved.")
-    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
-    p.add_argument("--json", action="store_true",
-                   help="print a JSON list instead: per run its hash, every configuration field, test_accuracy, "
-                        "test_loss and files")
+    _add_runs(commands)
 
     p = commands.add_parser("sweep", help=COMMANDS["sweep"],
                             description="Expand the sweep file's grid (TOML: seeds, [base], [grid]; see "
@@ -578,8 +595,9 @@ def _usage_error(parser, e):
 def main(argv=None):
     """Entry point of the `rnnlab` console script; returns the exit status (argparse exits 2 on bad values)."""
     argv = sys.argv[1:] if argv is None else argv
-    # --help, no command or an unknown one: the list of commands says all, without importing torch
-    parser = build_parser() if any(a in COMMANDS for a in argv) else _command_list()
+    # --help, no command or an unknown one: the list of commands says all, without importing torch; the top level
+    # has no option but --help, so a command line that names a command starts with it
+    parser = build_parser(argv[0]) if any(a in COMMANDS for a in argv) else _command_list()
     args = parser.parse_args(argv)
     with _threads(getattr(args, "threads", None), parser):
         if args.command == "imdb":

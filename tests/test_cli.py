@@ -247,3 +247,27 @@ def test_analyse_into_a_folder_it_cannot_write_exits_1_and_leaves_nothing(tmp_pa
                           str(tmp_path / "taken")], capsys)
     assert code == 1 and err.startswith("rnnlab: cannot write into") and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+@pytest.mark.parametrize("argv, error", [
+    (["summary", "--hidden-size", "0"], "argument --hidden-size: must be an int >= 1, got 0"),
+    (["summary", "--vocab-size", "9" * 30], "argument --vocab-size: must be <= 2**63 - 1, got 99999...(30 digits)"),
+    (["summary", "--cell", "rnn"], "argument --cell: invalid choice: 'rnn' (choose from 'simple_rnn', 'lstm', 'gru')"),
+    (["summary", "--head", "all"], "argument --head: invalid choice: 'all' (choose from 'last', 'flatten', 'each')"),
+    (["summary", "--cells"], "unrecognized arguments: --cells"),
+    (["runs", "--store", " "], "argument --store: must be a folder path, got ' '"),
+    (["runs", "--jsn"], "unrecognized arguments: --jsn"),
+])
+def test_argument_errors_of_summary_and_runs_answer_without_importing_torch(argv, error):
+    """Their options need nothing of torch (seconds to import): a mistyped value is one line and exit 2 at once."""
+    code = ("import sys\nfrom rnnlab.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print(e.code, 'torch' in sys.modules, file=sys.stderr)")
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stderr.splitlines() == [f"rnnlab: error: {error}", "2 False"]
+
+
+def test_summary_offers_the_cells_and_heads_of_rnnlab_models():
+    from rnnlab.cli import SUMMARY_CELLS, SUMMARY_HEADS
+    from rnnlab.models import CELLS, HEADS
+    assert (SUMMARY_CELLS, SUMMARY_HEADS) == (CELLS, HEADS)
