@@ -1,8 +1,8 @@
-/* The SimpleRNN's recurrence, its BPTT and its tangents as plain loops over steps, compiled once per machine
-   (rnnlab/kernel.py). Shared pieces first (rows_times: rows of a state times a matrix; norm: a scaled 2-norm;
-   BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell and precision, which exports <cell>_forward,
-   <cell>_backward and <cell>_tangent; an LSTM's or GRU's loops go beside DEFINE_SIMPLE_RNN, built from the same
-   pieces, and their name into kernel.CELLS.
+/* The SimpleRNN's recurrence, its BPTT and its tangents, and the LSTM's and GRU's recurrence and BPTT, as plain
+   loops over steps, compiled once per machine (rnnlab/kernel.py). Shared pieces first (rows_times: rows of a state
+   times a matrix; norm: a scaled 2-norm; BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell and
+   precision, which exports <cell>_forward, <cell>_backward and <cell>_tangent (DEFINE_GATED: lstm_* and gru_*,
+   whose equations it states), and the cell's name in kernel.CELLS.
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
@@ -49,25 +49,38 @@ static inline float tanh_f32(float v) {
     return fabsf(v) > 9.0f ? copysignf(1.0f, v) : r; /* past 9, tanh rounds to ±1 in float32: saturate exactly */
 }
 
+/* σ(v) = ½ + ½·tanh(v/2) in float32, so that the gates share tanh's one approximation (σ saturates exactly to 0
+   and 1 past |v| = 18, where σ − 0 < 1.6e-8); libm's exp in float64, 1/(1 + e^{-v}), which keeps σ's relative
+   accuracy far into its tail. Both pass a NaN on. */
+static inline float sigmoid_f32(float v) { return 0.5f + 0.5f * tanh_f32(0.5f * v); }
+static inline double sigmoid_f64(double v) { return 1 / (1 + exp(-v)); }
+
 #define PHI(REAL, TANH, v, nl) ((nl) == 0 ? TANH(v) : (nl) == 1 ? ((v) < 0 ? (REAL)0 : (v)) : (v)) /* NaN stays NaN */
 #define DPHI(REAL, h, nl) ((nl) == 0 ? (REAL)1 - (h) * (h) : (nl) == 1 ? (REAL)((h) > 0) : (REAL)1)
 
-/* z_r += Σ_j h_r[j]·M[j, :] for two rows r at once (two independent chains of multiply-adds keep the FPU busy).
-   Inlined with a constant H for the usual state sizes, so that the compiler keeps z in registers. */
+/* z_r[i] += Σ_j a_r[j]·M[j, i], j < K, i < N (M is K×N), for two rows r at once (two independent chains of
+   multiply-adds keep the FPU busy). Inlined with constant sizes for the usual state sizes, so that the compiler
+   keeps z in registers. rows_times is the square case (K = N = H); the gated cells use K = H, N = G·H forward
+   (h_{t-1}·A_hᵀ) and K = G·H, N = H backward (δ_t·A_h). */
 #define ROWS_TIMES(REAL)                                                                                           \
-static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, int64_t rows, REAL *restrict z0,     \
-        REAL *restrict z1, const REAL *restrict h0, const REAL *restrict h1, const REAL *restrict M) {             \
+static inline __attribute__((always_inline)) void rows_times_wide_##REAL(int64_t K, int64_t N, int64_t rows,        \
+        REAL *restrict z0, REAL *restrict z1, const REAL *restrict a0, const REAL *restrict a1,                    \
+        const REAL *restrict M) {                                                                                  \
     if (rows == 2) {                                                                                               \
-        for (int64_t j = 0; j < H; j++) {                                                                          \
-            const REAL a0 = h0[j], a1 = h1[j], *restrict m = M + j * H;                                            \
-            for (int64_t i = 0; i < H; i++) { z0[i] += a0 * m[i]; z1[i] += a1 * m[i]; }                            \
+        for (int64_t j = 0; j < K; j++) {                                                                          \
+            const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * N;                                            \
+            for (int64_t i = 0; i < N; i++) { z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; }                            \
         }                                                                                                          \
     } else {                                                                                                       \
-        for (int64_t j = 0; j < H; j++) {                                                                          \
-            const REAL a0 = h0[j], *restrict m = M + j * H;                                                        \
-            for (int64_t i = 0; i < H; i++) z0[i] += a0 * m[i];                                                    \
+        for (int64_t j = 0; j < K; j++) {                                                                          \
+            const REAL b0 = a0[j], *restrict m = M + j * N;                                                        \
+            for (int64_t i = 0; i < N; i++) z0[i] += b0 * m[i];                                                    \
         }                                                                                                          \
     }                                                                                                              \
+}                                                                                                                  \
+static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, int64_t rows, REAL *restrict z0,     \
+        REAL *restrict z1, const REAL *restrict h0, const REAL *restrict h1, const REAL *restrict M) {             \
+    rows_times_wide_##REAL(H, H, rows, z0, z1, h0, h1, M);                                                         \
 }
 
 /* Calls f with H as a constant for the usual state sizes (the compiler then unrolls and keeps rows in registers),
@@ -188,7 +201,150 @@ void simple_rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, con
     FLUSH_OFF();                                                                                                   \
 }
 
+#define DEFINE_GATED(REAL, SUFFIX, TANH, SIGMOID)                                                                  \
+/* LSTM, gates [i; f; g; o] = z_t = u_t + A_h·h_{t-1}, u_t = A_x·x_t + b on entry (u, gates: (T, B, 4H)):          \
+   c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),  h_t = σ(o)⊙tanh(c_t). Writes the activated gates, c_t and h_t. */           \
+static inline __attribute__((always_inline)) void lstm_fwd_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
+        const REAL *restrict u, const REAL *restrict h0, const REAL *restrict c0, const REAL *restrict AT,         \
+        REAL *restrict gates, REAL *restrict cs, REAL *restrict hs) {                                              \
+    for (int64_t t = 0; t < T; t++) {                                                                              \
+        const REAL *hp = t ? hs + (t - 1) * B * H : h0, *cp = t ? cs + (t - 1) * B * H : c0;                       \
+        for (int64_t b = 0; b < B; b += 2) {                                                                       \
+            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
+            REAL *z = gates + o * 4 * H;                                                                           \
+            for (int64_t i = 0; i < rows * 4 * H; i++) z[i] = u[o * 4 * H + i];                                    \
+            rows_times_wide_##REAL(H, 4 * H, rows, z, z + 4 * H, hp + b * H, hp + (b + 1) * H, AT);                \
+            for (int64_t r = 0; r < rows; r++) {                                                                   \
+                REAL *zr = z + r * 4 * H, *c = cs + (o + r) * H, *h = hs + (o + r) * H;                            \
+                const REAL *cpr = cp + (b + r) * H;                                                                \
+                for (int64_t j = 0; j < H; j++) {                                                                  \
+                    const REAL i = SIGMOID(zr[j]), f = SIGMOID(zr[H + j]), g = TANH(zr[2 * H + j]);                \
+                    const REAL og = SIGMOID(zr[3 * H + j]);                                                        \
+                    zr[j] = i, zr[H + j] = f, zr[2 * H + j] = g, zr[3 * H + j] = og;                               \
+                    c[j] = f * cpr[j] + i * g;                                                                     \
+                    h[j] = og * TANH(c[j]);                                                                        \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+/* ∂L/∂z_t into dz (T, B, 4H), t = T-1 … 0, with dh = ∂L/∂h_t (output + dz_{t+1}·A_h) and dc = ∂L/∂c_t carried:    \
+   dc ← dc + dh⊙σ(o)⊙tanh'(c_t),  dz = [dc⊙tanh(g)⊙σ'(i); dc⊙c_{t-1}⊙σ'(f); dc⊙σ(i)⊙tanh'(g); dh⊙tanh(c_t)⊙σ'(o)], \
+   then dc ← dc⊙σ(f), dh ← dz·A_h. dh and dc (B, H) end as ∂L/∂h0 and ∂L/∂c0. */                                   \
+static inline __attribute__((always_inline)) void lstm_bwd_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
+        const REAL *restrict gates, const REAL *restrict cs, const REAL *restrict c0, const REAL *restrict g_out,  \
+        int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dz, REAL *restrict dh, REAL *restrict dc) { \
+    for (int64_t i = 0; i < B * H; i++) dh[i] = 0, dc[i] = 0;                                                      \
+    for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
+        const REAL *cp = t ? cs + (t - 1) * B * H : c0;                                                            \
+        for (int64_t b = 0; b < B; b += 2) {                                                                       \
+            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
+            for (int64_t r = 0; r < rows; r++) {                                                                   \
+                const REAL *gr = gates + (o + r) * 4 * H, *c = cs + (o + r) * H, *cpr = cp + (b + r) * H;          \
+                const REAL *go = g_out + t * gt + (b + r) * gb;                                                    \
+                REAL *d = dz + (o + r) * 4 * H, *dhr = dh + (b + r) * H, *dcr = dc + (b + r) * H;                  \
+                for (int64_t j = 0; j < H; j++) {                                                                  \
+                    const REAL i = gr[j], f = gr[H + j], g = gr[2 * H + j], og = gr[3 * H + j], tc = TANH(c[j]);   \
+                    const REAL dhj = dhr[j] + go[j], dcj = dcr[j] + dhj * og * (1 - tc * tc);                      \
+                    d[j] = dcj * g * (i * (1 - i));                                                                \
+                    d[H + j] = dcj * cpr[j] * (f * (1 - f));                                                       \
+                    d[2 * H + j] = dcj * i * (1 - g * g);                                                          \
+                    d[3 * H + j] = dhj * tc * (og * (1 - og));                                                     \
+                    dcr[j] = dcj * f, dhr[j] = 0;                                                                  \
+                }                                                                                                  \
+            }                                                                                                      \
+            rows_times_wide_##REAL(4 * H, H, rows, dh + b * H, dh + (b + 1) * H, dz + o * 4 * H, dz + (o + 1) * 4 * H, \
+                                   Ah);                                                                            \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+/* GRU (reset_after), u_t = A_x·x_t + b (T, B, 3H) and gh = A_h·h_{t-1} + b_h split as [r; z; n]:                  \
+   r = σ(u_r + gh_r), z = σ(u_z + gh_z), n = tanh(u_n + r⊙gh_n), h_t = (1 − z)⊙n + z⊙h_{t-1}.                      \
+   Writes [r; z; n] into gates (T, B, 3H), gh_n into ghn (T, B, H) and h_t into hs. */                             \
+static inline __attribute__((always_inline)) void gru_fwd_##SUFFIX(int64_t H, int64_t T, int64_t B,                \
+        const REAL *restrict u, const REAL *restrict h0, const REAL *restrict AT, const REAL *restrict bh,         \
+        REAL *restrict gates, REAL *restrict ghn, REAL *restrict hs) {                                             \
+    for (int64_t t = 0; t < T; t++) {                                                                              \
+        const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
+        for (int64_t b = 0; b < B; b += 2) {                                                                       \
+            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
+            REAL *z = gates + o * 3 * H;                                                                           \
+            for (int64_t i = 0; i < rows * 3 * H; i++) z[i] = bh[i % (3 * H)];                                     \
+            rows_times_wide_##REAL(H, 3 * H, rows, z, z + 3 * H, hp + b * H, hp + (b + 1) * H, AT);                \
+            for (int64_t r = 0; r < rows; r++) {                                                                   \
+                REAL *zr = z + r * 3 * H, *n_h = ghn + (o + r) * H, *h = hs + (o + r) * H;                         \
+                const REAL *ur = u + (o + r) * 3 * H, *hpr = hp + (b + r) * H;                                     \
+                for (int64_t j = 0; j < H; j++) {                                                                  \
+                    const REAL rg = SIGMOID(ur[j] + zr[j]), zg = SIGMOID(ur[H + j] + zr[H + j]);                   \
+                    const REAL n = TANH(ur[2 * H + j] + rg * zr[2 * H + j]);                                       \
+                    n_h[j] = zr[2 * H + j];                                                                        \
+                    zr[j] = rg, zr[H + j] = zg, zr[2 * H + j] = n;                                                 \
+                    h[j] = (1 - zg) * n + zg * hpr[j];                                                             \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+/* ∂L/∂(u_t) into dgx and ∂L/∂(gh_t) into dgh (T, B, 3H), t = T-1 … 0, with dh = ∂L/∂h_t (output + carried):       \
+   dn = dh⊙(1 − z)⊙tanh'(·), dz = dh⊙(h_{t-1} − n)⊙σ'(z), dr = dn⊙gh_n⊙σ'(r),                                      \
+   dgx = [dr; dz; dn], dgh = [dr; dz; dn⊙r], then dh ← dh⊙z + dgh·A_h, which ends as ∂L/∂h0. */                    \
+static inline __attribute__((always_inline)) void gru_bwd_##SUFFIX(int64_t H, int64_t T, int64_t B,                \
+        const REAL *restrict gates, const REAL *restrict ghn, const REAL *restrict hs, const REAL *restrict h0,    \
+        const REAL *restrict g_out, int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dgx,           \
+        REAL *restrict dgh, REAL *restrict dh) {                                                                   \
+    for (int64_t i = 0; i < B * H; i++) dh[i] = 0;                                                                 \
+    for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
+        const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
+        for (int64_t b = 0; b < B; b += 2) {                                                                       \
+            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
+            for (int64_t r = 0; r < rows; r++) {                                                                   \
+                const REAL *gr = gates + (o + r) * 3 * H, *n_h = ghn + (o + r) * H, *hpr = hp + (b + r) * H;       \
+                const REAL *go = g_out + t * gt + (b + r) * gb;                                                    \
+                REAL *dx = dgx + (o + r) * 3 * H, *dg = dgh + (o + r) * 3 * H, *dhr = dh + (b + r) * H;            \
+                for (int64_t j = 0; j < H; j++) {                                                                  \
+                    const REAL rg = gr[j], zg = gr[H + j], n = gr[2 * H + j], dhj = dhr[j] + go[j];                \
+                    const REAL dn = dhj * (1 - zg) * (1 - n * n), dzg = dhj * (hpr[j] - n) * (zg * (1 - zg));      \
+                    const REAL dr = dn * n_h[j] * (rg * (1 - rg));                                                 \
+                    dx[j] = dr, dx[H + j] = dzg, dx[2 * H + j] = dn;                                               \
+                    dg[j] = dr, dg[H + j] = dzg, dg[2 * H + j] = dn * rg;                                          \
+                    dhr[j] = dhj * zg;                                                                             \
+                }                                                                                                  \
+            }                                                                                                      \
+            rows_times_wide_##REAL(3 * H, H, rows, dh + b * H, dh + (b + 1) * H, dgh + o * 3 * H,                  \
+                                   dgh + (o + 1) * 3 * H, Ah);                                                     \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+void lstm_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *u, const REAL *h0, const REAL *c0,         \
+                           const REAL *AT, REAL *gates, REAL *cs, REAL *hs) {                                      \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(lstm_fwd_##SUFFIX, H, T, B, u, h0, c0, AT, gates, cs, hs)                                              \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void lstm_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *gates, const REAL *cs, const REAL *c0,    \
+                            const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dz, REAL *dh,         \
+                            REAL *dc) {                                                                            \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(lstm_bwd_##SUFFIX, H, T, B, gates, cs, c0, g_out, gt, gb, Ah, dz, dh, dc)                              \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void gru_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *u, const REAL *h0, const REAL *AT,          \
+                          const REAL *bh, REAL *gates, REAL *ghn, REAL *hs) {                                      \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gru_fwd_##SUFFIX, H, T, B, u, h0, AT, bh, gates, ghn, hs)                                              \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void gru_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *gates, const REAL *ghn, const REAL *hs,    \
+                           const REAL *h0, const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dgx,   \
+                           REAL *dgh, REAL *dh) {                                                                  \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gru_bwd_##SUFFIX, H, T, B, gates, ghn, hs, h0, g_out, gt, gb, Ah, dgx, dgh, dh)                        \
+    FLUSH_OFF();                                                                                                   \
+}
+
 DEFINE_COMMON(float, f32)
 DEFINE_COMMON(double, f64)
+DEFINE_GATED(float, f32, tanh_f32, sigmoid_f32)
+DEFINE_GATED(double, f64, tanh, sigmoid_f64)
 DEFINE_SIMPLE_RNN(float, f32, tanh_f32, FLT_MIN)
 DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
