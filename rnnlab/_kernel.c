@@ -58,29 +58,29 @@ static inline double sigmoid_f64(double v) { return 1 / (1 + exp(-v)); }
 #define PHI(REAL, TANH, v, nl) ((nl) == 0 ? TANH(v) : (nl) == 1 ? ((v) < 0 ? (REAL)0 : (v)) : (v)) /* NaN stays NaN */
 #define DPHI(REAL, h, nl) ((nl) == 0 ? (REAL)1 - (h) * (h) : (nl) == 1 ? (REAL)((h) > 0) : (REAL)1)
 
-/* z_r[i] += Σ_j a_r[j]·M[j, i], j < K, i < N (M is K×N), for two rows r at once (two independent chains of
-   multiply-adds keep the FPU busy). Inlined with constant sizes for the usual state sizes, so that the compiler
-   keeps z in registers. rows_times is the square case (K = N = H); the gated cells use K = H, N = G·H forward
-   (h_{t-1}·A_hᵀ) and K = G·H, N = H backward (δ_t·A_h). */
+/* z_r[i] += Σ_j a_r[j]·M[j, i], j < K, i < N (M's rows ld apart), for two rows r at once (two independent chains
+   of multiply-adds keep the FPU busy). Inlined with constant sizes for the usual state sizes, so that the compiler
+   keeps z in registers. rows_times is the square case (K = N = ld = H); the gated cells use K = H, N ≤ G·H forward
+   (h_{t-1}·A_hᵀ, or a block of its columns) and K = G·H, N = H backward (δ_t·A_h). */
 #define ROWS_TIMES(REAL)                                                                                           \
-static inline __attribute__((always_inline)) void rows_times_wide_##REAL(int64_t K, int64_t N, int64_t rows,        \
-        REAL *restrict z0, REAL *restrict z1, const REAL *restrict a0, const REAL *restrict a1,                    \
+static inline __attribute__((always_inline)) void rows_times_wide_##REAL(int64_t K, int64_t N, int64_t ld,         \
+        int64_t rows, REAL *restrict z0, REAL *restrict z1, const REAL *restrict a0, const REAL *restrict a1,      \
         const REAL *restrict M) {                                                                                  \
     if (rows == 2) {                                                                                               \
         for (int64_t j = 0; j < K; j++) {                                                                          \
-            const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * N;                                            \
+            const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * ld;                                           \
             for (int64_t i = 0; i < N; i++) { z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; }                            \
         }                                                                                                          \
     } else {                                                                                                       \
         for (int64_t j = 0; j < K; j++) {                                                                          \
-            const REAL b0 = a0[j], *restrict m = M + j * N;                                                        \
+            const REAL b0 = a0[j], *restrict m = M + j * ld;                                                       \
             for (int64_t i = 0; i < N; i++) z0[i] += b0 * m[i];                                                    \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
 static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, int64_t rows, REAL *restrict z0,     \
         REAL *restrict z1, const REAL *restrict h0, const REAL *restrict h1, const REAL *restrict M) {             \
-    rows_times_wide_##REAL(H, H, rows, z0, z1, h0, h1, M);                                                         \
+    rows_times_wide_##REAL(H, H, H, rows, z0, z1, h0, h1, M);                                                      \
 }
 
 /* Calls f with H as a constant for the usual state sizes (the compiler then unrolls and keeps rows in registers),
@@ -202,18 +202,18 @@ void simple_rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, con
 }
 
 #define DEFINE_GATED(REAL, SUFFIX, TANH, SIGMOID)                                                                  \
-/* LSTM, gates [i; f; g; o] = z_t = u_t + A_h·h_{t-1}, u_t = A_x·x_t + b on entry (u, gates: (T, B, 4H)):          \
-   c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),  h_t = σ(o)⊙tanh(c_t). Writes the activated gates, c_t and h_t. */           \
+/* LSTM, gates [i; f; g; o] = z_t = u_t + A_h·h_{t-1}, in place of u (T, B, 4H), which holds u_t = A_x·x_t + b on  \
+   entry and the activated gates [σ(i); σ(f); tanh(g); σ(o)] on return:                                            \
+   c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),  h_t = σ(o)⊙tanh(c_t), into cs and hs (T, B, H). */                          \
 static inline __attribute__((always_inline)) void lstm_fwd_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
-        const REAL *restrict u, const REAL *restrict h0, const REAL *restrict c0, const REAL *restrict AT,         \
-        REAL *restrict gates, REAL *restrict cs, REAL *restrict hs) {                                              \
+        REAL *restrict gates, const REAL *restrict h0, const REAL *restrict c0, const REAL *restrict AT,           \
+        REAL *restrict cs, REAL *restrict hs) {                                                                    \
     for (int64_t t = 0; t < T; t++) {                                                                              \
         const REAL *hp = t ? hs + (t - 1) * B * H : h0, *cp = t ? cs + (t - 1) * B * H : c0;                       \
         for (int64_t b = 0; b < B; b += 2) {                                                                       \
             const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
             REAL *z = gates + o * 4 * H;                                                                           \
-            for (int64_t i = 0; i < rows * 4 * H; i++) z[i] = u[o * 4 * H + i];                                    \
-            rows_times_wide_##REAL(H, 4 * H, rows, z, z + 4 * H, hp + b * H, hp + (b + 1) * H, AT);                \
+            rows_times_wide_##REAL(H, 4 * H, 4 * H, rows, z, z + 4 * H, hp + b * H, hp + (b + 1) * H, AT);         \
             for (int64_t r = 0; r < rows; r++) {                                                                   \
                 REAL *zr = z + r * 4 * H, *c = cs + (o + r) * H, *h = hs + (o + r) * H;                            \
                 const REAL *cpr = cp + (b + r) * H;                                                                \
@@ -253,31 +253,35 @@ static inline __attribute__((always_inline)) void lstm_bwd_##SUFFIX(int64_t H, i
                     dcr[j] = dcj * f, dhr[j] = 0;                                                                  \
                 }                                                                                                  \
             }                                                                                                      \
-            rows_times_wide_##REAL(4 * H, H, rows, dh + b * H, dh + (b + 1) * H, dz + o * 4 * H, dz + (o + 1) * 4 * H, \
-                                   Ah);                                                                            \
+            rows_times_wide_##REAL(4 * H, H, H, rows, dh + b * H, dh + (b + 1) * H, dz + o * 4 * H,                \
+                                   dz + (o + 1) * 4 * H, Ah);                                                      \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
-/* GRU (reset_after), u_t = A_x·x_t + b (T, B, 3H) and gh = A_h·h_{t-1} + b_h split as [r; z; n]:                  \
-   r = σ(u_r + gh_r), z = σ(u_z + gh_z), n = tanh(u_n + r⊙gh_n), h_t = (1 − z)⊙n + z⊙h_{t-1}.                      \
-   Writes [r; z; n] into gates (T, B, 3H), gh_n into ghn (T, B, H) and h_t into hs. */                             \
+/* GRU (reset_after), u_t = A_x·x_t + b and gh = A_h·h_{t-1} + b_h split as [r; z; n]:                             \
+   r = σ(u_r + gh_r), z = σ(u_z + gh_z), n = tanh(u_n + r⊙gh_n), h_t = (1 − z)⊙n + z⊙h_{t-1},                      \
+   in place of u (T, B, 3H), which holds u_t on entry and [r; z; n] on return; gh_n into ghn and h_t into hs      \
+   (T, B, H). */                                                                                                   \
 static inline __attribute__((always_inline)) void gru_fwd_##SUFFIX(int64_t H, int64_t T, int64_t B,                \
-        const REAL *restrict u, const REAL *restrict h0, const REAL *restrict AT, const REAL *restrict bh,         \
-        REAL *restrict gates, REAL *restrict ghn, REAL *restrict hs) {                                             \
+        REAL *restrict gates, const REAL *restrict h0, const REAL *restrict AT, const REAL *restrict bh,           \
+        REAL *restrict ghn, REAL *restrict hs) {                                                                   \
     for (int64_t t = 0; t < T; t++) {                                                                              \
         const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
         for (int64_t b = 0; b < B; b += 2) {                                                                       \
             const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
-            REAL *z = gates + o * 3 * H;                                                                           \
-            for (int64_t i = 0; i < rows * 3 * H; i++) z[i] = bh[i % (3 * H)];                                     \
-            rows_times_wide_##REAL(H, 3 * H, rows, z, z + 3 * H, hp + b * H, hp + (b + 1) * H, AT);                \
+            REAL *z = gates + o * 3 * H, *n_h = ghn + o * H;                                                       \
             for (int64_t r = 0; r < rows; r++) {                                                                   \
-                REAL *zr = z + r * 3 * H, *n_h = ghn + (o + r) * H, *h = hs + (o + r) * H;                         \
-                const REAL *ur = u + (o + r) * 3 * H, *hpr = hp + (b + r) * H;                                     \
+                for (int64_t i = 0; i < 2 * H; i++) z[r * 3 * H + i] += bh[i];                                     \
+                for (int64_t j = 0; j < H; j++) n_h[r * H + j] = bh[2 * H + j];                                    \
+            }                                                                                                      \
+            /* the r and z blocks of A_h·h_{t-1} join u in place; the n block goes to ghn, as r multiplies it */   \
+            rows_times_wide_##REAL(H, 2 * H, 3 * H, rows, z, z + 3 * H, hp + b * H, hp + (b + 1) * H, AT);         \
+            rows_times_wide_##REAL(H, H, 3 * H, rows, n_h, n_h + H, hp + b * H, hp + (b + 1) * H, AT + 2 * H);     \
+            for (int64_t r = 0; r < rows; r++) {                                                                   \
+                REAL *zr = z + r * 3 * H, *h = hs + (o + r) * H;                                                   \
+                const REAL *nr = n_h + r * H, *hpr = hp + (b + r) * H;                                             \
                 for (int64_t j = 0; j < H; j++) {                                                                  \
-                    const REAL rg = SIGMOID(ur[j] + zr[j]), zg = SIGMOID(ur[H + j] + zr[H + j]);                   \
-                    const REAL n = TANH(ur[2 * H + j] + rg * zr[2 * H + j]);                                       \
-                    n_h[j] = zr[2 * H + j];                                                                        \
+                    const REAL rg = SIGMOID(zr[j]), zg = SIGMOID(zr[H + j]), n = TANH(zr[2 * H + j] + rg * nr[j]); \
                     zr[j] = rg, zr[H + j] = zg, zr[2 * H + j] = n;                                                 \
                     h[j] = (1 - zg) * n + zg * hpr[j];                                                             \
                 }                                                                                                  \
@@ -310,15 +314,15 @@ static inline __attribute__((always_inline)) void gru_bwd_##SUFFIX(int64_t H, in
                     dhr[j] = dhj * zg;                                                                             \
                 }                                                                                                  \
             }                                                                                                      \
-            rows_times_wide_##REAL(3 * H, H, rows, dh + b * H, dh + (b + 1) * H, dgh + o * 3 * H,                  \
+            rows_times_wide_##REAL(3 * H, H, H, rows, dh + b * H, dh + (b + 1) * H, dgh + o * 3 * H,               \
                                    dgh + (o + 1) * 3 * H, Ah);                                                     \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
-void lstm_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *u, const REAL *h0, const REAL *c0,         \
-                           const REAL *AT, REAL *gates, REAL *cs, REAL *hs) {                                      \
+void lstm_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *c0,           \
+                           const REAL *AT, REAL *cs, REAL *hs) {                                                   \
     FLUSH_ON();                                                                                                    \
-    BY_SIZE(lstm_fwd_##SUFFIX, H, T, B, u, h0, c0, AT, gates, cs, hs)                                              \
+    BY_SIZE(lstm_fwd_##SUFFIX, H, T, B, gates, h0, c0, AT, cs, hs)                                                 \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
 void lstm_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *gates, const REAL *cs, const REAL *c0,    \
@@ -328,10 +332,10 @@ void lstm_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *gates, 
     BY_SIZE(lstm_bwd_##SUFFIX, H, T, B, gates, cs, c0, g_out, gt, gb, Ah, dz, dh, dc)                              \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
-void gru_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *u, const REAL *h0, const REAL *AT,          \
-                          const REAL *bh, REAL *gates, REAL *ghn, REAL *hs) {                                      \
+void gru_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *AT,            \
+                          const REAL *bh, REAL *ghn, REAL *hs) {                                                   \
     FLUSH_ON();                                                                                                    \
-    BY_SIZE(gru_fwd_##SUFFIX, H, T, B, u, h0, AT, bh, gates, ghn, hs)                                              \
+    BY_SIZE(gru_fwd_##SUFFIX, H, T, B, gates, h0, AT, bh, ghn, hs)                                                 \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
 void gru_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *gates, const REAL *ghn, const REAL *hs,    \

@@ -57,9 +57,9 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
     "simple_rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
                     + [ctypes.c_int],
     "simple_rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
-    "lstm_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 7,
+    "lstm_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 6,
     "lstm_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 4,
-    "gru_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 7,
+    "gru_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 6,
     "gru_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 4,
 }
 
@@ -351,15 +351,14 @@ def _grad_out(grad_states, like):
     return grad_states
 
 
-def lstm_forward(lib, u, h0, c0, A_hT, gates, cs, hs):
-    """The LSTM's loop from its drive u (T, B, 4H) = A_x·x_t + b, which it only reads: writes the activated gates
-    [σ(i); σ(f); tanh(g); σ(o)] into gates (T, B, 4H), c_t into cs and h_t into hs (T, B, H). A_hT is A_hᵀ (H, 4H)."""
+def lstm_forward(lib, u, h0, c0, A_hT, cs, hs):
+    """The LSTM's loop, in place: u (T, B, 4H) holding the drive A_x·x_t + b becomes the activated gates
+    [σ(i); σ(f); tanh(g); σ(o)]; c_t goes into cs and h_t into hs (T, B, H). A_hT is A_hᵀ (H, 4H)."""
     T, B, G = u.shape
     H = G // 4
     _check(("u", u, (T, B, 4 * H)), ("h0", h0, (B, H)), ("c0", c0, (B, H)), ("A_hT", A_hT, (H, 4 * H)),
-           ("gates", gates, (T, B, 4 * H)), ("cs", cs, (T, B, H)), ("hs", hs, (T, B, H)))
-    getattr(lib, f"lstm_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, c0, A_hT, gates, cs,
-                                                                                        hs)))
+           ("cs", cs, (T, B, H)), ("hs", hs, (T, B, H)))
+    getattr(lib, f"lstm_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, c0, A_hT, cs, hs)))
 
 
 def lstm_backward(lib, gates, cs, c0, grad_states, A_h, dz, dh, dc):
@@ -374,16 +373,15 @@ def lstm_backward(lib, gates, cs, c0, grad_states, A_h, dz, dh, dc):
         grad_states.stride(1), A_h.data_ptr(), dz.data_ptr(), dh.data_ptr(), dc.data_ptr())
 
 
-def gru_forward(lib, u, h0, A_hT, b_h, gates, ghn, hs):
-    """The GRU's loop (reset_after) from its drive u (T, B, 3H) = A_x·x_t + b, which it only reads: writes [r; z; n]
-    into gates (T, B, 3H), the recurrent n block A_h,n·h_{t-1} + b_h,n into ghn and h_t into hs (T, B, H). A_hT is
-    A_hᵀ (H, 3H), b_h (3H,)."""
+def gru_forward(lib, u, h0, A_hT, b_h, ghn, hs):
+    """The GRU's loop (reset_after), in place: u (T, B, 3H) holding the drive A_x·x_t + b becomes the gates
+    [r; z; n]; the recurrent n block A_h,n·h_{t-1} + b_h,n goes into ghn and h_t into hs (T, B, H). A_hT is A_hᵀ
+    (H, 3H), b_h (3H,)."""
     T, B, G = u.shape
     H = G // 3
     _check(("u", u, (T, B, 3 * H)), ("h0", h0, (B, H)), ("A_hT", A_hT, (H, 3 * H)), ("b_h", b_h, (3 * H,)),
-           ("gates", gates, (T, B, 3 * H)), ("ghn", ghn, (T, B, H)), ("hs", hs, (T, B, H)))
-    getattr(lib, f"gru_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, A_hT, b_h, gates, ghn,
-                                                                                       hs)))
+           ("ghn", ghn, (T, B, H)), ("hs", hs, (T, B, H)))
+    getattr(lib, f"gru_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, A_hT, b_h, ghn, hs)))
 
 
 def gru_backward(lib, gates, ghn, hs, h0, grad_states, A_h, dgx, dgh, dh):

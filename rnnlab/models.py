@@ -141,13 +141,23 @@ def recurrence(u, h0, A_h, nonlinearity):
     return _Recurrence.apply(u.contiguous(), h0, A_h, nonlinearity)
 
 
+def _gates_in_place_of(ctx, u):
+    """The gated loops write their gates over their drive u (a fresh tensor of the caller's, as F.linear returns),
+    which saves a tensor of T·batch·gates·hidden and its first-touch page faults (a few ms a step): autograd is told
+    so, and u, returned beside the states, carries no gradient. The backward never reads ∂L/∂gates, so none is
+    built (no tensor of zeros), and a gradient that never reached the states arrives as None."""
+    ctx.mark_dirty(u)
+    ctx.mark_non_differentiable(u)
+    ctx.set_materialize_grads(False)
+
+
 class _LSTMRecurrence(torch.autograd.Function):
     r"""The LSTM's loop over steps in C given its input drive u_t = A_x·x_t + b (T, batch, 4·hidden), with BPTT
     written out, as _Recurrence for the SimpleRNN. Forward, with the gates z_t = u_t + A_h·h_{t-1} = [i; f; g; o]:
 
         c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),      h_t = σ(o)⊙tanh(c_t)
 
-    keeping the activated gates and c_t. Backward, with dh_t = ∂L/∂h_t (from the output at t and dz_{t+1}·A_h) and
+    in place of u, which then holds the activated gates, and c_t. Backward, with dh_t = ∂L/∂h_t (from the output at t and dz_{t+1}·A_h) and
     dc_t = ∂L/∂c_t (from c_{t+1}) carried back, t = T-1 … 0:
 
         dc_t ← dc_t + dh_t⊙σ(o)⊙(1 − tanh²c_t)
@@ -161,15 +171,18 @@ class _LSTMRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, h0, c0, A_h, lib):
         T, B, G = u.shape
-        gates, cs, hs = torch.empty_like(u), u.new_empty(T, B, G // 4), u.new_empty(T, B, G // 4)
-        compiled.lstm_forward(lib, u, h0, c0, A_h.T.contiguous(), gates, cs, hs)
-        ctx.save_for_backward(h0, c0, A_h, gates, cs, hs)
+        cs, hs = u.new_empty(T, B, G // 4), u.new_empty(T, B, G // 4)
+        compiled.lstm_forward(lib, u, h0, c0, A_h.T.contiguous(), cs, hs)
+        _gates_in_place_of(ctx, u)
+        ctx.save_for_backward(h0, c0, A_h, u, cs, hs)
         ctx.lib = lib
-        return hs
+        return hs, u
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # the C loop is no graph: a second derivative must fail, loudly
-    def backward(ctx, grad_states):
+    def backward(ctx, grad_states, _):
+        if grad_states is None:  # no gradient reached the states (set_materialize_grads(False))
+            return None, None, None, None, None
         h0, c0, A_h, gates, cs, hs = ctx.saved_tensors
         H = hs.shape[2]
         dz, dh, dc = torch.empty_like(gates), torch.empty_like(h0), torch.empty_like(c0)
@@ -185,7 +198,7 @@ class _GRURecurrence(torch.autograd.Function):
 
         r = σ(u_r + gh_r),   z = σ(u_z + gh_z),   n = tanh(u_n + r⊙gh_n),   h_t = (1 − z)⊙n + z⊙h_{t-1}
 
-    keeping r, z, n and gh_n. Backward, with dh_t = ∂L/∂h_t (from the output at t and from step t+1):
+    with r, z, n in place of u, and gh_n kept. Backward, with dh_t = ∂L/∂h_t (from the output at t and from step t+1):
 
         dn = dh_t⊙(1 − z)⊙(1 − n²),   dz = dh_t⊙(h_{t-1} − n)⊙σ'(z),   dr = dn⊙gh_n⊙σ'(r)
         ∂L/∂u_t = [dr; dz; dn],   ∂L/∂gh_t = [dr; dz; dn⊙r],   dh_{t-1} = ∂L/∂h_{t-1} (output) + dh_t⊙z + ∂L/∂gh_t·A_h
@@ -197,15 +210,18 @@ class _GRURecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, h0, A_h, b_h, lib):
         T, B, G = u.shape
-        gates, ghn, hs = torch.empty_like(u), u.new_empty(T, B, G // 3), u.new_empty(T, B, G // 3)
-        compiled.gru_forward(lib, u, h0, A_h.T.contiguous(), b_h.contiguous(), gates, ghn, hs)
-        ctx.save_for_backward(h0, A_h, gates, ghn, hs)
+        ghn, hs = u.new_empty(T, B, G // 3), u.new_empty(T, B, G // 3)
+        compiled.gru_forward(lib, u, h0, A_h.T.contiguous(), b_h.contiguous(), ghn, hs)
+        _gates_in_place_of(ctx, u)
+        ctx.save_for_backward(h0, A_h, u, ghn, hs)
         ctx.lib = lib
-        return hs
+        return hs, u
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_states):
+    def backward(ctx, grad_states, _):
+        if grad_states is None:
+            return None, None, None, None, None
         h0, A_h, gates, ghn, hs = ctx.saved_tensors
         H = hs.shape[2]
         dgx, dgh, dh = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(h0)
@@ -553,7 +569,7 @@ class LSTM(_Recurrent):
         lib = _gated_kernel(self, x, h0, c0)
         if lib is not None:  # u_t = A_x·x_t + b, time-major, in one GEMM; the loop over steps and its BPTT in C
             u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
-            return _LSTMRecurrence.apply(u, h0.contiguous(), c0.contiguous(), self.A_h, lib).transpose(0, 1)
+            return _LSTMRecurrence.apply(u, h0.contiguous(), c0.contiguous(), self.A_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
         states, _, _ = torch._VF.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), weights, self.b is not None,
                                       1, 0.0, self.training, False, True)
@@ -632,7 +648,7 @@ class GRU(_Recurrent):
         if lib is not None:  # u_t = A_x·x_t + b in one GEMM, as the LSTM's
             u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
             b_h = self.b_h if self.b_h is not None else u.new_zeros(3 * self.hidden_size)
-            return _GRURecurrence.apply(u, h0.contiguous(), self.A_h, b_h, lib).transpose(0, 1)
+            return _GRURecurrence.apply(u, h0.contiguous(), self.A_h, b_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, self.b_h] if self.b is not None else [])
         states, _ = torch._VF.gru(x, h0.unsqueeze(0), weights, self.b is not None, 1, 0.0, self.training,
                                   False, True)

@@ -343,7 +343,8 @@ def test_gradient_curve_hands_a_loss_states_it_may_view_and_modify():
 @pytest.mark.parametrize("cell, tensors, expected", [
     ("simple_rnn", (torch.zeros(2), torch.zeros(2)), True),
     ("simple_rnn", (torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)), True),
-    ("lstm", (torch.zeros(2),), False),  # no C loops for it (yet): PyTorch's
+    ("gru", (torch.zeros(2),), True),
+    ("conv", (torch.zeros(2),), False),  # no C loops for it: PyTorch's
     ("simple_rnn", (torch.zeros(2), torch.zeros(2, dtype=torch.float64)), False),  # mixed dtypes
     ("simple_rnn", (torch.zeros(2, dtype=torch.float16),), False),
 ])
