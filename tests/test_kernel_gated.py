@@ -269,3 +269,25 @@ def test_the_classifier_trains_the_same_with_or_without_the_kernel(cell, monkeyp
     fast, slow = both_paths(train, monkeypatch)
     for got, want in zip(fast, slow):
         torch.testing.assert_close(torch.as_tensor(got), torch.as_tensor(want), rtol=1e-4, atol=1e-5)
+
+
+def test_float32_sigmoid_is_within_a_few_eps_of_the_exact_one():
+    """h_0 = σ(o)·tanh(σ(i)·tanh(g)) with c0 = 0, the i gate driven by x and intercepts that make tanh(g) = σ(o) = 1
+    exactly (g = 20, o = 40: both round to 1 in float32), so h_0 = tanh(σ(x)). Oracle: torch in float64.
+    Error analysis: float32 tanh is within 4 ulp (tests/test_kernel.py), so σ = ½ + ½·tanh(x/2) is within
+    ½·4·eps + ½·eps (the sum's rounding) = 2.5·eps of σ, absolutely (not relatively: σ(−10) = 4.5e-5 inherits
+    tanh's error near −1); tanh' ≤ 1 passes that on and the outer tanh adds 4 ulp of a value < 1, so |h − exact|
+    ≤ 6.5·eps < 8·eps."""
+    assert kernel.load() is not None
+    model = LSTM(32, 32)
+    with torch.no_grad():
+        model.A.zero_()
+        model.A[:32, 32:] = torch.eye(32)
+        model.b.copy_(torch.cat([torch.zeros(32), torch.full((32,), -40.0), torch.full((32,), 20.0),
+                                 torch.full((32,), 40.0)]))
+    x = torch.cat([torch.linspace(-30, 30, 32 * 2001), torch.logspace(-8, 1.5, 32 * 200),
+                   -torch.logspace(-8, 1.5, 32 * 200)]).reshape(-1, 1, 32)
+    with torch.no_grad():
+        h = model(x).double()
+    want = torch.tanh(torch.sigmoid(x.double()))
+    assert (h - want).abs().max().item() <= 8 * torch.finfo(torch.float32).eps
