@@ -60,21 +60,27 @@ static inline double sigmoid_f64(double v) { return 1 / (1 + exp(-v)); }
 
 /* z_r[i] += Σ_j a_r[j]·M[j, i], j < K, i < N (M's rows ld apart), for two rows r at once (two independent chains
    of multiply-adds keep the FPU busy). Inlined with constant sizes for the usual state sizes, so that the compiler
-   keeps z in registers. rows_times is the square case (K = N = ld = H); the gated cells use K = H, N ≤ G·H forward
-   (h_{t-1}·A_hᵀ, or a block of its columns) and K = G·H, N = H backward (δ_t·A_h). */
+   keeps z in registers: 512 bytes of each row at a time (two rows fill 16 of x86-64's AVX-512 registers), as wider
+   rows (the LSTM's 4H = 512 floats) would be stored and reloaded for every j. rows_times is the square case
+   (K = N = ld = H); the gated cells use K = H, N ≤ G·H forward (h_{t-1}·A_hᵀ, or a block of its columns) and
+   K = G·H, N = H backward (δ_t·A_h). */
 #define ROWS_TIMES(REAL)                                                                                           \
 static inline __attribute__((always_inline)) void rows_times_wide_##REAL(int64_t K, int64_t N, int64_t ld,         \
         int64_t rows, REAL *restrict z0, REAL *restrict z1, const REAL *restrict a0, const REAL *restrict a1,      \
         const REAL *restrict M) {                                                                                  \
-    if (rows == 2) {                                                                                               \
-        for (int64_t j = 0; j < K; j++) {                                                                          \
-            const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * ld;                                           \
-            for (int64_t i = 0; i < N; i++) { z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; }                            \
-        }                                                                                                          \
-    } else {                                                                                                       \
-        for (int64_t j = 0; j < K; j++) {                                                                          \
-            const REAL b0 = a0[j], *restrict m = M + j * ld;                                                       \
-            for (int64_t i = 0; i < N; i++) z0[i] += b0 * m[i];                                                    \
+    const int64_t NB = 512 / sizeof(REAL);                                                                         \
+    for (int64_t i0 = 0; i0 < N; i0 += NB) {                                                                       \
+        const int64_t i1 = N - i0 < NB ? N : i0 + NB;                                                              \
+        if (rows == 2) {                                                                                           \
+            for (int64_t j = 0; j < K; j++) {                                                                      \
+                const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * ld;                                       \
+                for (int64_t i = i0; i < i1; i++) { z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; }                      \
+            }                                                                                                      \
+        } else {                                                                                                   \
+            for (int64_t j = 0; j < K; j++) {                                                                      \
+                const REAL b0 = a0[j], *restrict m = M + j * ld;                                                   \
+                for (int64_t i = i0; i < i1; i++) z0[i] += b0 * m[i];                                              \
+            }                                                                                                      \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
@@ -258,9 +264,20 @@ static inline __attribute__((always_inline)) void lstm_bwd_##SUFFIX(int64_t H, i
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
+/* One row of the GRU's step from its pre-activations: z (3H) becomes [r; z; n], h_t = (1 − z)⊙n + z⊙h_{t-1}. A    \
+   function of its own so that restrict tells the compiler that h_t and h_{t-1} do not overlap: it then vectorises \
+   the loop (7× faster at H = 32). */                                                                              \
+static inline __attribute__((always_inline)) void gru_gates_##SUFFIX(int64_t H, REAL *restrict z,                  \
+        const REAL *restrict ghn, const REAL *restrict hp, REAL *restrict h) {                                     \
+    for (int64_t j = 0; j < H; j++) {                                                                              \
+        const REAL r = SIGMOID(z[j]), zg = SIGMOID(z[H + j]), n = TANH(z[2 * H + j] + r * ghn[j]);                 \
+        z[j] = r, z[H + j] = zg, z[2 * H + j] = n;                                                                 \
+        h[j] = (1 - zg) * n + zg * hp[j];                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
 /* GRU (reset_after), u_t = A_x·x_t + b and gh = A_h·h_{t-1} + b_h split as [r; z; n]:                             \
    r = σ(u_r + gh_r), z = σ(u_z + gh_z), n = tanh(u_n + r⊙gh_n), h_t = (1 − z)⊙n + z⊙h_{t-1},                      \
-   in place of u (T, B, 3H), which holds u_t on entry and [r; z; n] on return; gh_n into ghn and h_t into hs      \
+   in place of u (T, B, 3H), which holds u_t on entry and [r; z; n] on return; gh_n into ghn and h_t into hs       \
    (T, B, H). */                                                                                                   \
 static inline __attribute__((always_inline)) void gru_fwd_##SUFFIX(int64_t H, int64_t T, int64_t B,                \
         REAL *restrict gates, const REAL *restrict h0, const REAL *restrict AT, const REAL *restrict bh,           \
@@ -277,15 +294,8 @@ static inline __attribute__((always_inline)) void gru_fwd_##SUFFIX(int64_t H, in
             /* the r and z blocks of A_h·h_{t-1} join u in place; the n block goes to ghn, as r multiplies it */   \
             rows_times_wide_##REAL(H, 2 * H, 3 * H, rows, z, z + 3 * H, hp + b * H, hp + (b + 1) * H, AT);         \
             rows_times_wide_##REAL(H, H, 3 * H, rows, n_h, n_h + H, hp + b * H, hp + (b + 1) * H, AT + 2 * H);     \
-            for (int64_t r = 0; r < rows; r++) {                                                                   \
-                REAL *zr = z + r * 3 * H, *h = hs + (o + r) * H;                                                   \
-                const REAL *nr = n_h + r * H, *hpr = hp + (b + r) * H;                                             \
-                for (int64_t j = 0; j < H; j++) {                                                                  \
-                    const REAL rg = SIGMOID(zr[j]), zg = SIGMOID(zr[H + j]), n = TANH(zr[2 * H + j] + rg * nr[j]); \
-                    zr[j] = rg, zr[H + j] = zg, zr[2 * H + j] = n;                                                 \
-                    h[j] = (1 - zg) * n + zg * hpr[j];                                                             \
-                }                                                                                                  \
-            }                                                                                                      \
+            for (int64_t r = 0; r < rows; r++)                                                                     \
+                gru_gates_##SUFFIX(H, z + r * 3 * H, n_h + r * H, hp + (b + r) * H, hs + (o + r) * H);             \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
