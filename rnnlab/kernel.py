@@ -269,7 +269,8 @@ def load():
     if temporary is not None:
         shutil.rmtree(temporary, ignore_errors=True)
     warnings.warn("rnnlab: the recurrent layers' C kernel is unavailable, so they run their loops as PyTorch ops "
-                  "(slower): " + ("; ".join(errors) or "no C compiler found (pip install ziglang)"), RuntimeWarning, stacklevel=2)
+                  "(slower): " + ("; ".join(errors) or "no C compiler found (pip install ziglang)"), RuntimeWarning,
+                  stacklevel=2)
     return None
 
 

@@ -157,8 +157,8 @@ class _LSTMRecurrence(torch.autograd.Function):
 
         c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),      h_t = σ(o)⊙tanh(c_t)
 
-    in place of u, which then holds the activated gates, and c_t. Backward, with dh_t = ∂L/∂h_t (from the output at t and dz_{t+1}·A_h) and
-    dc_t = ∂L/∂c_t (from c_{t+1}) carried back, t = T-1 … 0:
+    keeping c_t, and the activated gates in place of u. Backward, with dh_t = ∂L/∂h_t (from the output at t and
+    dz_{t+1}·A_h) and dc_t = ∂L/∂c_t (from c_{t+1}) carried back, t = T-1 … 0:
 
         dc_t ← dc_t + dh_t⊙σ(o)⊙(1 − tanh²c_t)
         dz_t = [dc_t⊙tanh(g)⊙σ'(i); dc_t⊙c_{t-1}⊙σ'(f); dc_t⊙σ(i)⊙(1 − tanh²g); dh_t⊙tanh(c_t)⊙σ'(o)]
@@ -198,10 +198,12 @@ class _GRURecurrence(torch.autograd.Function):
 
         r = σ(u_r + gh_r),   z = σ(u_z + gh_z),   n = tanh(u_n + r⊙gh_n),   h_t = (1 − z)⊙n + z⊙h_{t-1}
 
-    with r, z, n in place of u, and gh_n kept. Backward, with dh_t = ∂L/∂h_t (from the output at t and from step t+1):
+    keeping gh_n, and r, z, n in place of u. Backward, with dh_t = ∂L/∂h_t (from the output at t and from step
+    t+1):
 
         dn = dh_t⊙(1 − z)⊙(1 − n²),   dz = dh_t⊙(h_{t-1} − n)⊙σ'(z),   dr = dn⊙gh_n⊙σ'(r)
-        ∂L/∂u_t = [dr; dz; dn],   ∂L/∂gh_t = [dr; dz; dn⊙r],   dh_{t-1} = ∂L/∂h_{t-1} (output) + dh_t⊙z + ∂L/∂gh_t·A_h
+        ∂L/∂u_t = [dr; dz; dn],   ∂L/∂gh_t = [dr; dz; dn⊙r]
+        dh_{t-1} = ∂L/∂h_{t-1} (output) + dh_t⊙z + ∂L/∂gh_t·A_h
 
     so that ∂L/∂A_h = Σ_t (∂L/∂gh_t)ᵀ h_{t-1} and ∂L/∂b_h = Σ_t ∂L/∂gh_t (the two differ from ∂L/∂u_t in the n
     block, by r). GRU.forward calls it only where the C kernel runs.

@@ -26,8 +26,7 @@ def both_paths(fn, monkeypatch):
 def layer(cell, inputs, hidden, bias=True, seed=0, dtype=torch.float64):
     """A layer with every weight and intercept drawn (PyTorch's U(-1/√h, 1/√h), b_h too), in `dtype`."""
     torch.manual_seed(seed)
-    model = CELLS[cell](inputs, hidden, bias=bias, init="torch").to(dtype)
-    return model
+    return CELLS[cell](inputs, hidden, bias=bias, init="torch").to(dtype)
 
 
 def grads(model, x, h0, c0, weights, loop=False, read=lambda s: s):
@@ -74,7 +73,7 @@ def test_gradients_arriving_in_any_layout_are_read_right(cell, read):
     """The last head's gradient (zeros but the last step), a broadcast one (stride 0 along t), every step's.
     Oracle: autograd through `loop`, float64."""
     model = layer(cell, 2, 16)
-    x, h0, c0 = torch.randn(3, 20, 2, dtype=torch.float64), torch.zeros(3, 16, dtype=torch.float64), None
+    x, h0 = torch.randn(3, 20, 2, dtype=torch.float64), torch.zeros(3, 16, dtype=torch.float64)
     c0 = torch.zeros_like(h0)
     weights = torch.randn(3, 1 if read != "all" else 20, 16, dtype=torch.float64)
     fast = grads(model, x, h0, c0, weights, read=READS[read])
@@ -100,8 +99,7 @@ def test_float32_is_as_accurate_as_pytorchs_fused_layer(cell, hidden, batch, mon
         model.A[:, :hidden] *= 0.5 / torch.linalg.matrix_norm(model.A_h.double(), 2).item()
     assert torch.linalg.matrix_norm(model.A_h.double(), 2).item() <= 0.5 + 1e-6
     g = torch.Generator().manual_seed(1)
-    x, h0, c0 = torch.randn(batch, T, K, generator=g), torch.randn(batch, hidden, generator=g), None
-    c0 = torch.randn(batch, hidden, generator=g)
+    x, h0, c0 = (torch.randn(*s, generator=g) for s in ((batch, T, K), (batch, hidden), (batch, hidden)))
     weights = torch.randn(batch, T, hidden, generator=g)
     fast, slow = both_paths(lambda: grads(model, x, h0, c0, weights), monkeypatch)
     exact = grads(copy.deepcopy(model).double(), x.double(), h0.double(), c0.double(), weights.double(), loop=True)
