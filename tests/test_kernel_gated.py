@@ -7,20 +7,10 @@ import pytest
 import torch
 
 from rnnlab import kernel
-from rnnlab.models import GRU, LSTM, SequenceClassifier
-from rnnlab.train import fit
+from rnnlab.models import GRU, LSTM
+from test_kernel import both_paths  # fn() with the C kernel, then with the fallback (PyTorch's fused layer)
 
 CELLS = {"lstm": LSTM, "gru": GRU}
-
-
-def both_paths(fn, monkeypatch):
-    """fn() with the C kernel, then with PyTorch's fused layer (the fallback)."""
-    assert kernel.load() is not None
-    fast = fn()
-    with monkeypatch.context() as m:
-        m.setattr(kernel, "load", lambda: None)
-        slow = fn()
-    return fast, slow
 
 
 def layer(cell, inputs, hidden, bias=True, seed=0, dtype=torch.float64):
@@ -250,23 +240,6 @@ def test_the_kernel_refuses_gated_tensors_it_would_misread():
         kernel.gru_backward(lib, torch.zeros(4, 2, 9), torch.zeros(4, 2, 3), torch.zeros(4, 2, 3), h0,
                             torch.zeros(4, 1, 3), torch.zeros(9, 3), torch.zeros(4, 2, 9), torch.zeros(4, 2, 9),
                             torch.zeros(2, 3))
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_the_classifier_trains_the_same_with_or_without_the_kernel(cell, monkeypatch):
-    """Oracle: the same fit through PyTorch's fused layer (float32: the two round differently, by ~1e-6 a step)."""
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randint(0, 50, (32, 20), generator=g), torch.randint(0, 2, (32,), generator=g).float()
-
-    def train():
-        torch.manual_seed(0)
-        model = SequenceClassifier(vocab_size=50, embedding_dim=8, hidden_size=16, cell=cell, head="last")
-        history = fit(model, (x, y), epochs=2, batch_size=16, progress=False)
-        return [*history.loss, *model.parameters()]
-
-    fast, slow = both_paths(train, monkeypatch)
-    for got, want in zip(fast, slow):
-        torch.testing.assert_close(torch.as_tensor(got), torch.as_tensor(want), rtol=1e-4, atol=1e-5)
 
 
 def test_float32_sigmoid_is_within_a_few_eps_of_the_exact_one():
