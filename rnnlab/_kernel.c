@@ -234,23 +234,23 @@ static inline __attribute__((always_inline)) void lstm_fwd_##SUFFIX(int64_t H, i
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
-/* ∂L/∂z_t into dz (T, B, 4H), t = T-1 … 0, with dh = ∂L/∂h_t (output + dz_{t+1}·A_h) and dc = ∂L/∂c_t carried:    \
-   dc ← dc + dh⊙σ(o)⊙tanh'(c_t),  dz = [dc⊙tanh(g)⊙σ'(i); dc⊙c_{t-1}⊙σ'(f); dc⊙σ(i)⊙tanh'(g); dh⊙tanh(c_t)⊙σ'(o)], \
+/* ∂L/∂z_t in place of the gates (gz: T, B, 4H), t = T-1 … 0, with dh = ∂L/∂h_t (output + dz_{t+1}·A_h) and        \
+   dc = ∂L/∂c_t carried: dc ← dc + dh⊙σ(o)⊙tanh'(c_t),                                                             \
+   dz = [dc⊙tanh(g)⊙σ'(i); dc⊙c_{t-1}⊙σ'(f); dc⊙σ(i)⊙tanh'(g); dh⊙tanh(c_t)⊙σ'(o)],                                \
    then dc ← dc⊙σ(f), dh ← dz·A_h. dh and dc (B, H) end as ∂L/∂h0 and ∂L/∂c0. */                                   \
 static inline __attribute__((always_inline)) void lstm_bwd_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
-        const REAL *restrict gates, const REAL *restrict cs, const REAL *restrict c0, const REAL *restrict g_out,  \
-        int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dz, REAL *restrict dh, REAL *restrict dc) { \
+        REAL *restrict gz, const REAL *restrict cs, const REAL *restrict c0, const REAL *restrict g_out,           \
+        int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dh, REAL *restrict dc) {                   \
     for (int64_t i = 0; i < B * H; i++) dh[i] = 0, dc[i] = 0;                                                      \
     for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
         const REAL *cp = t ? cs + (t - 1) * B * H : c0;                                                            \
         for (int64_t b = 0; b < B; b += 2) {                                                                       \
             const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
             for (int64_t r = 0; r < rows; r++) {                                                                   \
-                const REAL *gr = gates + (o + r) * 4 * H, *c = cs + (o + r) * H, *cpr = cp + (b + r) * H;          \
-                const REAL *go = g_out + t * gt + (b + r) * gb;                                                    \
-                REAL *d = dz + (o + r) * 4 * H, *dhr = dh + (b + r) * H, *dcr = dc + (b + r) * H;                  \
+                const REAL *c = cs + (o + r) * H, *cpr = cp + (b + r) * H, *go = g_out + t * gt + (b + r) * gb;    \
+                REAL *d = gz + (o + r) * 4 * H, *dhr = dh + (b + r) * H, *dcr = dc + (b + r) * H;                  \
                 for (int64_t j = 0; j < H; j++) {                                                                  \
-                    const REAL i = gr[j], f = gr[H + j], g = gr[2 * H + j], og = gr[3 * H + j], tc = TANH(c[j]);   \
+                    const REAL i = d[j], f = d[H + j], g = d[2 * H + j], og = d[3 * H + j], tc = TANH(c[j]);       \
                     const REAL dhj = dhr[j] + go[j], dcj = dcr[j] + dhj * og * (1 - tc * tc);                      \
                     d[j] = dcj * g * (i * (1 - i));                                                                \
                     d[H + j] = dcj * cpr[j] * (f * (1 - f));                                                       \
@@ -259,8 +259,8 @@ static inline __attribute__((always_inline)) void lstm_bwd_##SUFFIX(int64_t H, i
                     dcr[j] = dcj * f, dhr[j] = 0;                                                                  \
                 }                                                                                                  \
             }                                                                                                      \
-            rows_times_wide_##REAL(4 * H, H, H, rows, dh + b * H, dh + (b + 1) * H, dz + o * 4 * H,                \
-                                   dz + (o + 1) * 4 * H, Ah);                                                      \
+            rows_times_wide_##REAL(4 * H, H, H, rows, dh + b * H, dh + (b + 1) * H, gz + o * 4 * H,                \
+                                   gz + (o + 1) * 4 * H, Ah);                                                      \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
@@ -299,24 +299,23 @@ static inline __attribute__((always_inline)) void gru_fwd_##SUFFIX(int64_t H, in
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
-/* ∂L/∂(u_t) into dgx and ∂L/∂(gh_t) into dgh (T, B, 3H), t = T-1 … 0, with dh = ∂L/∂h_t (output + carried):       \
-   dn = dh⊙(1 − z)⊙tanh'(·), dz = dh⊙(h_{t-1} − n)⊙σ'(z), dr = dn⊙gh_n⊙σ'(r),                                      \
+/* ∂L/∂u_t in place of the gates (gx: T, B, 3H) and ∂L/∂(gh_t) into dgh (T, B, 3H), t = T-1 … 0, with              \
+   dh = ∂L/∂h_t (output + carried): dn = dh⊙(1 − z)⊙tanh'(·), dz = dh⊙(h_{t-1} − n)⊙σ'(z), dr = dn⊙gh_n⊙σ'(r),     \
    dgx = [dr; dz; dn], dgh = [dr; dz; dn⊙r], then dh ← dh⊙z + dgh·A_h, which ends as ∂L/∂h0. */                    \
 static inline __attribute__((always_inline)) void gru_bwd_##SUFFIX(int64_t H, int64_t T, int64_t B,                \
-        const REAL *restrict gates, const REAL *restrict ghn, const REAL *restrict hs, const REAL *restrict h0,    \
-        const REAL *restrict g_out, int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dgx,           \
-        REAL *restrict dgh, REAL *restrict dh) {                                                                   \
+        REAL *restrict gx, const REAL *restrict ghn, const REAL *restrict hs, const REAL *restrict h0,             \
+        const REAL *restrict g_out, int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dgh,           \
+        REAL *restrict dh) {                                                                                       \
     for (int64_t i = 0; i < B * H; i++) dh[i] = 0;                                                                 \
     for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
         const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
         for (int64_t b = 0; b < B; b += 2) {                                                                       \
             const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
             for (int64_t r = 0; r < rows; r++) {                                                                   \
-                const REAL *gr = gates + (o + r) * 3 * H, *n_h = ghn + (o + r) * H, *hpr = hp + (b + r) * H;       \
-                const REAL *go = g_out + t * gt + (b + r) * gb;                                                    \
-                REAL *dx = dgx + (o + r) * 3 * H, *dg = dgh + (o + r) * 3 * H, *dhr = dh + (b + r) * H;            \
+                const REAL *n_h = ghn + (o + r) * H, *hpr = hp + (b + r) * H, *go = g_out + t * gt + (b + r) * gb; \
+                REAL *dx = gx + (o + r) * 3 * H, *dg = dgh + (o + r) * 3 * H, *dhr = dh + (b + r) * H;             \
                 for (int64_t j = 0; j < H; j++) {                                                                  \
-                    const REAL rg = gr[j], zg = gr[H + j], n = gr[2 * H + j], dhj = dhr[j] + go[j];                \
+                    const REAL rg = dx[j], zg = dx[H + j], n = dx[2 * H + j], dhj = dhr[j] + go[j];                \
                     const REAL dn = dhj * (1 - zg) * (1 - n * n), dzg = dhj * (hpr[j] - n) * (zg * (1 - zg));      \
                     const REAL dr = dn * n_h[j] * (rg * (1 - rg));                                                 \
                     dx[j] = dr, dx[H + j] = dzg, dx[2 * H + j] = dn;                                               \
@@ -335,11 +334,10 @@ void lstm_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const R
     BY_SIZE(lstm_fwd_##SUFFIX, H, T, B, gates, h0, c0, AT, cs, hs)                                                 \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
-void lstm_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *gates, const REAL *cs, const REAL *c0,    \
-                            const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dz, REAL *dh,         \
-                            REAL *dc) {                                                                            \
+void lstm_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gz, const REAL *cs, const REAL *c0,             \
+                            const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dh, REAL *dc) {       \
     FLUSH_ON();                                                                                                    \
-    BY_SIZE(lstm_bwd_##SUFFIX, H, T, B, gates, cs, c0, g_out, gt, gb, Ah, dz, dh, dc)                              \
+    BY_SIZE(lstm_bwd_##SUFFIX, H, T, B, gz, cs, c0, g_out, gt, gb, Ah, dh, dc)                                     \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
 void gru_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *AT,            \
@@ -348,11 +346,11 @@ void gru_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const RE
     BY_SIZE(gru_fwd_##SUFFIX, H, T, B, gates, h0, AT, bh, ghn, hs)                                                 \
     FLUSH_OFF();                                                                                                   \
 }                                                                                                                  \
-void gru_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *gates, const REAL *ghn, const REAL *hs,    \
-                           const REAL *h0, const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dgx,   \
-                           REAL *dgh, REAL *dh) {                                                                  \
+void gru_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gx, const REAL *ghn, const REAL *hs,             \
+                           const REAL *h0, const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dgh,   \
+                           REAL *dh) {                                                                             \
     FLUSH_ON();                                                                                                    \
-    BY_SIZE(gru_bwd_##SUFFIX, H, T, B, gates, ghn, hs, h0, g_out, gt, gb, Ah, dgx, dgh, dh)                        \
+    BY_SIZE(gru_bwd_##SUFFIX, H, T, B, gx, ghn, hs, h0, g_out, gt, gb, Ah, dgh, dh)                                \
     FLUSH_OFF();                                                                                                   \
 }
 

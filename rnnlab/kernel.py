@@ -58,9 +58,9 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
                     + [ctypes.c_int],
     "simple_rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
     "lstm_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 6,
-    "lstm_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 4,
+    "lstm_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 3,
     "gru_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 6,
-    "gru_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 4,
+    "gru_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 3,
 }
 
 
@@ -362,16 +362,16 @@ def lstm_forward(lib, u, h0, c0, A_hT, cs, hs):
     getattr(lib, f"lstm_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, c0, A_hT, cs, hs)))
 
 
-def lstm_backward(lib, gates, cs, c0, grad_states, A_h, dz, dh, dc):
-    """BPTT through lstm_forward's gates and cs: ∂L/∂z_t into dz (T, B, 4H), from ∂L/∂h_t (grad_states, T, B, H);
-    dh and dc (B, H) come out as ∂L/∂h0 and ∂L/∂c0. A_h (4H, H)."""
+def lstm_backward(lib, gates, cs, c0, grad_states, A_h, dh, dc):
+    """BPTT through lstm_forward's gates and cs, in place: gates (T, B, 4H) become ∂L/∂z_t, from ∂L/∂h_t
+    (grad_states, T, B, H); dh and dc (B, H) come out as ∂L/∂h0 and ∂L/∂c0. A_h (4H, H)."""
     T, B, H = cs.shape
     grad_states = _grad_out(grad_states, cs)
     _check(("gates", gates, (T, B, 4 * H)), ("cs", cs, (T, B, H)), ("c0", c0, (B, H)), ("A_h", A_h, (4 * H, H)),
-           ("dz", dz, (T, B, 4 * H)), ("dh", dh, (B, H)), ("dc", dc, (B, H)))
+           ("dh", dh, (B, H)), ("dc", dc, (B, H)))
     getattr(lib, f"lstm_backward_{_SUFFIX[cs.dtype]}")(
         T, B, H, gates.data_ptr(), cs.data_ptr(), c0.data_ptr(), grad_states.data_ptr(), grad_states.stride(0),
-        grad_states.stride(1), A_h.data_ptr(), dz.data_ptr(), dh.data_ptr(), dc.data_ptr())
+        grad_states.stride(1), A_h.data_ptr(), dh.data_ptr(), dc.data_ptr())
 
 
 def gru_forward(lib, u, h0, A_hT, b_h, ghn, hs):
@@ -385,13 +385,13 @@ def gru_forward(lib, u, h0, A_hT, b_h, ghn, hs):
     getattr(lib, f"gru_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, A_hT, b_h, ghn, hs)))
 
 
-def gru_backward(lib, gates, ghn, hs, h0, grad_states, A_h, dgx, dgh, dh):
-    """BPTT through gru_forward's outputs: ∂L/∂u_t into dgx and ∂L/∂(A_h·h_{t-1} + b_h) into dgh (T, B, 3H), from
-    ∂L/∂h_t (grad_states, T, B, H); dh (B, H) comes out as ∂L/∂h0. A_h (3H, H)."""
+def gru_backward(lib, gates, ghn, hs, h0, grad_states, A_h, dgh, dh):
+    """BPTT through gru_forward's outputs: gates (T, B, 3H) become ∂L/∂u_t, in place, and ∂L/∂(A_h·h_{t-1} + b_h)
+    goes into dgh (T, B, 3H), from ∂L/∂h_t (grad_states, T, B, H); dh (B, H) comes out as ∂L/∂h0. A_h (3H, H)."""
     T, B, H = hs.shape
     grad_states = _grad_out(grad_states, hs)
     _check(("gates", gates, (T, B, 3 * H)), ("ghn", ghn, (T, B, H)), ("hs", hs, (T, B, H)), ("h0", h0, (B, H)),
-           ("A_h", A_h, (3 * H, H)), ("dgx", dgx, (T, B, 3 * H)), ("dgh", dgh, (T, B, 3 * H)), ("dh", dh, (B, H)))
+           ("A_h", A_h, (3 * H, H)), ("dgh", dgh, (T, B, 3 * H)), ("dh", dh, (B, H)))
     getattr(lib, f"gru_backward_{_SUFFIX[hs.dtype]}")(
         T, B, H, gates.data_ptr(), ghn.data_ptr(), hs.data_ptr(), h0.data_ptr(), grad_states.data_ptr(),
-        grad_states.stride(0), grad_states.stride(1), A_h.data_ptr(), dgx.data_ptr(), dgh.data_ptr(), dh.data_ptr())
+        grad_states.stride(0), grad_states.stride(1), A_h.data_ptr(), dgh.data_ptr(), dh.data_ptr())

@@ -151,6 +151,14 @@ def _gates_in_place_of(ctx, u):
     ctx.set_materialize_grads(False)
 
 
+def _gates_to_overwrite(gates):
+    """The saved gates, for the backward to write their gradient over, where this backward pass frees the graph
+    (no retain_graph: nothing reads them again), which saves another T·batch·gates·hidden tensor; else a copy, so
+    that a second pass (rnnlab.explain takes several gradients of one forward) reads them intact."""
+    keep_graph = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", lambda: True)
+    return gates.clone() if keep_graph() else gates
+
+
 class _LSTMRecurrence(torch.autograd.Function):
     r"""The LSTM's loop over steps in C given its input drive u_t = A_x·x_t + b (T, batch, 4·hidden), with BPTT
     written out, as _Recurrence for the SimpleRNN. Forward, with the gates z_t = u_t + A_h·h_{t-1} = [i; f; g; o]:
@@ -185,9 +193,9 @@ class _LSTMRecurrence(torch.autograd.Function):
             return None, None, None, None, None
         h0, c0, A_h, gates, cs, hs = ctx.saved_tensors
         H = hs.shape[2]
-        dz, dh, dc = torch.empty_like(gates), torch.empty_like(h0), torch.empty_like(c0)
+        dz, dh, dc = _gates_to_overwrite(gates), torch.empty_like(h0), torch.empty_like(c0)
         with flush_denormals():
-            compiled.lstm_backward(ctx.lib, gates, cs, c0, grad_states, A_h.contiguous(), dz, dh, dc)
+            compiled.lstm_backward(ctx.lib, dz, cs, c0, grad_states, A_h.contiguous(), dh, dc)
             grad_A_h = dz[1:].view(-1, 4 * H).T @ hs[:-1].view(-1, H) + dz[0].T @ h0
         return dz, dh, dc, grad_A_h, None
 
@@ -226,9 +234,9 @@ class _GRURecurrence(torch.autograd.Function):
             return None, None, None, None, None
         h0, A_h, gates, ghn, hs = ctx.saved_tensors
         H = hs.shape[2]
-        dgx, dgh, dh = torch.empty_like(gates), torch.empty_like(gates), torch.empty_like(h0)
+        dgx, dgh, dh = _gates_to_overwrite(gates), torch.empty_like(gates), torch.empty_like(h0)
         with flush_denormals():
-            compiled.gru_backward(ctx.lib, gates, ghn, hs, h0, grad_states, A_h.contiguous(), dgx, dgh, dh)
+            compiled.gru_backward(ctx.lib, dgx, ghn, hs, h0, grad_states, A_h.contiguous(), dgh, dh)
             grad_A_h = dgh[1:].view(-1, 3 * H).T @ hs[:-1].view(-1, H) + dgh[0].T @ h0
             grad_b_h = dgh.view(-1, 3 * H).sum(0) if ctx.needs_input_grad[3] else None
         return dgx, dh, grad_A_h, grad_b_h, None

@@ -238,8 +238,7 @@ def test_the_kernel_refuses_gated_tensors_it_would_misread():
                            torch.zeros(4, 2, 3))
     with pytest.raises(ValueError, match="grad_states must have shape"):
         kernel.gru_backward(lib, torch.zeros(4, 2, 9), torch.zeros(4, 2, 3), torch.zeros(4, 2, 3), h0,
-                            torch.zeros(4, 1, 3), torch.zeros(9, 3), torch.zeros(4, 2, 9), torch.zeros(4, 2, 9),
-                            torch.zeros(2, 3))
+                            torch.zeros(4, 1, 3), torch.zeros(9, 3), torch.zeros(4, 2, 9), torch.zeros(2, 3))
 
 
 def test_float32_sigmoid_is_within_a_few_eps_of_the_exact_one():
