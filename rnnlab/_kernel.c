@@ -60,27 +60,21 @@ static inline double sigmoid_f64(double v) { return 1 / (1 + exp(-v)); }
 
 /* z_r[i] += Σ_j a_r[j]·M[j, i], j < K, i < N (M's rows ld apart), for two rows r at once (two independent chains
    of multiply-adds keep the FPU busy). Inlined with constant sizes for the usual state sizes, so that the compiler
-   keeps z in registers: 512 bytes of each row at a time (two rows fill 16 of x86-64's AVX-512 registers), as wider
-   rows (the LSTM's 4H = 512 floats) would be stored and reloaded for every j. rows_times is the square case
-   (K = N = ld = H); the gated cells use K = H, N ≤ G·H forward (h_{t-1}·A_hᵀ, or a block of its columns) and
-   K = G·H, N = H backward (δ_t·A_h). */
+   keeps z in registers. rows_times is the square case (K = N = ld = H); the gated cells call it on blocks of A_hᵀ
+   and A_h (batch_times). */
 #define ROWS_TIMES(REAL)                                                                                           \
 static inline __attribute__((always_inline)) void rows_times_wide_##REAL(int64_t K, int64_t N, int64_t ld,         \
         int64_t rows, REAL *restrict z0, REAL *restrict z1, const REAL *restrict a0, const REAL *restrict a1,      \
         const REAL *restrict M) {                                                                                  \
-    const int64_t NB = 512 / sizeof(REAL);                                                                         \
-    for (int64_t i0 = 0; i0 < N; i0 += NB) {                                                                       \
-        const int64_t i1 = N - i0 < NB ? N : i0 + NB;                                                              \
-        if (rows == 2) {                                                                                           \
-            for (int64_t j = 0; j < K; j++) {                                                                      \
-                const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * ld;                                       \
-                for (int64_t i = i0; i < i1; i++) { z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; }                      \
-            }                                                                                                      \
-        } else {                                                                                                   \
-            for (int64_t j = 0; j < K; j++) {                                                                      \
-                const REAL b0 = a0[j], *restrict m = M + j * ld;                                                   \
-                for (int64_t i = i0; i < i1; i++) z0[i] += b0 * m[i];                                              \
-            }                                                                                                      \
+    if (rows == 2) {                                                                                               \
+        for (int64_t j = 0; j < K; j++) {                                                                          \
+            const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * ld;                                           \
+            for (int64_t i = 0; i < N; i++) { z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; }                            \
+        }                                                                                                          \
+    } else {                                                                                                       \
+        for (int64_t j = 0; j < K; j++) {                                                                          \
+            const REAL b0 = a0[j], *restrict m = M + j * ld;                                                       \
+            for (int64_t i = 0; i < N; i++) z0[i] += b0 * m[i];                                                    \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
@@ -208,6 +202,38 @@ void simple_rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, con
 }
 
 #define DEFINE_GATED(REAL, SUFFIX, TANH, SIGMOID)                                                                  \
+/* z_b[i] += Σ_j a_b[j]·M[j, i] for every row b < B (z_b = z + b·zs, a_b = a + b·as), j < K, i < N, M's rows ld    \
+   apart, in blocks of M of KB rows × NB columns (32 KB, which stays in L1 while the whole batch passes over it: the \
+   LSTM's A_h at H = 128 is 256 KB), two rows of the batch at a time. Each z_b[i] still sums over j in order, so the \
+   result is rows_times_wide's to the bit. Full blocks take the constant sizes, which keep z in registers. */      \
+static inline __attribute__((always_inline)) void batch_times_##SUFFIX(int64_t K, int64_t N, int64_t ld, int64_t B, \
+        REAL *restrict z, int64_t zs, const REAL *restrict a, int64_t as, const REAL *restrict M) {                \
+    const int64_t NB = 256 / sizeof(REAL), KB = 128;                                                               \
+    for (int64_t i0 = 0; i0 < N; i0 += NB)                                                                         \
+        for (int64_t j0 = 0; j0 < K; j0 += KB)                                                                     \
+            for (int64_t b = 0; b < B; b += 2) {                                                                   \
+                const int64_t rows = B - b < 2 ? 1 : 2, n = N - i0 < NB ? N - i0 : NB, k = K - j0 < KB ? K - j0 : KB; \
+                REAL *z0 = z + b * zs + i0, *z1 = z0 + zs;                                                         \
+                const REAL *a0 = a + b * as + j0, *a1 = a0 + as, *m = M + j0 * ld + i0;                            \
+                if (n == NB && k == KB)                                                                            \
+                    rows_times_wide_##REAL(KB, NB, ld, rows, z0, z1, a0, a1, m);                                   \
+                else                                                                                               \
+                    rows_times_wide_##REAL(k, n, ld, rows, z0, z1, a0, a1, m);                                     \
+            }                                                                                                      \
+}                                                                                                                  \
+/* One row of the LSTM's step from its pre-activations: z (4H) becomes [σ(i); σ(f); tanh(g); σ(o)],                \
+   c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g), h_t = σ(o)⊙tanh(c_t). Functions of their own, this and gru_gates, so that    \
+   restrict tells the compiler that c_t does not overlap c_{t-1} (nor h_t h_{t-1}): it then vectorises the loop    \
+   (7× faster at H = 32). */                                                                                       \
+static inline __attribute__((always_inline)) void lstm_gates_##SUFFIX(int64_t H, REAL *restrict z,                 \
+        const REAL *restrict cp, REAL *restrict c, REAL *restrict h) {                                             \
+    for (int64_t j = 0; j < H; j++) {                                                                              \
+        const REAL i = SIGMOID(z[j]), f = SIGMOID(z[H + j]), g = TANH(z[2 * H + j]), o = SIGMOID(z[3 * H + j]);    \
+        z[j] = i, z[H + j] = f, z[2 * H + j] = g, z[3 * H + j] = o;                                                \
+        c[j] = f * cp[j] + i * g;                                                                                  \
+        h[j] = o * TANH(c[j]);                                                                                     \
+    }                                                                                                              \
+}                                                                                                                  \
 /* LSTM, gates [i; f; g; o] = z_t = u_t + A_h·h_{t-1}, in place of u (T, B, 4H), which holds u_t = A_x·x_t + b on  \
    entry and the activated gates [σ(i); σ(f); tanh(g); σ(o)] on return:                                            \
    c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),  h_t = σ(o)⊙tanh(c_t), into cs and hs (T, B, H). */                          \
@@ -216,21 +242,10 @@ static inline __attribute__((always_inline)) void lstm_fwd_##SUFFIX(int64_t H, i
         REAL *restrict cs, REAL *restrict hs) {                                                                    \
     for (int64_t t = 0; t < T; t++) {                                                                              \
         const REAL *hp = t ? hs + (t - 1) * B * H : h0, *cp = t ? cs + (t - 1) * B * H : c0;                       \
-        for (int64_t b = 0; b < B; b += 2) {                                                                       \
-            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
-            REAL *z = gates + o * 4 * H;                                                                           \
-            rows_times_wide_##REAL(H, 4 * H, 4 * H, rows, z, z + 4 * H, hp + b * H, hp + (b + 1) * H, AT);         \
-            for (int64_t r = 0; r < rows; r++) {                                                                   \
-                REAL *zr = z + r * 4 * H, *c = cs + (o + r) * H, *h = hs + (o + r) * H;                            \
-                const REAL *cpr = cp + (b + r) * H;                                                                \
-                for (int64_t j = 0; j < H; j++) {                                                                  \
-                    const REAL i = SIGMOID(zr[j]), f = SIGMOID(zr[H + j]), g = TANH(zr[2 * H + j]);                \
-                    const REAL og = SIGMOID(zr[3 * H + j]);                                                        \
-                    zr[j] = i, zr[H + j] = f, zr[2 * H + j] = g, zr[3 * H + j] = og;                               \
-                    c[j] = f * cpr[j] + i * g;                                                                     \
-                    h[j] = og * TANH(c[j]);                                                                        \
-                }                                                                                                  \
-            }                                                                                                      \
+        batch_times_##SUFFIX(H, 4 * H, 4 * H, B, gates + t * B * 4 * H, 4 * H, hp, H, AT);                         \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const int64_t o = t * B + b;                                                                           \
+            lstm_gates_##SUFFIX(H, gates + o * 4 * H, cp + b * H, cs + o * H, hs + o * H);                         \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
@@ -244,29 +259,23 @@ static inline __attribute__((always_inline)) void lstm_bwd_##SUFFIX(int64_t H, i
     for (int64_t i = 0; i < B * H; i++) dh[i] = 0, dc[i] = 0;                                                      \
     for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
         const REAL *cp = t ? cs + (t - 1) * B * H : c0;                                                            \
-        for (int64_t b = 0; b < B; b += 2) {                                                                       \
-            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
-            for (int64_t r = 0; r < rows; r++) {                                                                   \
-                const REAL *c = cs + (o + r) * H, *cpr = cp + (b + r) * H, *go = g_out + t * gt + (b + r) * gb;    \
-                REAL *d = gz + (o + r) * 4 * H, *dhr = dh + (b + r) * H, *dcr = dc + (b + r) * H;                  \
-                for (int64_t j = 0; j < H; j++) {                                                                  \
-                    const REAL i = d[j], f = d[H + j], g = d[2 * H + j], og = d[3 * H + j], tc = TANH(c[j]);       \
-                    const REAL dhj = dhr[j] + go[j], dcj = dcr[j] + dhj * og * (1 - tc * tc);                      \
-                    d[j] = dcj * g * (i * (1 - i));                                                                \
-                    d[H + j] = dcj * cpr[j] * (f * (1 - f));                                                       \
-                    d[2 * H + j] = dcj * i * (1 - g * g);                                                          \
-                    d[3 * H + j] = dhj * tc * (og * (1 - og));                                                     \
-                    dcr[j] = dcj * f, dhr[j] = 0;                                                                  \
-                }                                                                                                  \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const REAL *c = cs + (t * B + b) * H, *cpr = cp + b * H, *go = g_out + t * gt + b * gb;                \
+            REAL *d = gz + (t * B + b) * 4 * H, *dhr = dh + b * H, *dcr = dc + b * H;                              \
+            for (int64_t j = 0; j < H; j++) {                                                                      \
+                const REAL i = d[j], f = d[H + j], g = d[2 * H + j], og = d[3 * H + j], tc = TANH(c[j]);           \
+                const REAL dhj = dhr[j] + go[j], dcj = dcr[j] + dhj * og * (1 - tc * tc);                          \
+                d[j] = dcj * g * (i * (1 - i));                                                                    \
+                d[H + j] = dcj * cpr[j] * (f * (1 - f));                                                           \
+                d[2 * H + j] = dcj * i * (1 - g * g);                                                              \
+                d[3 * H + j] = dhj * tc * (og * (1 - og));                                                         \
+                dcr[j] = dcj * f, dhr[j] = 0;                                                                      \
             }                                                                                                      \
-            rows_times_wide_##REAL(4 * H, H, H, rows, dh + b * H, dh + (b + 1) * H, gz + o * 4 * H,                \
-                                   gz + (o + 1) * 4 * H, Ah);                                                      \
         }                                                                                                          \
+        batch_times_##SUFFIX(4 * H, H, H, B, dh, H, gz + t * B * 4 * H, 4 * H, Ah);                                \
     }                                                                                                              \
 }                                                                                                                  \
-/* One row of the GRU's step from its pre-activations: z (3H) becomes [r; z; n], h_t = (1 − z)⊙n + z⊙h_{t-1}. A    \
-   function of its own so that restrict tells the compiler that h_t and h_{t-1} do not overlap: it then vectorises \
-   the loop (7× faster at H = 32). */                                                                              \
+/* One row of the GRU's step from its pre-activations: z (3H) becomes [r; z; n], h_t = (1 − z)⊙n + z⊙h_{t-1}. */   \
 static inline __attribute__((always_inline)) void gru_gates_##SUFFIX(int64_t H, REAL *restrict z,                  \
         const REAL *restrict ghn, const REAL *restrict hp, REAL *restrict h) {                                     \
     for (int64_t j = 0; j < H; j++) {                                                                              \
@@ -284,19 +293,16 @@ static inline __attribute__((always_inline)) void gru_fwd_##SUFFIX(int64_t H, in
         REAL *restrict ghn, REAL *restrict hs) {                                                                   \
     for (int64_t t = 0; t < T; t++) {                                                                              \
         const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
-        for (int64_t b = 0; b < B; b += 2) {                                                                       \
-            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
-            REAL *z = gates + o * 3 * H, *n_h = ghn + o * H;                                                       \
-            for (int64_t r = 0; r < rows; r++) {                                                                   \
-                for (int64_t i = 0; i < 2 * H; i++) z[r * 3 * H + i] += bh[i];                                     \
-                for (int64_t j = 0; j < H; j++) n_h[r * H + j] = bh[2 * H + j];                                    \
-            }                                                                                                      \
-            /* the r and z blocks of A_h·h_{t-1} join u in place; the n block goes to ghn, as r multiplies it */   \
-            rows_times_wide_##REAL(H, 2 * H, 3 * H, rows, z, z + 3 * H, hp + b * H, hp + (b + 1) * H, AT);         \
-            rows_times_wide_##REAL(H, H, 3 * H, rows, n_h, n_h + H, hp + b * H, hp + (b + 1) * H, AT + 2 * H);     \
-            for (int64_t r = 0; r < rows; r++)                                                                     \
-                gru_gates_##SUFFIX(H, z + r * 3 * H, n_h + r * H, hp + (b + r) * H, hs + (o + r) * H);             \
+        REAL *z = gates + t * B * 3 * H, *n_h = ghn + t * B * H;                                                   \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            for (int64_t i = 0; i < 2 * H; i++) z[b * 3 * H + i] += bh[i];                                         \
+            for (int64_t j = 0; j < H; j++) n_h[b * H + j] = bh[2 * H + j];                                        \
         }                                                                                                          \
+        /* the r and z blocks of A_h·h_{t-1} join u in place; the n block goes to ghn, as r multiplies it */       \
+        batch_times_##SUFFIX(H, 2 * H, 3 * H, B, z, 3 * H, hp, H, AT);                                             \
+        batch_times_##SUFFIX(H, H, 3 * H, B, n_h, H, hp, H, AT + 2 * H);                                           \
+        for (int64_t b = 0; b < B; b++)                                                                            \
+            gru_gates_##SUFFIX(H, z + b * 3 * H, n_h + b * H, hp + b * H, hs + (t * B + b) * H);                   \
     }                                                                                                              \
 }                                                                                                                  \
 /* ∂L/∂u_t in place of the gates (gx: T, B, 3H) and ∂L/∂(gh_t) into dgh (T, B, 3H), t = T-1 … 0, with              \
@@ -309,23 +315,19 @@ static inline __attribute__((always_inline)) void gru_bwd_##SUFFIX(int64_t H, in
     for (int64_t i = 0; i < B * H; i++) dh[i] = 0;                                                                 \
     for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
         const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
-        for (int64_t b = 0; b < B; b += 2) {                                                                       \
-            const int64_t rows = B - b < 2 ? 1 : 2, o = t * B + b;                                                 \
-            for (int64_t r = 0; r < rows; r++) {                                                                   \
-                const REAL *n_h = ghn + (o + r) * H, *hpr = hp + (b + r) * H, *go = g_out + t * gt + (b + r) * gb; \
-                REAL *dx = gx + (o + r) * 3 * H, *dg = dgh + (o + r) * 3 * H, *dhr = dh + (b + r) * H;             \
-                for (int64_t j = 0; j < H; j++) {                                                                  \
-                    const REAL rg = dx[j], zg = dx[H + j], n = dx[2 * H + j], dhj = dhr[j] + go[j];                \
-                    const REAL dn = dhj * (1 - zg) * (1 - n * n), dzg = dhj * (hpr[j] - n) * (zg * (1 - zg));      \
-                    const REAL dr = dn * n_h[j] * (rg * (1 - rg));                                                 \
-                    dx[j] = dr, dx[H + j] = dzg, dx[2 * H + j] = dn;                                               \
-                    dg[j] = dr, dg[H + j] = dzg, dg[2 * H + j] = dn * rg;                                          \
-                    dhr[j] = dhj * zg;                                                                             \
-                }                                                                                                  \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const REAL *n_h = ghn + (t * B + b) * H, *hpr = hp + b * H, *go = g_out + t * gt + b * gb;             \
+            REAL *dx = gx + (t * B + b) * 3 * H, *dg = dgh + (t * B + b) * 3 * H, *dhr = dh + b * H;               \
+            for (int64_t j = 0; j < H; j++) {                                                                      \
+                const REAL rg = dx[j], zg = dx[H + j], n = dx[2 * H + j], dhj = dhr[j] + go[j];                    \
+                const REAL dn = dhj * (1 - zg) * (1 - n * n), dzg = dhj * (hpr[j] - n) * (zg * (1 - zg));          \
+                const REAL dr = dn * n_h[j] * (rg * (1 - rg));                                                     \
+                dx[j] = dr, dx[H + j] = dzg, dx[2 * H + j] = dn;                                                   \
+                dg[j] = dr, dg[H + j] = dzg, dg[2 * H + j] = dn * rg;                                              \
+                dhr[j] = dhj * zg;                                                                                 \
             }                                                                                                      \
-            rows_times_wide_##REAL(3 * H, H, H, rows, dh + b * H, dh + (b + 1) * H, dgh + o * 3 * H,               \
-                                   dgh + (o + 1) * 3 * H, Ah);                                                     \
         }                                                                                                          \
+        batch_times_##SUFFIX(3 * H, H, H, B, dh, H, dgh + t * B * 3 * H, 3 * H, Ah);                               \
     }                                                                                                              \
 }                                                                                                                  \
 void lstm_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *c0,           \
