@@ -10,10 +10,10 @@ SimpleRNN, the lecture's recurrence, with one weight matrix A and one intercept 
 so that A·[h; x] = A_h·h + A_x·x. LSTM and GRU keep the same layout, one A per layer with the gates stacked
 along its rows (PyTorch's gate order), so that every layer here exposes `A`, `A_h`, `A_x` and `b`.
 
-Every layer takes float inputs (batch, T, input) and returns all states (batch, T, hidden). The SimpleRNN's loop
-over steps and its backpropagation through time run in C (rnnlab.kernel), LSTM and GRU through PyTorch's fused
-kernels; `loop` is the explicit recurrence, written as the equation reads, and is the oracle the fast paths are
-tested against.
+Every layer takes float inputs (batch, T, input) and returns all states (batch, T, hidden). Each layer's loop over
+steps and its backpropagation through time run in C (rnnlab.kernel), or through PyTorch's ops where the kernel
+does not apply (LSTM and GRU: PyTorch's fused layers); `loop` is the explicit recurrence, written as the equation
+reads, and is the oracle the fast paths are tested against.
 """
 import math
 from contextlib import contextmanager
@@ -139,6 +139,107 @@ def recurrence(u, h0, A_h, nonlinearity):
     if u.is_leaf and u.requires_grad:
         u = u.clone()
     return _Recurrence.apply(u.contiguous(), h0, A_h, nonlinearity)
+
+
+def _gates_in_place_of(ctx, u):
+    """The gated loops write their gates over their drive u (a fresh tensor of the caller's, as F.linear returns),
+    which saves a tensor of T·batch·gates·hidden and its first-touch page faults (a few ms a step): autograd is told
+    so, and u, returned beside the states, carries no gradient. The backward never reads ∂L/∂gates, so none is
+    built (no tensor of zeros), and a gradient that never reached the states arrives as None."""
+    ctx.mark_dirty(u)
+    ctx.mark_non_differentiable(u)
+    ctx.set_materialize_grads(False)
+
+
+def _gates_to_overwrite(gates):
+    """The saved gates, for the backward to write their gradient over, where this backward pass frees the graph
+    (no retain_graph: nothing reads them again), which saves another T·batch·gates·hidden tensor; else a copy, so
+    that a second pass (rnnlab.explain takes several gradients of one forward) reads them intact."""
+    keep_graph = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", lambda: True)
+    return gates.clone() if keep_graph() else gates
+
+
+class _LSTMRecurrence(torch.autograd.Function):
+    r"""The LSTM's loop over steps in C given its input drive u_t = A_x·x_t + b (T, batch, 4·hidden), with BPTT
+    written out, as _Recurrence for the SimpleRNN. Forward, with the gates z_t = u_t + A_h·h_{t-1} = [i; f; g; o]:
+
+        c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),      h_t = σ(o)⊙tanh(c_t)
+
+    keeping c_t, and the activated gates in place of u. Backward, with dh_t = ∂L/∂h_t (from the output at t and
+    dz_{t+1}·A_h) and dc_t = ∂L/∂c_t (from c_{t+1}) carried back, t = T-1 … 0:
+
+        dc_t ← dc_t + dh_t⊙σ(o)⊙(1 − tanh²c_t)
+        dz_t = [dc_t⊙tanh(g)⊙σ'(i); dc_t⊙c_{t-1}⊙σ'(f); dc_t⊙σ(i)⊙(1 − tanh²g); dh_t⊙tanh(c_t)⊙σ'(o)]
+        dc_{t-1} = dc_t⊙σ(f),      dh_{t-1} = ∂L/∂h_{t-1} (output) + dz_t·A_h
+
+    so that ∂L/∂u_t = dz_t, ∂L/∂A_h = Σ_t dz_tᵀ h_{t-1} (one GEMM over all steps), ∂L/∂h0 = dz_0·A_h and
+    ∂L/∂c0 = dc_0⊙σ(f_0). LSTM.forward calls it only where the C kernel runs.
+    """
+
+    @staticmethod
+    def forward(ctx, u, h0, c0, A_h, lib):
+        T, B, G = u.shape
+        cs, hs = u.new_empty(T, B, G // 4), u.new_empty(T, B, G // 4)
+        compiled.lstm_forward(lib, u, h0, c0, A_h.T.contiguous(), cs, hs)
+        _gates_in_place_of(ctx, u)
+        ctx.save_for_backward(h0, c0, A_h, u, cs, hs)
+        ctx.lib = lib
+        return hs, u
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # the C loop is no graph: a second derivative must fail, loudly
+    def backward(ctx, grad_states, _):
+        if grad_states is None:  # no gradient reached the states (set_materialize_grads(False))
+            return None, None, None, None, None
+        h0, c0, A_h, gates, cs, hs = ctx.saved_tensors
+        H = hs.shape[2]
+        dz, dh, dc = _gates_to_overwrite(gates), torch.empty_like(h0), torch.empty_like(c0)
+        with flush_denormals():
+            compiled.lstm_backward(ctx.lib, dz, cs, c0, grad_states, A_h.contiguous(), dh, dc)
+            grad_A_h = dz[1:].view(-1, 4 * H).T @ hs[:-1].view(-1, H) + dz[0].T @ h0
+        return dz, dh, dc, grad_A_h, None
+
+
+class _GRURecurrence(torch.autograd.Function):
+    r"""The GRU's loop over steps in C (reset_after) given its input drive u_t = A_x·x_t + b (T, batch, 3·hidden),
+    with BPTT written out. Forward, with gh = A_h·h_{t-1} + b_h and u, gh split as [r; z; n]:
+
+        r = σ(u_r + gh_r),   z = σ(u_z + gh_z),   n = tanh(u_n + r⊙gh_n),   h_t = (1 − z)⊙n + z⊙h_{t-1}
+
+    keeping gh_n, and r, z, n in place of u. Backward, with dh_t = ∂L/∂h_t (from the output at t and from step
+    t+1):
+
+        dn = dh_t⊙(1 − z)⊙(1 − n²),   dz = dh_t⊙(h_{t-1} − n)⊙σ'(z),   dr = dn⊙gh_n⊙σ'(r)
+        ∂L/∂u_t = [dr; dz; dn],   ∂L/∂gh_t = [dr; dz; dn⊙r]
+        dh_{t-1} = ∂L/∂h_{t-1} (output) + dh_t⊙z + ∂L/∂gh_t·A_h
+
+    so that ∂L/∂A_h = Σ_t (∂L/∂gh_t)ᵀ h_{t-1} and ∂L/∂b_h = Σ_t ∂L/∂gh_t (the two differ from ∂L/∂u_t in the n
+    block, by r). GRU.forward calls it only where the C kernel runs.
+    """
+
+    @staticmethod
+    def forward(ctx, u, h0, A_h, b_h, lib):
+        T, B, G = u.shape
+        ghn, hs = u.new_empty(T, B, G // 3), u.new_empty(T, B, G // 3)
+        compiled.gru_forward(lib, u, h0, A_h.T.contiguous(), b_h.contiguous(), ghn, hs)
+        _gates_in_place_of(ctx, u)
+        ctx.save_for_backward(h0, A_h, u, ghn, hs)
+        ctx.lib = lib
+        return hs, u
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_states, _):
+        if grad_states is None:
+            return None, None, None, None, None
+        h0, A_h, gates, ghn, hs = ctx.saved_tensors
+        H = hs.shape[2]
+        dgx, dgh, dh = _gates_to_overwrite(gates), torch.empty_like(gates), torch.empty_like(h0)
+        with flush_denormals():
+            compiled.gru_backward(ctx.lib, dgx, ghn, hs, h0, grad_states, A_h.contiguous(), dgh, dh)
+            grad_A_h = dgh[1:].view(-1, 3 * H).T @ hs[:-1].view(-1, H) + dgh[0].T @ h0
+            grad_b_h = dgh.view(-1, 3 * H).sum(0) if ctx.needs_input_grad[3] else None
+        return dgx, dh, grad_A_h, grad_b_h, None
 
 
 class _Lookup(torch.autograd.Function):
@@ -429,6 +530,15 @@ class SimpleRNN(_Recurrent):
         return super().to_torch()
 
 
+def _gated_kernel(layer, *tensors):
+    """The C kernel for an LSTM's or GRU's loops over these tensors and the layer's A, or None where PyTorch's fused
+    layer runs instead: no kernel (RNNLAB_KERNEL=torch, no compiler), a dtype or device it does not take, or inside
+    torch.func (jacrev, jvp, vmap), which needs PyTorch's ops."""
+    if torch._C._are_functorch_transforms_active():
+        return None
+    return compiled.for_cell(layer.kind, layer.A, *tensors)
+
+
 class LSTM(_Recurrent):
     r"""LSTM with the same layout: A = [A_h | A_x] of shape (4·hidden, hidden + input), gates stacked as i, f, g, o.
 
@@ -461,8 +571,15 @@ class LSTM(_Recurrent):
 
     def forward(self, x, h0=None, c0=None):
         checks.sequences(x, self.input_size, h0, self.hidden_size)
+        if c0 is not None and tuple(c0.shape) != (x.shape[0], self.hidden_size):
+            raise ValueError(f"c0 must have shape (batch, hidden) = {(x.shape[0], self.hidden_size)}, got "
+                             f"{tuple(c0.shape)}")
         h0 = self._h0(x, h0)
         c0 = torch.zeros_like(h0) if c0 is None else c0.to(x.dtype)
+        lib = _gated_kernel(self, x, h0, c0)
+        if lib is not None:  # u_t = A_x·x_t + b, time-major, in one GEMM; the loop over steps and its BPTT in C
+            u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            return _LSTMRecurrence.apply(u, h0.contiguous(), c0.contiguous(), self.A_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
         states, _, _ = torch._VF.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), weights, self.b is not None,
                                       1, 0.0, self.training, False, True)
@@ -537,6 +654,11 @@ class GRU(_Recurrent):
     def forward(self, x, h0=None):
         checks.sequences(x, self.input_size, h0, self.hidden_size)
         h0 = self._h0(x, h0)
+        lib = _gated_kernel(self, x, h0)
+        if lib is not None:  # u_t = A_x·x_t + b in one GEMM, as the LSTM's
+            u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            b_h = self.b_h if self.b_h is not None else u.new_zeros(3 * self.hidden_size)
+            return _GRURecurrence.apply(u, h0.contiguous(), self.A_h, b_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, self.b_h] if self.b is not None else [])
         states, _ = torch._VF.gru(x, h0.unsqueeze(0), weights, self.b is not None, 1, 0.0, self.training,
                                   False, True)
