@@ -276,6 +276,20 @@ def _progress_reporter(progress, total_steps):
     raise TypeError(f"progress must be True, False, None or a callable(fraction, message), got {progress!r}")
 
 
+def _gradient_norm(model, exact):
+    """‖g‖₂ over the model's gradients, as a 0-d tensor: in float64 where `exact` (clipping scales by it) or where
+    float32 gives no finite value, else in float32. The float32 norm tells finite from not as float64 does, at a
+    quarter of the cost (no float64 copy of the lecture's 320,000 embedding gradients): a finite float32 norm means
+    every entry is finite, and where float32 overflows (entries past ~1e19 squared, or a norm past 3e38) float64
+    decides, as it always did."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not exact:
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        if torch.isfinite(norm):
+            return norm
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads]))
+
+
 def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr=1e-3, clip=None,
         early_stopping=None, seed=0, progress=True, stop_at=None, on_epoch=None, threads=None):
     """Train `model` on train = (x, y) and return its History.
@@ -354,9 +368,7 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
                         raise TrainingDiverged(epoch, step, loss.item())
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
-                    # ‖g‖₂ in float64: in float32 the squares overflow once entries pass ~1e19, long before g does
-                    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad, dtype=torch.float64)
-                                                                 for p in model.parameters() if p.grad is not None]))
+                    norm = _gradient_norm(model, exact=clip is not None)
                     if not torch.isfinite(norm):
                         raise TrainingDiverged(epoch, step, loss.item(), gradient_norm=norm.item())
                     if clip is not None:
