@@ -157,10 +157,14 @@ def main():
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
           f"{args.rounds} rounds, load average {load[0]:.2f} → {os.getloadavg()[0]:.2f}")
     print(f"{'part':<32} {'ms (median)':>12} {'÷ C loop':>9}")
-    medians["  autograd glue (the rest)"] = medians["backward"] - sum(medians[name] for name in BACKWARD_PARTS)
-    medians["sum of the parts"] = sum(s for name, s in medians.items()
-                                      if not name.startswith(" ") and name not in ("C loop (floor)", "full step (fit's)"))
+    rows = {}
     for name, s in medians.items():
+        rows[name] = s
+        if name == BACKWARD_PARTS[-1]:
+            rows["  autograd glue (the rest)"] = medians["backward"] - sum(medians[n] for n in BACKWARD_PARTS)
+    whole = ("C loop (floor)", "full step (fit's)")
+    rows["sum of the parts"] = sum(s for name, s in medians.items() if not name.startswith(" ") and name not in whole)
+    for name, s in rows.items():
         print(f"{name:<32} {1000 * s:>12.3f} {s / floor:>9.2f}")
 
 
