@@ -33,13 +33,14 @@ import torch.nn.functional as F
 import rnnlab
 from rnnlab import kernel
 from rnnlab.models import _Lookup, flush_denormals
-from rnnlab.train import _gradient_norm, make_optimizer
+from rnnlab.train import _gradient_norm, keep_freed_memory, make_optimizer
 
 V, T, E, H, B = 10000, 500, 32, 32, 32
 
 
 def parts():
     """{name: callable} for the floor, each part of a step and the whole step, all on one model and batch."""
+    keep_freed_memory()  # as fit does
     torch.manual_seed(0)
     model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=H)
     opt = make_optimizer("rmsprop", model.parameters(), 1e-3)
