@@ -233,9 +233,10 @@ def test_gradient_norm_is_finite_exactly_when_the_float64_norm_of_the_gradients_
 def test_after_keep_freed_memory_tensors_freed_and_allocated_again_fault_no_page_in_again():
     """Oracle: the kernel's count of minor page faults (getrusage). Six tensors of 1 … 4 MB (13 MB, 3,328 pages of
     4 kB, every one written by torch.ones) are made and freed, round after round. With glibc's thresholds pinned at
-    128 kB, each comes from mmap and goes back at free, so every round faults all its pages in again; after
-    keep_freed_memory (as fit calls it) the heap grows to hold them in the first two rounds, and later rounds fault
-    none of their pages (≤ 100 allows for whatever else the interpreter allocates meanwhile)."""
+    128 kB, each comes from mmap and goes back at free, so every round (after the first, which may find room in
+    what the heap held before) faults all its pages in again; after keep_freed_memory (as fit calls it) the heap
+    grows to hold them in the first two rounds, and later rounds fault none of their pages (≤ 100 allows for
+    whatever else the interpreter allocates meanwhile)."""
     import ctypes
     import resource
 
@@ -252,7 +253,7 @@ def test_after_keep_freed_memory_tensors_freed_and_allocated_again_fault_no_page
 
     mallopt = ctypes.CDLL(None).mallopt
     assert mallopt(-3, 128 << 10) and mallopt(-1, 128 << 10)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
-    assert min(faults_per_round()) >= 3000
+    assert min(faults_per_round()[1:]) >= 3000  # the first round may still find room the heap held before
     assert keep_freed_memory()
     assert max(faults_per_round(5)[2:]) <= 100
 
