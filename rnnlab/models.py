@@ -149,11 +149,7 @@ class _Lookup(torch.autograd.Function):
     def forward(ctx, ids, weight):
         ctx.save_for_backward(ids)
         ctx.rows = weight.shape[0]
-        # index_select over the flat ids: half the time of F.embedding on the lecture's (T, batch) ids; written
-        # into a tensor of the output's shape, which the SimpleRNN may then overwrite (a view of it could not be)
-        out = weight.new_empty(*ids.shape, weight.shape[1])
-        torch.index_select(weight, 0, ids.reshape(-1), out=out.view(-1, weight.shape[1]))
-        return out
+        return F.embedding(ids, weight)
 
     @staticmethod
     def backward(ctx, grad):
