@@ -286,7 +286,7 @@ def keep_freed_memory():
     A step of the lecture's model allocates and frees ~10 MB of MB-sized tensors (states, δ, gradients of the
     embedding). glibc moves its thresholds with what the process happened to free before (from 128 kB up to these
     same ceilings), so in some processes it gave those pages back after every step and the next step faulted them
-    in again, zeroed: 450 page faults and ~1.4 ms a step (30%), in others none. These are the ceilings of glibc's
+    in again, zeroed: 320–560 page faults and ~1.4 ms a step (30%), in others none. These are the ceilings of glibc's
     own adjustment, set from the start and kept: at most 64 MB more held by a process that trains."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
@@ -333,7 +333,8 @@ def fit(model, train, val=None, epochs=3, batch_size=32, optimizer="rmsprop", lr
             None: RNNLAB_THREADS if set, else 1 for a model under a million parameters (see threads_for).
 
     Raises TrainingDiverged (a ValueError) as soon as a minibatch loss or the gradient norm ‖g‖₂ is not finite,
-    before the step is taken (clipping cannot rescue an infinite gradient).
+    before the step is taken (clipping cannot rescue an infinite gradient). For the rest of the process, glibc's
+    malloc keeps freed memory for reuse (keep_freed_memory; evaluate does the same).
     """
     _check_model(model)
     for name, value in (("epochs", epochs), ("seed", seed)):
