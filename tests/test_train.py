@@ -3,6 +3,7 @@ import copy
 import math
 import os
 import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,33 +230,45 @@ def test_gradient_norm_is_finite_exactly_when_the_float64_norm_of_the_gradients_
             assert norm == pytest.approx(oracle, rel=1e-12 if exact or scale > 1e20 else 1e-4)
 
 
+FAULTS_PER_ROUND = """
+import ctypes, resource, torch
+from rnnlab.train import keep_freed_memory
+
+def faults_per_round(rounds):
+    counts = []
+    for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        tensors = [torch.ones(mb << 18) for mb in (1, 2, 3, 4, 2, 1)]
+        del tensors
+        counts.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return counts
+
+mallopt = ctypes.CDLL(None).mallopt
+assert mallopt(-3, 128 << 10) and mallopt(-1, 128 << 10)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+pinned = faults_per_round(3)
+assert keep_freed_memory()
+print((pinned, faults_per_round(5)))
+"""
+
+
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
 def test_after_keep_freed_memory_tensors_freed_and_allocated_again_fault_no_page_in_again():
-    """Oracle: the kernel's count of minor page faults (getrusage). Six tensors of 1 … 4 MB (13 MB, 3,328 pages of
-    4 kB, every one written by torch.ones) are made and freed, round after round. With glibc's thresholds pinned at
-    128 kB, each comes from mmap and goes back at free, so every round (after the first, which may find room in
-    what the heap held before) faults all its pages in again; after keep_freed_memory (as fit calls it) the heap
-    grows to hold them in the first two rounds, and later rounds fault none of their pages (≤ 100 allows for
-    whatever else the interpreter allocates meanwhile)."""
-    import ctypes
-    import resource
+    """Oracle: the kernel's count of minor page faults (getrusage), in a fresh interpreter whose heap holds only
+    what it was given. Six tensors of 1 … 4 MB (13 MB, 3,328 pages of 4 kB, every one written by torch.ones) are
+    made and freed, round after round. With glibc's thresholds pinned at 128 kB, each comes from mmap and goes back
+    at free, so every round (after the first, which may find room in what the heap held before) faults all its
+    pages in again; after keep_freed_memory (as fit calls it) the heap grows to hold them in the first two rounds,
+    and later rounds fault none of their pages (≤ 100 allows for whatever else the interpreter allocates)."""
+    import ast
+    import subprocess
+    import sys
 
-    from rnnlab.train import keep_freed_memory
-
-    def faults_per_round(rounds=3):
-        counts = []
-        for _ in range(rounds):
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            tensors = [torch.ones(mb << 18) for mb in (1, 2, 3, 4, 2, 1)]
-            del tensors
-            counts.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-        return counts
-
-    mallopt = ctypes.CDLL(None).mallopt
-    assert mallopt(-3, 128 << 10) and mallopt(-1, 128 << 10)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
-    assert min(faults_per_round()[1:]) >= 3000  # the first round may still find room the heap held before
-    assert keep_freed_memory()
-    assert max(faults_per_round(5)[2:]) <= 100
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", FAULTS_PER_ROUND], capture_output=True, text=True, env=env,
+                         timeout=300, check=True).stdout
+    pinned, kept = ast.literal_eval(out.strip().splitlines()[-1])
+    assert min(pinned[1:]) >= 3000
+    assert max(kept[2:]) <= 100
 
 
 def test_clip_bounds_the_global_gradient_norm_of_a_step():
