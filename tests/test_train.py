@@ -210,8 +210,8 @@ def test_rmsprop_is_keras_rho_09_eps_1e7_by_one_hand_step():
     assert opt.defaults["alpha"] == 0.9 and opt.defaults["eps"] == 1e-7
 
 
-@pytest.mark.parametrize("scale, finite", [(1e-3, True), (1e30, True), (float("inf"), False), (float("nan"), False)])
-def test_gradient_norm_is_finite_exactly_when_the_float64_norm_of_the_gradients_is(scale, finite):
+@pytest.mark.parametrize("entry, finite", [(1e-3, True), (1e30, True), (float("inf"), False), (float("nan"), False)])
+def test_gradient_norm_is_finite_exactly_when_the_float64_norm_of_the_gradients_is(entry, finite):
     """fit checks ‖g‖₂ in float32 and falls back to float64 where that is not finite. Oracle: the norm of the
     gradients as float64 NumPy arrays. Entries of 1e30 are finite floats whose squares overflow float32: the norm
     must still come out finite (float32 overflows there, so float64 decides). Rounding: ≤ 3,000 squares summed in
@@ -221,13 +221,13 @@ def test_gradient_norm_is_finite_exactly_when_the_float64_norm_of_the_gradients_
     model = _classifier(0, vocab=100)
     for i, p in enumerate(model.parameters()):
         p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(i))
-    model.embedding.weight.grad[3, 1] = scale
+    model.embedding.weight.grad[3, 1] = entry
     oracle = math.sqrt(sum(float(np.sum(p.grad.double().numpy() ** 2)) for p in model.parameters()))
     for exact in (False, True):
         norm = _gradient_norm(model, exact).item()
         assert math.isfinite(norm) == finite
         if finite:
-            assert norm == pytest.approx(oracle, rel=1e-12 if exact or scale > 1e20 else 1e-4)
+            assert norm == pytest.approx(oracle, rel=1e-12 if exact or entry > 1e20 else 1e-4)
 
 
 FAULTS_PER_ROUND = """
