@@ -26,11 +26,13 @@ import torch.nn.functional as F
 import rnnlab
 from rnnlab import kernel
 from rnnlab.models import flush_denormals
+from rnnlab.train import keep_freed_memory
 
 V, T, E, H, B = 10000, 500, 32, 32, 32
 
 
 def rnnlab_step(head, x, y, cell="simple_rnn", hidden=H):
+    keep_freed_memory()  # as fit and evaluate do (for the whole process: every row gets it)
     torch.manual_seed(0)
     model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=hidden, head=head, seq_len=T,
                                       cell=cell)

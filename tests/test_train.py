@@ -2,6 +2,8 @@
 import copy
 import math
 import os
+import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,6 +208,67 @@ def test_rmsprop_is_keras_rho_09_eps_1e7_by_one_hand_step():
         torch.testing.assert_close(p1, expected, rtol=1e-10, atol=1e-12)
     opt = make_optimizer("rmsprop", [torch.zeros(1, requires_grad=True)], 1e-3)
     assert opt.defaults["alpha"] == 0.9 and opt.defaults["eps"] == 1e-7
+
+
+@pytest.mark.parametrize("entry, finite", [(1e-3, True), (1e30, True), (float("inf"), False), (float("nan"), False)])
+def test_gradient_norm_is_finite_exactly_when_the_float64_norm_of_the_gradients_is(entry, finite):
+    """fit checks ‖g‖₂ in float32 and falls back to float64 where that is not finite. Oracle: the norm of the
+    gradients as float64 NumPy arrays. Entries of 1e30 are finite floats whose squares overflow float32: the norm
+    must still come out finite (float32 overflows there, so float64 decides). Rounding: ≤ 3,000 squares summed in
+    float64 in another order than NumPy's are within 3,000·2^-53 ≈ 3e-13 relative (rtol 1e-12); in float32 (or
+    wider, then rounded) within 3,000·2^-24 ≈ 2e-4 at worst (rtol 1e-4)."""
+    from rnnlab.train import _gradient_norm
+    model = _classifier(0, vocab=100)
+    for i, p in enumerate(model.parameters()):
+        p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(i))
+    model.embedding.weight.grad[3, 1] = entry
+    oracle = math.sqrt(sum(float(np.sum(p.grad.double().numpy() ** 2)) for p in model.parameters()))
+    for exact in (False, True):
+        norm = _gradient_norm(model, exact).item()
+        assert math.isfinite(norm) == finite
+        if finite:
+            assert norm == pytest.approx(oracle, rel=1e-12 if exact or entry > 1e20 else 1e-4)
+
+
+FAULTS_PER_ROUND = """
+import ctypes, resource, torch
+from rnnlab.train import keep_freed_memory
+
+def faults_per_round(rounds):
+    counts = []
+    for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        tensors = [torch.ones(mb << 18) for mb in (1, 2, 3, 4, 2, 1)]
+        del tensors
+        counts.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return counts
+
+mallopt = ctypes.CDLL(None).mallopt
+assert mallopt(-3, 128 << 10) and mallopt(-1, 128 << 10)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+pinned = faults_per_round(3)
+assert keep_freed_memory()
+print((pinned, faults_per_round(5)))
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+def test_after_keep_freed_memory_tensors_freed_and_allocated_again_fault_no_page_in_again():
+    """Oracle: the kernel's count of minor page faults (getrusage), in a fresh interpreter whose heap holds only
+    what it was given. Six tensors of 1 … 4 MB (13 MB, 3,328 pages of 4 kB, every one written by torch.ones) are
+    made and freed, round after round. With glibc's thresholds pinned at 128 kB, each comes from mmap and goes back
+    at free, so every round (after the first, which may find room in what the heap held before) faults all its
+    pages in again; after keep_freed_memory (as fit calls it) the heap grows to hold them in the first two rounds,
+    and later rounds fault none of their pages (≤ 100 allows for whatever else the interpreter allocates)."""
+    import ast
+    import subprocess
+    import sys
+
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", FAULTS_PER_ROUND], capture_output=True, text=True, env=env,
+                         timeout=300, check=True).stdout
+    pinned, kept = ast.literal_eval(out.strip().splitlines()[-1])
+    assert min(pinned[1:]) >= 3000
+    assert max(kept[2:]) <= 100
 
 
 def test_clip_bounds_the_global_gradient_norm_of_a_step():
