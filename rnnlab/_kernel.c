@@ -208,18 +208,19 @@ DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
    same kind of loop. A_hᵀ (H, G·H) for the tangents, A_h (G·H, H) for the adjoints, so that inner loops run along
    contiguous rows; work: scratch of 2·G·H numbers. */
 #define DEFINE_GATED_TANGENT(REAL, SUFFIX, TINY)                                                                   \
-/* z_r += Σ_j v_r[j]·M[j, :] over the m rows of M (m, n), for rows = 1 or 2 vectors v_r at once. */                \
-static inline __attribute__((always_inline)) void gated_times_##SUFFIX(int64_t m, int64_t n, int64_t rows,         \
+/* z_r += Σ_j v_r[j]·M[j, :n] over m rows of M, ld apart, for rows = 1 or 2 vectors v_r at once. */                \
+static inline __attribute__((always_inline)) void gated_times_##SUFFIX(int64_t m, int64_t n, int64_t ld,           \
+        int64_t rows,                                                                                              \
         REAL *restrict z0, REAL *restrict z1, const REAL *restrict v0, const REAL *restrict v1,                    \
         const REAL *restrict M) {                                                                                  \
     if (rows == 2) {                                                                                               \
         for (int64_t j = 0; j < m; j++) {                                                                          \
-            const REAL a0 = v0[j], a1 = v1[j], *restrict row = M + j * n;                                          \
+            const REAL a0 = v0[j], a1 = v1[j], *restrict row = M + j * ld;                                         \
             for (int64_t i = 0; i < n; i++) { z0[i] += a0 * row[i]; z1[i] += a1 * row[i]; }                        \
         }                                                                                                          \
     } else {                                                                                                       \
         for (int64_t j = 0; j < m; j++) {                                                                          \
-            const REAL a0 = v0[j], *restrict row = M + j * n;                                                      \
+            const REAL a0 = v0[j], *restrict row = M + j * ld;                                                     \
             for (int64_t i = 0; i < n; i++) z0[i] += a0 * row[i];                                                  \
         }                                                                                                          \
     }                                                                                                              \
@@ -239,7 +240,9 @@ static inline __attribute__((always_inline)) void gated_tangent_##SUFFIX(int64_t
             for (int64_t d = 0; d < K; d += 2) {                                                                   \
                 const int64_t rows = K - d < 2 ? 1 : 2;                                                            \
                 for (int64_t i = 0; i < rows * G * H; i++) work[i] = 0;                                            \
-                gated_times_##SUFFIX(H, G * H, rows, work, work + G * H, pb + d * H, pb + (d + 1) * H, AT);        \
+                for (int64_t g = 0; g < G; g++) /* gate by gate: 2·H sums stay in registers */                     \
+                    gated_times_##SUFFIX(H, H, G * H, rows, work + g * H, work + (G + g) * H, pb + d * H,          \
+                                         pb + (d + 1) * H, AT + g * H);                                            \
                 for (int64_t r = 0; r < rows; r++) {                                                               \
                     const REAL *z = work + r * G * H, *dh = pb + (d + r) * H;                                      \
                     REAL *oh = ob + (d + r) * H;                                                                   \
@@ -292,7 +295,7 @@ static inline __attribute__((always_inline)) void gated_adjoint_##SUFFIX(int64_t
                     gp[i] += carry[i] * gb[i];                                                                     \
                 }                                                                                                  \
             }                                                                                                      \
-            gated_times_##SUFFIX(G * H, H, 1, gp, work + G * H, work, work, Ah); /* z1 unused */                   \
+            gated_times_##SUFFIX(G * H, H, H, 1, gp, work + G * H, work, work, Ah); /* z1 unused */                \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
