@@ -210,8 +210,7 @@ DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
 #define DEFINE_GATED_TANGENT(REAL, SUFFIX, TINY)                                                                   \
 /* z_r += Σ_j v_r[j]·M[j, :n] over m rows of M, ld apart, for rows = 1 or 2 vectors v_r at once. */                \
 static inline __attribute__((always_inline)) void gated_times_##SUFFIX(int64_t m, int64_t n, int64_t ld,           \
-        int64_t rows,                                                                                              \
-        REAL *restrict z0, REAL *restrict z1, const REAL *restrict v0, const REAL *restrict v1,                    \
+        int64_t rows, REAL *restrict z0, REAL *restrict z1, const REAL *restrict v0, const REAL *restrict v1,      \
         const REAL *restrict M) {                                                                                  \
     if (rows == 2) {                                                                                               \
         for (int64_t j = 0; j < m; j++) {                                                                          \
