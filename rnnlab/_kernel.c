@@ -205,25 +205,10 @@ DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
        LSTM:  λ = λ_t + k_t ⊙ g_t,   g_{t-1} += A_hᵀ·(W_t ⊙ [λ; λ; λ; g_t]),   λ_{t-1} = f_t ⊙ λ
        GRU:   g_{t-1} += A_hᵀ·(α_t ⊙ [g_t; g_t; g_t]) + z_t ⊙ g_t
    The LSTM's cell states c_t = u_t + f_t ⊙ c_{t-1} (u_t = i_t ⊙ g_t), which its coefficients need, come from the
-   same kind of loop. A_hᵀ (H, G·H) for the tangents, A_h (G·H, H) for the adjoints, so that inner loops run along
-   contiguous rows; work: scratch of 2·G·H numbers. */
+   same kind of loop. The tangents read AT (G, H, H), each gate's block of A_h transposed, the adjoints A_h (G·H, H),
+   so that the inner loops run along contiguous rows of H numbers (rows_times, gate by gate: its 2·H sums stay in
+   registers); work: scratch of 2·G·H numbers. */
 #define DEFINE_GATED_TANGENT(REAL, SUFFIX, TINY)                                                                   \
-/* z_r += Σ_j v_r[j]·M[j, :n] over m rows of M, ld apart, for rows = 1 or 2 vectors v_r at once. */                \
-static inline __attribute__((always_inline)) void gated_times_##SUFFIX(int64_t m, int64_t n, int64_t ld,           \
-        int64_t rows, REAL *restrict z0, REAL *restrict z1, const REAL *restrict v0, const REAL *restrict v1,      \
-        const REAL *restrict M) {                                                                                  \
-    if (rows == 2) {                                                                                               \
-        for (int64_t j = 0; j < m; j++) {                                                                          \
-            const REAL a0 = v0[j], a1 = v1[j], *restrict row = M + j * ld;                                         \
-            for (int64_t i = 0; i < n; i++) { z0[i] += a0 * row[i]; z1[i] += a1 * row[i]; }                        \
-        }                                                                                                          \
-    } else {                                                                                                       \
-        for (int64_t j = 0; j < m; j++) {                                                                          \
-            const REAL a0 = v0[j], *restrict row = M + j * ld;                                                     \
-            for (int64_t i = 0; i < n; i++) z0[i] += a0 * row[i];                                                  \
-        }                                                                                                          \
-    }                                                                                                              \
-}                                                                                                                  \
 /* out (n, B, P, K, H) from tau0 (B, P, K, H); norms (n, B), if not NULL, gets ‖∂h_t‖ over K and H, or with renorm \
    the norm of the whole tangent (∂h_t, ∂c_t), by which each sequence's tangent is then divided (at least the      \
    smallest normal float), for a Lyapunov exponent. */                                                             \
@@ -239,9 +224,9 @@ static inline __attribute__((always_inline)) void gated_tangent_##SUFFIX(int64_t
             for (int64_t d = 0; d < K; d += 2) {                                                                   \
                 const int64_t rows = K - d < 2 ? 1 : 2;                                                            \
                 for (int64_t i = 0; i < rows * G * H; i++) work[i] = 0;                                            \
-                for (int64_t g = 0; g < G; g++) /* gate by gate: 2·H sums stay in registers */                     \
-                    gated_times_##SUFFIX(H, H, G * H, rows, work + g * H, work + (G + g) * H, pb + d * H,          \
-                                         pb + (d + 1) * H, AT + g * H);                                            \
+                for (int64_t g = 0; g < G; g++)                                                                    \
+                    rows_times_##REAL(H, rows, work + g * H, work + (G + g) * H, pb + d * H, pb + (d + 1) * H,     \
+                                      AT + g * H * H);                                                             \
                 for (int64_t r = 0; r < rows; r++) {                                                               \
                     const REAL *z = work + r * G * H, *dh = pb + (d + r) * H;                                      \
                     REAL *oh = ob + (d + r) * H;                                                                   \
@@ -294,7 +279,8 @@ static inline __attribute__((always_inline)) void gated_adjoint_##SUFFIX(int64_t
                     gp[i] += carry[i] * gb[i];                                                                     \
                 }                                                                                                  \
             }                                                                                                      \
-            gated_times_##SUFFIX(G * H, H, H, 1, gp, work + G * H, work, work, Ah); /* z1 unused */                \
+            for (int64_t g = 0; g < G; g++) /* z1 (scratch) and h1 unused with one row */                          \
+                rows_times_##REAL(H, 1, gp, work + G * H, work + g * H, work + g * H, Ah + g * H * H);             \
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \

@@ -276,9 +276,9 @@ def _c_tangents(lib, rnn, coefficients, tangent, out, norms=None, renorm=False):
     """The tangents for the steps of `coefficients` (a step function's, time-major) in the C loop of rnn's cell
     (kernel.tangent, kernel.gated_tangent), from `tangent` (batch, parts, K, hidden) into out (steps, batch,
     parts, K, hidden), ‖∂h_t‖ into norms (steps, batch) float64 if given; renorm as in kernel.tangent."""
-    A_hT = rnn.A_h.detach().T.contiguous()
+    A_hT = rnn.A_h.detach().unflatten(0, (-1, rnn.hidden_size)).transpose(1, 2).contiguous()  # per gate
     if type(rnn) is SimpleRNN:
-        kernel.tangent(lib, coefficients, A_hT, tangent[:, 0], out[:, :, 0], norms, renorm)
+        kernel.tangent(lib, coefficients, A_hT[0], tangent[:, 0], out[:, :, 0], norms, renorm)
     else:
         kernel.gated_tangent(lib, rnn.kind, coefficients, A_hT, tangent, out, norms, renorm)
 

@@ -11,20 +11,10 @@ import rnnlab.memory as memory
 from rnnlab import kernel
 from rnnlab.memory import gradient_curve, influence_curve, lyapunov_exponent
 from rnnlab.models import GRU, LSTM, SequenceClassifier
+from test_kernel import both_paths  # fn() through the C loops, then through the PyTorch ones (RNNLAB_KERNEL=torch)
 
 U = 2.0**-53
 CELLS = {"lstm": LSTM, "gru": GRU}
-
-
-def both_paths(fn, monkeypatch):
-    """fn() through the C loops, then through the PyTorch steps (kernel.load() is None, as with RNNLAB_KERNEL=torch).
-    """
-    assert kernel.load() is not None
-    fast = fn()
-    with monkeypatch.context() as m:
-        m.setattr(kernel, "load", lambda: None)
-        slow = fn()
-    return fast, slow
 
 
 def layer(cell, D, H, seed=0):
@@ -213,13 +203,13 @@ def test_the_lstm_cell_states_in_c_equal_the_recurrence():
 
 def test_the_gated_loops_refuse_what_they_would_misread():
     lib, H = kernel.load(), 4
-    coef, A_hT = torch.zeros(5, 2, 6 * H), torch.zeros(H, 4 * H)
+    coef, A_hT = torch.zeros(5, 2, 6 * H), torch.zeros(4, H, H)
     tau0, out = torch.zeros(2, 2, 3, H), torch.zeros(5, 2, 2, 3, H)
     with pytest.raises(ValueError, match="cell must be one of 'lstm', 'gru', got 'simple_rnn'"):
         kernel.gated_tangent(lib, "simple_rnn", coef, A_hT, tau0, out)
     with pytest.raises(ValueError, match=r"tau0 must have shape \(2, 2, 3, 4\), got \(2, 1, 3, 4\)"):
         kernel.gated_tangent(lib, "lstm", coef, A_hT, torch.zeros(2, 1, 3, H), out)
-    with pytest.raises(ValueError, match=r"A_hT must have shape \(4, 12\)"):
+    with pytest.raises(ValueError, match=r"A_hT must have shape \(3, 4, 4\)"):
         kernel.gated_tangent(lib, "gru", torch.zeros(5, 2, 4 * H), A_hT, torch.zeros(2, 1, 3, H), out)
     with pytest.raises(ValueError, match="C-contiguous CPU tensors of one dtype"):
         kernel.gated_tangent(lib, "lstm", coef, A_hT.double(), tau0, out)
