@@ -208,6 +208,21 @@ DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
    same kind of loop. The tangents read AT (G, H, H), each gate's block of A_h transposed, the adjoints A_h (G·H, H),
    so that the inner loops run along contiguous rows of H numbers (rows_times, gate by gate: its 2·H sums stay in
    registers); work: scratch of 2·G·H numbers. */
+/* <cell>_tangent and <cell>_adjoint of a cell of G gates; lam: λ for the LSTM, NULL for the GRU. */
+#define GATED_EXPORTS(CELL, G, REAL, SUFFIX)                                                                       \
+void CELL##_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *coef, const REAL *AT,         \
+                             const REAL *tau0, REAL *out, REAL *work, double *norms, int renorm) {                 \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gated_tangent_##SUFFIX, H, G, n, B, K, coef, AT, tau0, out, work, norms, renorm)                       \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void CELL##_adjoint_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *coef, const REAL *Ah, REAL *g,           \
+                             REAL *lam, REAL *work) {                                                              \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gated_adjoint_##SUFFIX, H, G, T, B, coef, Ah, g, lam, work)                                            \
+    FLUSH_OFF();                                                                                                   \
+}
+
 #define DEFINE_GATED_TANGENT(REAL, SUFFIX, TINY)                                                                   \
 /* out (n, B, P, K, H) from tau0 (B, P, K, H); norms (n, B), if not NULL, gets ‖∂h_t‖ over K and H, or with renorm \
    the norm of the whole tangent (∂h_t, ∂c_t), by which each sequence's tangent is then divided (at least the      \
@@ -291,29 +306,8 @@ static inline __attribute__((always_inline)) void lstm_cells_loop_##SUFFIX(int64
         for (int64_t i = 0; i < B * H; i++) u[t * B * H + i] += f[t * B * H + i] * prev[i];                        \
     }                                                                                                              \
 }                                                                                                                  \
-void lstm_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *coef, const REAL *AT,           \
-                           const REAL *tau0, REAL *out, REAL *work, double *norms, int renorm) {                   \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gated_tangent_##SUFFIX, H, 4, n, B, K, coef, AT, tau0, out, work, norms, renorm)                       \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
-void gru_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *coef, const REAL *AT,            \
-                          const REAL *tau0, REAL *out, REAL *work, double *norms, int renorm) {                    \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gated_tangent_##SUFFIX, H, 3, n, B, K, coef, AT, tau0, out, work, norms, renorm)                       \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
-void lstm_adjoint_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *coef, const REAL *Ah, REAL *g, REAL *lam,  \
-                           REAL *work) {                                                                           \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gated_adjoint_##SUFFIX, H, 4, T, B, coef, Ah, g, lam, work)                                            \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
-void gru_adjoint_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *coef, const REAL *Ah, REAL *g, REAL *work) {\
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gated_adjoint_##SUFFIX, H, 3, T, B, coef, Ah, g, NULL, work)                                           \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+GATED_EXPORTS(lstm, 4, REAL, SUFFIX)                                                                               \
+GATED_EXPORTS(gru, 3, REAL, SUFFIX)                                                                                \
 /* c_t = u_t + f_t ⊙ c_{t-1} in place of u (n, B, H), from c0 (B, H). */                                           \
 void lstm_cells_##SUFFIX(int64_t n, int64_t B, int64_t H, const REAL *f, REAL *u, const REAL *c0) {                \
     FLUSH_ON();                                                                                                    \

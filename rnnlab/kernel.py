@@ -58,7 +58,7 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
     "lstm_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6 + [ctypes.c_int],
     "gru_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6 + [ctypes.c_int],
     "lstm_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5,
-    "gru_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4,
+    "gru_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5,
     "lstm_cells": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3,
 }
 
@@ -383,11 +383,9 @@ def gated_adjoint(lib, cell, coef, A_h, g):
     T, B = coef.shape[:2]
     _check(("coef", coef, (T, B, (G + P) * H)), ("A_h", A_h, (G * H, H)), ("g", g, (T, B, H)))
     fn, work = getattr(lib, f"{cell}_adjoint_{_SUFFIX[coef.dtype]}"), coef.new_empty(2 * G * H)
-    if cell == "lstm":
-        lam = coef.new_zeros(B, H)  # ∂L/∂c_t, carried backwards
-        fn(T, B, H, coef.data_ptr(), A_h.data_ptr(), g.data_ptr(), lam.data_ptr(), work.data_ptr())
-    else:
-        fn(T, B, H, coef.data_ptr(), A_h.data_ptr(), g.data_ptr(), work.data_ptr())
+    lam = coef.new_zeros(B, H) if cell == "lstm" else None  # ∂L/∂c_t, carried backwards
+    fn(T, B, H, coef.data_ptr(), A_h.data_ptr(), g.data_ptr(), None if lam is None else lam.data_ptr(),
+       work.data_ptr())
 
 
 def lstm_cells(lib, f, u, c0):
