@@ -362,9 +362,9 @@ def gated_tangent(lib, cell, coef, A_hT, tau0, out, norms=None, renorm=False):
     """The tangents of an LSTM (cell "lstm") or GRU ("gru") for the n steps of coef (n, B, (G + P)·H), from tau0
     (B, P, K, H) into out (n, B, P, K, H): P = 2 parts (∂h, ∂c) for the LSTM, 1 (∂h) for the GRU; coef holds per
     step and sequence [W_i W_f W_g W_o | f | k] (LSTM) or [α_r α_z α_n | z] (GRU), as _kernel.c writes; A_hT
-    (G, H, H) each gate's block of A_h transposed. norms
-    (n, B) float64, if given, gets ‖∂h_t‖ over K and H, scaled as in tangent; renorm: the norm of the whole tangent
-    instead, which each sequence's tangent is divided by before the next step."""
+    (G, H, H) each gate's block of A_h transposed. norms (n, B) float64, if given, gets ‖∂h_t‖ over K and H, scaled
+    as in tangent; renorm: the norm of the whole tangent instead, which each sequence's tangent is divided by
+    before the next step."""
     G, P, H = _gated_shapes(cell, coef)
     n, B = coef.shape[:2]
     K = tau0.shape[2] if tau0.dim() == 4 else -1
