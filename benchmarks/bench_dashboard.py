@@ -116,7 +116,7 @@ def gated_rows(repeat):
 def measure(page, home, child=CHILD, *args):
     args = args or PAGES[page][:2] + (json.dumps(PAGES[page][2]),)
     app = str(ROOT / "dashboard" / "app.py")
-    out = subprocess.run([sys.executable, "-c", child, app, page, *map(str, args)],
+    out = subprocess.run([sys.executable, "-c", child, app, page, *map(str, args)], cwd=ROOT,  # cwd: its rnnlab
                          capture_output=True, text=True, env={**os.environ, "RNNLAB_HOME": home}, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["errors"]:
