@@ -203,16 +203,19 @@ def browser_rows(rounds):
                 proc.terminate()
                 proc.wait()
             browser.close()
-    floor = statistics.median(t for t, _ in times["floor"][1:]) if rounds > 1 else float("nan")
+    nan = float("nan")
     print(f"{'page':<14} {'cold s':>7} {'warm s':>7} {'/ 2 s':>6} {'/ floor':>8} {'sent s':>7}   warm rounds")
     for page, t in times.items():
-        warm = statistics.median(x for x, _ in t[1:]) if rounds > 1 else float("nan")
-        sent = statistics.median(x for _, x in t[1:]) if rounds > 1 else float("nan")
-        print(f"{page:<14} {t[0][0]:>7.2f} {warm:>7.2f} {warm / COLD_TARGET:>6.2f} {warm / floor:>8.2f} {sent:>7.2f}   "
+        warm = statistics.median(x for x, _ in t[1:]) if rounds > 1 else nan
+        sent = statistics.median(x for _, x in t[1:]) if rounds > 1 else nan
+        # page ÷ floor within each round, which the same load slowed alike, then the median over the rounds
+        paired = statistics.median(x / f for (x, _), (f, _) in zip(t[1:], times["floor"][1:])) if rounds > 1 else nan
+        print(f"{page:<14} {t[0][0]:>7.2f} {warm:>7.2f} {warm / COLD_TARGET:>6.2f} {paired:>8.2f} {sent:>7.2f}   "
               + " ".join(f"{x:.2f}" for x, _ in t[1:]), flush=True)
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; cold: round 1 after the "
-          f"servers' start; warm: median of {rounds - 1} later rounds, each page in a fresh session; floor: a "
-          f"one-chart Streamlit script; sent: when the websocket frame with the first chart arrived")
+          f"servers' start; warm: median of {rounds - 1} later rounds, each page in a fresh session; / floor: median "
+          "over those rounds of the page's time over the floor's in the same round (a one-chart Streamlit script); "
+          "sent: when the websocket frame with the first chart arrived")
 
 
 def main(argv=None):

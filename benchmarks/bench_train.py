@@ -8,7 +8,10 @@ Baselines: PyTorch's nn.RNN (fused forward, autograd backward) with its default 
 flushed; a Python loop over steps; Keras 3 on TensorFlow with XLA, if tensorflow is installed
 (`pip install tensorflow-cpu`), else it says so.
 
-    python benchmarks/bench_train.py [--rounds 15] [--threads 1] [--quick]
+Then the same training step with an LSTM and a GRU (issue 15) at hidden 32 and 128: rnnlab (its loops and BPTT in
+C) against nn.LSTM / nn.GRU and Keras' LSTM / GRU (reset_after=True, its default) with XLA.
+
+    python benchmarks/bench_train.py [--rounds 15] [--threads 1] [--quick] [--cells simple_rnn,lstm,gru]
 """
 import argparse
 import os
@@ -27,9 +30,10 @@ from rnnlab.models import flush_denormals
 V, T, E, H, B = 10000, 500, 32, 32, 32
 
 
-def rnnlab_step(head, x, y):
+def rnnlab_step(head, x, y, cell="simple_rnn", hidden=H):
     torch.manual_seed(0)
-    model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=H, head=head, seq_len=T)
+    model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=hidden, head=head, seq_len=T,
+                                      cell=cell)
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
 
     def step():  # as rnnlab.fit takes it: denormals flushed while training
@@ -40,10 +44,13 @@ def rnnlab_step(head, x, y):
     return step, lambda xb: model(xb)
 
 
-def torch_rnn_step(head, x, y, flush=False, loop=False):
+TORCH_LAYERS = {"simple_rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+
+
+def torch_rnn_step(head, x, y, flush=False, loop=False, cell="simple_rnn", hidden=H):
     torch.manual_seed(0)
-    emb, rnn = torch.nn.Embedding(V, E), torch.nn.RNN(E, H, batch_first=True)
-    dense = torch.nn.Linear(H * (T if head == "flatten" else 1), 1)
+    emb, rnn = torch.nn.Embedding(V, E), TORCH_LAYERS[cell](E, hidden, batch_first=True)
+    dense = torch.nn.Linear(hidden * (T if head == "flatten" else 1), 1)
     params = [*emb.parameters(), *rnn.parameters(), *dense.parameters()]
     opt = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-7)
 
@@ -51,7 +58,7 @@ def torch_rnn_step(head, x, y, flush=False, loop=False):
         e = emb(xb)
         if not loop:
             return rnn(e)[0]
-        h, out = e.new_zeros(e.shape[0], H), []
+        h, out = e.new_zeros(e.shape[0], hidden), []
         for t in range(e.shape[1]):
             h = torch.tanh(e[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
             out.append(h)
@@ -77,7 +84,7 @@ def torch_rnn_step(head, x, y, flush=False, loop=False):
     return step, forward
 
 
-def keras_step(head, x, y):
+def keras_step(head, x, y, cell="simple_rnn", hidden=H):
     try:
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         import keras
@@ -88,7 +95,8 @@ def keras_step(head, x, y):
         tf.config.threading.set_intra_op_parallelism_threads(torch.get_num_threads())
         tf.config.threading.set_inter_op_parallelism_threads(1)
         keras_step.threads_set = True
-    layers = [keras.layers.Embedding(V, E), keras.layers.SimpleRNN(H, return_sequences=head == "flatten")]
+    recurrent = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    layers = [keras.layers.Embedding(V, E), recurrent(hidden, return_sequences=head == "flatten")]
     if head == "flatten":
         layers.append(keras.layers.Flatten())
     model = keras.Sequential(layers + [keras.layers.Dense(1, activation="sigmoid")])
@@ -144,7 +152,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="5 rounds, no Python loop")
+    parser.add_argument("--cells", default="simple_rnn,lstm,gru", help="the layers to time, comma-separated")
     args = parser.parse_args()
+    cells = args.cells.split(",")
     rounds = 5 if args.quick else args.rounds
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
@@ -156,7 +166,7 @@ def main():
     x = torch.randint(1, V, (B, T), generator=g)
     y = torch.randint(0, 2, (B,), generator=g).float()
     x_infer = torch.randint(1, V, (256, T), generator=g)
-    for head in ("last", "flatten"):
+    for head in ("last", "flatten") if "simple_rnn" in cells else ():
         builders = {"rnnlab": rnnlab_step(head, x, y),
                     "nn.RNN (default)": torch_rnn_step(head, x, y),
                     "nn.RNN, denormals flushed": torch_rnn_step(head, x, y, flush=True)}
@@ -172,6 +182,17 @@ def main():
         with torch.no_grad():
             table(f"inference, head={head!r}, batch 256, {T} steps",
                   measure({k: (lambda f=v[1]: f(x_infer)) for k, v in builders.items()}, max(3, rounds // 3)))
+    for cell in (c for c in ("lstm", "gru") if c in cells):
+        name = TORCH_LAYERS[cell].__name__
+        for hidden in (32, 128):
+            builders = {"rnnlab": rnnlab_step("last", x, y, cell, hidden),
+                        f"nn.{name} (default)": torch_rnn_step("last", x, y, cell=cell, hidden=hidden),
+                        f"nn.{name}, denormals flushed": torch_rnn_step("last", x, y, True, cell=cell, hidden=hidden)}
+            keras = keras_step("last", x, y, cell, hidden)
+            if keras is not None:
+                builders[f"Keras 3 {name} + TensorFlow, XLA"] = keras
+            table(f"training step, {cell}, hidden {hidden}, head='last', batch {B}, {T} steps",
+                  measure({k: v[0] for k, v in builders.items()}, rounds))
 
 
 if __name__ == "__main__":

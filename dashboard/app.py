@@ -8,8 +8,9 @@ no download and no file. Trained runs come from rnnlab's run store ($RNNLAB_HOME
 CLI wrote (`rnnlab train ...`) and those trained here on demand.
 
 What the pages share, one module each: widgets.py (a configuration's widgets, on-demand training with Cancel),
-sources.py (where a model comes from, at initialisation or a stored run, and the Compare list), measurements.py
-(cached rnnlab measurements), figures.py, imdb_data.py and sweep_ui.py.
+sources.py (where a model comes from, at initialisation, a stored run or an upload, and the Compare list), uploads.py
+(the model a person uploaded, kept in their session), measurements.py (cached rnnlab measurements), figures.py,
+imdb_data.py and sweep_ui.py.
 """
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ PAGES = [
     st.Page("views/dependencies.py", title="Short vs long dependencies", icon=":material/target:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("views/imdb.py", title="IMDB", icon=":material/reviews:"),
+    st.Page("views/your_model.py", title="Your model", icon=":material/upload_file:"),
 ]
 
 page = st.navigation(PAGES)

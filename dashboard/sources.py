@@ -1,5 +1,5 @@
-"""Where a page's model comes from (a Source: at initialisation, or a stored run), the run store, and the compare
-list, the named (configuration, source) pairs the Compare page shows.
+"""Where a page's model comes from (a Source: at initialisation, a stored run, or a model the person uploaded), the
+run store, and the compare list, the named (configuration, source) pairs the Compare page shows.
 
 The run store is rnnlab's default ($RNNLAB_HOME or the user cache), read when a function is called, so tests can
 point it at a temporary folder.
@@ -14,6 +14,7 @@ from widgets import describe, from_json, to_json
 
 AT_INIT = "at initialisation"
 COMPARE = "compare"  # st.session_state[COMPARE]: the list of CompareEntry, set up by app.py
+UPLOADED = "uploaded"  # st.session_state[UPLOADED]: this session's uploads.Upload, once a person uploads a model
 MAX_COMPARE = 4
 
 
@@ -113,7 +114,31 @@ class StoredRun:
         return vocabulary(self.key)
 
 
-Source = AtInit | StoredRun
+@dataclass(frozen=True)
+class Uploaded:
+    """The model a person uploaded in this session (uploads.py), by the sha256 of its file: the same file gives the
+    same model in any session, so that measurements cached under this key are its own."""
+
+    key: str  # the file's sha256
+    label = "your model"
+    trained = True
+
+    def upload(self):
+        upload = st.session_state.get(UPLOADED)
+        if upload is None or upload.key != self.key:
+            raise ValueError("this uploaded model is no longer in the session: upload it again on Your model")
+        return upload
+
+    def model(self, config):
+        """The uploaded model (eval mode); config is not read (it was made from the model)."""
+        return self.upload().model
+
+    def vocabulary(self):
+        """The IMDB vocabulary of an IMDB-shaped model (when the reviews are here), else None."""
+        return self.upload().words
+
+
+Source = AtInit | StoredRun | Uploaded
 
 
 # ------------------------------------------------------------------------------------------------ compare list

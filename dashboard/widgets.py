@@ -141,13 +141,18 @@ def show_command(config, figure=None, length=None, seed=0, source=None, key="com
         st.caption("Reproduce from a terminal (the run then appears here):")
         st.code(presets.cli_command(config), language="bash")
         if figure:
-            python = notebook.code(config, figure, length, seed, source)
-            st.caption("Reproduce the figure in Python, with the run store of this dashboard ($RNNLAB_HOME):")
-            st.code(python, language="python")
-            cells = [("markdown", f"{notebook.FIGURES[figure]}, as the rnnlab dashboard draws it."), ("code", python)]
-            st.download_button("Notebook (.ipynb)", lambda: notebook.notebook(cells), file_name=f"{figure}.ipynb",
-                               mime="application/x-ipynb+json", key=f"{key}.notebook", on_click="ignore",
-                               icon=":material/download:")
+            show_python(notebook.code(config, figure, length, seed, source), figure, key)
+
+
+def show_python(python, figure, key):
+    """The Python (rnnlab.notebook's) that draws `figure`, a key of rnnlab.notebook.FIGURES, and a download of it as
+    a Jupyter notebook."""
+    st.caption("Reproduce the figure in Python, with the run store of this dashboard ($RNNLAB_HOME):")
+    st.code(python, language="python")
+    cells = [("markdown", f"{notebook.FIGURES[figure]}, as the rnnlab dashboard draws it."), ("code", python)]
+    st.download_button("Notebook (.ipynb)", lambda: notebook.notebook(cells), file_name=f"{figure}.ipynb",
+                       mime="application/x-ipynb+json", key=f"{key}.notebook", on_click="ignore",
+                       icon=":material/download:")
 
 
 # ------------------------------------------------------------------------------------------------ training

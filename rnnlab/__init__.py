@@ -5,7 +5,7 @@
 One module per idea: models (SimpleRNN, LSTM, GRU, SequenceClassifier), params (counts and summaries), tasks
 (synthetic dependencies of known length), train (fit, evaluate), runs (configurations and the run store), memory
 (influence and gradient decay), experiments (decay reports, accuracy against the lag, reach; the lecture's IMDB
-run), plots (Plotly figures), imdb (the lecture's data set).
+run), plots (Plotly figures), imdb (the lecture's data set), modelfile (load_model: a Keras or PyTorch model file).
 """
 import importlib
 
@@ -13,9 +13,10 @@ import importlib
 # `rnnlab --help` answers at once; `from rnnlab import fit` imports what fit needs.
 _EXPORTS = {
     "experiments": ("DecayReport", "DependencyProfile", "Reach", "decay_report", "dependency_profile", "imdb_config",
-                    "reach"),
+                    "model_report", "reach"),
     "memory": ("DecayFit", "MemoryProfile", "Spectrum", "fit_decay", "gradient_curve", "influence_curve",
                "lyapunov_exponent", "memory_profile", "perturbation_curve", "recurrent_spectrum", "saliency_curve"),
+    "modelfile": ("ModelFileError", "load_model"),
     "models": ("GRU", "LSTM", "SequenceClassifier", "SimpleRNN", "gate_time_constants"),
     "params": ("count_parameters", "gru_params", "lstm_params", "simple_rnn_params", "summary"),
     "runs": ("CorruptRun", "RunConfig", "RunResult", "Store", "delete_run", "list_runs", "load_run", "run"),

@@ -1,8 +1,8 @@
-/* The SimpleRNN's recurrence, its BPTT and its tangents as plain loops over steps, compiled once per machine
-   (rnnlab/kernel.py). Shared pieces first (rows_times: rows of a state times a matrix; norm: a scaled 2-norm;
-   BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell and precision, which exports <cell>_forward,
-   <cell>_backward and <cell>_tangent; an LSTM's or GRU's loops go beside DEFINE_SIMPLE_RNN, built from the same
-   pieces, and their name into kernel.CELLS.
+/* The SimpleRNN's recurrence, its BPTT and its tangents, and the LSTM's and GRU's recurrence and BPTT, as plain
+   loops over steps, compiled once per machine (rnnlab/kernel.py). Shared pieces first (rows_times: rows of a state
+   times a matrix; norm: a scaled 2-norm; BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell and
+   precision, which exports <cell>_forward, <cell>_backward and <cell>_tangent (DEFINE_GATED: lstm_* and gru_*,
+   whose equations it states), and the cell's name in kernel.CELLS.
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
@@ -49,25 +49,38 @@ static inline float tanh_f32(float v) {
     return fabsf(v) > 9.0f ? copysignf(1.0f, v) : r; /* past 9, tanh rounds to ±1 in float32: saturate exactly */
 }
 
+/* σ(v) = ½ + ½·tanh(v/2) in float32, so that the gates share tanh's one approximation (σ saturates exactly to 0
+   and 1 past |v| = 18, where σ − 0 < 1.6e-8); libm's exp in float64, 1/(1 + e^{-v}), which keeps σ's relative
+   accuracy far into its tail. Both pass a NaN on. */
+static inline float sigmoid_f32(float v) { return 0.5f + 0.5f * tanh_f32(0.5f * v); }
+static inline double sigmoid_f64(double v) { return 1 / (1 + exp(-v)); }
+
 #define PHI(REAL, TANH, v, nl) ((nl) == 0 ? TANH(v) : (nl) == 1 ? ((v) < 0 ? (REAL)0 : (v)) : (v)) /* NaN stays NaN */
 #define DPHI(REAL, h, nl) ((nl) == 0 ? (REAL)1 - (h) * (h) : (nl) == 1 ? (REAL)((h) > 0) : (REAL)1)
 
-/* z_r += Σ_j h_r[j]·M[j, :] for two rows r at once (two independent chains of multiply-adds keep the FPU busy).
-   Inlined with a constant H for the usual state sizes, so that the compiler keeps z in registers. */
+/* z_r[i] += Σ_j a_r[j]·M[j, i], j < K, i < N (M's rows ld apart), for two rows r at once (two independent chains
+   of multiply-adds keep the FPU busy). Inlined with constant sizes for the usual state sizes, so that the compiler
+   keeps z in registers. rows_times is the square case (K = N = ld = H); the gated cells call it on blocks of A_hᵀ
+   and A_h (batch_times). */
 #define ROWS_TIMES(REAL)                                                                                           \
-static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, int64_t rows, REAL *restrict z0,     \
-        REAL *restrict z1, const REAL *restrict h0, const REAL *restrict h1, const REAL *restrict M) {             \
+static inline __attribute__((always_inline)) void rows_times_wide_##REAL(int64_t K, int64_t N, int64_t ld,         \
+        int64_t rows, REAL *restrict z0, REAL *restrict z1, const REAL *restrict a0, const REAL *restrict a1,      \
+        const REAL *restrict M) {                                                                                  \
     if (rows == 2) {                                                                                               \
-        for (int64_t j = 0; j < H; j++) {                                                                          \
-            const REAL a0 = h0[j], a1 = h1[j], *restrict m = M + j * H;                                            \
-            for (int64_t i = 0; i < H; i++) { z0[i] += a0 * m[i]; z1[i] += a1 * m[i]; }                            \
+        for (int64_t j = 0; j < K; j++) {                                                                          \
+            const REAL b0 = a0[j], b1 = a1[j], *restrict m = M + j * ld;                                           \
+            for (int64_t i = 0; i < N; i++) { z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; }                            \
         }                                                                                                          \
     } else {                                                                                                       \
-        for (int64_t j = 0; j < H; j++) {                                                                          \
-            const REAL a0 = h0[j], *restrict m = M + j * H;                                                        \
-            for (int64_t i = 0; i < H; i++) z0[i] += a0 * m[i];                                                    \
+        for (int64_t j = 0; j < K; j++) {                                                                          \
+            const REAL b0 = a0[j], *restrict m = M + j * ld;                                                       \
+            for (int64_t i = 0; i < N; i++) z0[i] += b0 * m[i];                                                    \
         }                                                                                                          \
     }                                                                                                              \
+}                                                                                                                  \
+static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, int64_t rows, REAL *restrict z0,     \
+        REAL *restrict z1, const REAL *restrict h0, const REAL *restrict h1, const REAL *restrict M) {             \
+    rows_times_wide_##REAL(H, H, H, rows, z0, z1, h0, h1, M);                                                      \
 }
 
 /* Calls f with H as a constant for the usual state sizes (the compiler then unrolls and keeps rows in registers),
@@ -188,8 +201,165 @@ void simple_rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, con
     FLUSH_OFF();                                                                                                   \
 }
 
+#define DEFINE_GATED(REAL, SUFFIX, TANH, SIGMOID)                                                                  \
+/* z_b[i] += Σ_j a_b[j]·M[j, i] for every row b < B (z_b = z + b·zs, a_b = a + b·as), j < K, i < N, M's rows ld    \
+   apart, in blocks of M of KB rows × NB columns (32 KB, which stays in L1 while the whole batch passes over it: the \
+   LSTM's A_h at H = 128 is 256 KB), two rows of the batch at a time. Each z_b[i] still sums over j in order, so the \
+   result is rows_times_wide's to the bit. Full blocks take the constant sizes, which keep z in registers. */      \
+static inline __attribute__((always_inline)) void batch_times_##SUFFIX(int64_t K, int64_t N, int64_t ld, int64_t B, \
+        REAL *restrict z, int64_t zs, const REAL *restrict a, int64_t as, const REAL *restrict M) {                \
+    const int64_t NB = 256 / sizeof(REAL), KB = 128;                                                               \
+    for (int64_t i0 = 0; i0 < N; i0 += NB)                                                                         \
+        for (int64_t j0 = 0; j0 < K; j0 += KB)                                                                     \
+            for (int64_t b = 0; b < B; b += 2) {                                                                   \
+                const int64_t rows = B - b < 2 ? 1 : 2, n = N - i0 < NB ? N - i0 : NB, k = K - j0 < KB ? K - j0 : KB; \
+                REAL *z0 = z + b * zs + i0, *z1 = z0 + zs;                                                         \
+                const REAL *a0 = a + b * as + j0, *a1 = a0 + as, *m = M + j0 * ld + i0;                            \
+                if (n == NB && k == KB)                                                                            \
+                    rows_times_wide_##REAL(KB, NB, ld, rows, z0, z1, a0, a1, m);                                   \
+                else                                                                                               \
+                    rows_times_wide_##REAL(k, n, ld, rows, z0, z1, a0, a1, m);                                     \
+            }                                                                                                      \
+}                                                                                                                  \
+/* One row of the LSTM's step from its pre-activations: z (4H) becomes [σ(i); σ(f); tanh(g); σ(o)],                \
+   c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g), h_t = σ(o)⊙tanh(c_t). Functions of their own, this and gru_gates, so that    \
+   restrict tells the compiler that c_t does not overlap c_{t-1} (nor h_t h_{t-1}): it then vectorises the loop    \
+   (7× faster at H = 32). */                                                                                       \
+static inline __attribute__((always_inline)) void lstm_gates_##SUFFIX(int64_t H, REAL *restrict z,                 \
+        const REAL *restrict cp, REAL *restrict c, REAL *restrict h) {                                             \
+    for (int64_t j = 0; j < H; j++) {                                                                              \
+        const REAL i = SIGMOID(z[j]), f = SIGMOID(z[H + j]), g = TANH(z[2 * H + j]), o = SIGMOID(z[3 * H + j]);    \
+        z[j] = i, z[H + j] = f, z[2 * H + j] = g, z[3 * H + j] = o;                                                \
+        c[j] = f * cp[j] + i * g;                                                                                  \
+        h[j] = o * TANH(c[j]);                                                                                     \
+    }                                                                                                              \
+}                                                                                                                  \
+/* LSTM, gates [i; f; g; o] = z_t = u_t + A_h·h_{t-1}, in place of u (T, B, 4H), which holds u_t = A_x·x_t + b on  \
+   entry and the activated gates [σ(i); σ(f); tanh(g); σ(o)] on return:                                            \
+   c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),  h_t = σ(o)⊙tanh(c_t), into cs and hs (T, B, H). */                          \
+static inline __attribute__((always_inline)) void lstm_fwd_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
+        REAL *restrict gates, const REAL *restrict h0, const REAL *restrict c0, const REAL *restrict AT,           \
+        REAL *restrict cs, REAL *restrict hs) {                                                                    \
+    for (int64_t t = 0; t < T; t++) {                                                                              \
+        const REAL *hp = t ? hs + (t - 1) * B * H : h0, *cp = t ? cs + (t - 1) * B * H : c0;                       \
+        batch_times_##SUFFIX(H, 4 * H, 4 * H, B, gates + t * B * 4 * H, 4 * H, hp, H, AT);                         \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const int64_t o = t * B + b;                                                                           \
+            lstm_gates_##SUFFIX(H, gates + o * 4 * H, cp + b * H, cs + o * H, hs + o * H);                         \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+/* ∂L/∂z_t in place of the gates (gz: T, B, 4H), t = T-1 … 0, with dh = ∂L/∂h_t (output + dz_{t+1}·A_h) and        \
+   dc = ∂L/∂c_t carried: dc ← dc + dh⊙σ(o)⊙tanh'(c_t),                                                             \
+   dz = [dc⊙tanh(g)⊙σ'(i); dc⊙c_{t-1}⊙σ'(f); dc⊙σ(i)⊙tanh'(g); dh⊙tanh(c_t)⊙σ'(o)],                                \
+   then dc ← dc⊙σ(f), dh ← dz·A_h. dh and dc (B, H) end as ∂L/∂h0 and ∂L/∂c0. */                                   \
+static inline __attribute__((always_inline)) void lstm_bwd_##SUFFIX(int64_t H, int64_t T, int64_t B,               \
+        REAL *restrict gz, const REAL *restrict cs, const REAL *restrict c0, const REAL *restrict g_out,           \
+        int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dh, REAL *restrict dc) {                   \
+    for (int64_t i = 0; i < B * H; i++) dh[i] = 0, dc[i] = 0;                                                      \
+    for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
+        const REAL *cp = t ? cs + (t - 1) * B * H : c0;                                                            \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const REAL *c = cs + (t * B + b) * H, *cpr = cp + b * H, *go = g_out + t * gt + b * gb;                \
+            REAL *d = gz + (t * B + b) * 4 * H, *dhr = dh + b * H, *dcr = dc + b * H;                              \
+            for (int64_t j = 0; j < H; j++) {                                                                      \
+                const REAL i = d[j], f = d[H + j], g = d[2 * H + j], og = d[3 * H + j], tc = TANH(c[j]);           \
+                const REAL dhj = dhr[j] + go[j], dcj = dcr[j] + dhj * og * (1 - tc * tc);                          \
+                d[j] = dcj * g * (i * (1 - i));                                                                    \
+                d[H + j] = dcj * cpr[j] * (f * (1 - f));                                                           \
+                d[2 * H + j] = dcj * i * (1 - g * g);                                                              \
+                d[3 * H + j] = dhj * tc * (og * (1 - og));                                                         \
+                dcr[j] = dcj * f, dhr[j] = 0;                                                                      \
+            }                                                                                                      \
+        }                                                                                                          \
+        batch_times_##SUFFIX(4 * H, H, H, B, dh, H, gz + t * B * 4 * H, 4 * H, Ah);                                \
+    }                                                                                                              \
+}                                                                                                                  \
+/* One row of the GRU's step from its pre-activations: z (3H) becomes [r; z; n], h_t = (1 − z)⊙n + z⊙h_{t-1}. */   \
+static inline __attribute__((always_inline)) void gru_gates_##SUFFIX(int64_t H, REAL *restrict z,                  \
+        const REAL *restrict ghn, const REAL *restrict hp, REAL *restrict h) {                                     \
+    for (int64_t j = 0; j < H; j++) {                                                                              \
+        const REAL r = SIGMOID(z[j]), zg = SIGMOID(z[H + j]), n = TANH(z[2 * H + j] + r * ghn[j]);                 \
+        z[j] = r, z[H + j] = zg, z[2 * H + j] = n;                                                                 \
+        h[j] = (1 - zg) * n + zg * hp[j];                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+/* GRU (reset_after), u_t = A_x·x_t + b and gh = A_h·h_{t-1} + b_h split as [r; z; n]:                             \
+   r = σ(u_r + gh_r), z = σ(u_z + gh_z), n = tanh(u_n + r⊙gh_n), h_t = (1 − z)⊙n + z⊙h_{t-1},                      \
+   in place of u (T, B, 3H), which holds u_t on entry and [r; z; n] on return; gh_n into ghn and h_t into hs       \
+   (T, B, H). */                                                                                                   \
+static inline __attribute__((always_inline)) void gru_fwd_##SUFFIX(int64_t H, int64_t T, int64_t B,                \
+        REAL *restrict gates, const REAL *restrict h0, const REAL *restrict AT, const REAL *restrict bh,           \
+        REAL *restrict ghn, REAL *restrict hs) {                                                                   \
+    for (int64_t t = 0; t < T; t++) {                                                                              \
+        const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
+        REAL *z = gates + t * B * 3 * H, *n_h = ghn + t * B * H;                                                   \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            for (int64_t i = 0; i < 2 * H; i++) z[b * 3 * H + i] += bh[i];                                         \
+            for (int64_t j = 0; j < H; j++) n_h[b * H + j] = bh[2 * H + j];                                        \
+        }                                                                                                          \
+        /* the r and z blocks of A_h·h_{t-1} join u in place; the n block goes to ghn, as r multiplies it */       \
+        batch_times_##SUFFIX(H, 2 * H, 3 * H, B, z, 3 * H, hp, H, AT);                                             \
+        batch_times_##SUFFIX(H, H, 3 * H, B, n_h, H, hp, H, AT + 2 * H);                                           \
+        for (int64_t b = 0; b < B; b++)                                                                            \
+            gru_gates_##SUFFIX(H, z + b * 3 * H, n_h + b * H, hp + b * H, hs + (t * B + b) * H);                   \
+    }                                                                                                              \
+}                                                                                                                  \
+/* ∂L/∂u_t in place of the gates (gx: T, B, 3H) and ∂L/∂(gh_t) into dgh (T, B, 3H), t = T-1 … 0, with              \
+   dh = ∂L/∂h_t (output + carried): dn = dh⊙(1 − z)⊙tanh'(·), dz = dh⊙(h_{t-1} − n)⊙σ'(z), dr = dn⊙gh_n⊙σ'(r),     \
+   dgx = [dr; dz; dn], dgh = [dr; dz; dn⊙r], then dh ← dh⊙z + dgh·A_h, which ends as ∂L/∂h0. */                    \
+static inline __attribute__((always_inline)) void gru_bwd_##SUFFIX(int64_t H, int64_t T, int64_t B,                \
+        REAL *restrict gx, const REAL *restrict ghn, const REAL *restrict hs, const REAL *restrict h0,             \
+        const REAL *restrict g_out, int64_t gt, int64_t gb, const REAL *restrict Ah, REAL *restrict dgh,           \
+        REAL *restrict dh) {                                                                                       \
+    for (int64_t i = 0; i < B * H; i++) dh[i] = 0;                                                                 \
+    for (int64_t t = T - 1; t >= 0; t--) {                                                                         \
+        const REAL *hp = t ? hs + (t - 1) * B * H : h0;                                                            \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const REAL *n_h = ghn + (t * B + b) * H, *hpr = hp + b * H, *go = g_out + t * gt + b * gb;             \
+            REAL *dx = gx + (t * B + b) * 3 * H, *dg = dgh + (t * B + b) * 3 * H, *dhr = dh + b * H;               \
+            for (int64_t j = 0; j < H; j++) {                                                                      \
+                const REAL rg = dx[j], zg = dx[H + j], n = dx[2 * H + j], dhj = dhr[j] + go[j];                    \
+                const REAL dn = dhj * (1 - zg) * (1 - n * n), dzg = dhj * (hpr[j] - n) * (zg * (1 - zg));          \
+                const REAL dr = dn * n_h[j] * (rg * (1 - rg));                                                     \
+                dx[j] = dr, dx[H + j] = dzg, dx[2 * H + j] = dn;                                                   \
+                dg[j] = dr, dg[H + j] = dzg, dg[2 * H + j] = dn * rg;                                              \
+                dhr[j] = dhj * zg;                                                                                 \
+            }                                                                                                      \
+        }                                                                                                          \
+        batch_times_##SUFFIX(3 * H, H, H, B, dh, H, dgh + t * B * 3 * H, 3 * H, Ah);                               \
+    }                                                                                                              \
+}                                                                                                                  \
+void lstm_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *c0,           \
+                           const REAL *AT, REAL *cs, REAL *hs) {                                                   \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(lstm_fwd_##SUFFIX, H, T, B, gates, h0, c0, AT, cs, hs)                                                 \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void lstm_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gz, const REAL *cs, const REAL *c0,             \
+                            const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dh, REAL *dc) {       \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(lstm_bwd_##SUFFIX, H, T, B, gz, cs, c0, g_out, gt, gb, Ah, dh, dc)                                     \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void gru_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *AT,            \
+                          const REAL *bh, REAL *ghn, REAL *hs) {                                                   \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gru_fwd_##SUFFIX, H, T, B, gates, h0, AT, bh, ghn, hs)                                                 \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void gru_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gx, const REAL *ghn, const REAL *hs,             \
+                           const REAL *h0, const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dgh,   \
+                           REAL *dh) {                                                                             \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gru_bwd_##SUFFIX, H, T, B, gx, ghn, hs, h0, g_out, gt, gb, Ah, dgh, dh)                                \
+    FLUSH_OFF();                                                                                                   \
+}
+
 DEFINE_COMMON(float, f32)
 DEFINE_COMMON(double, f64)
+DEFINE_GATED(float, f32, tanh_f32, sigmoid_f32)
+DEFINE_GATED(double, f64, tanh, sigmoid_f64)
 DEFINE_SIMPLE_RNN(float, f32, tanh_f32, FLT_MIN)
 DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
 

@@ -5,6 +5,7 @@
     rnnlab imdb --head flatten              the lecture's IMDB experiment (its defaults; same options as train)
     rnnlab runs                             list the stored runs
     rnnlab sweep sweeps/lecture.toml        train a grid of configurations × seeds; mean ± std across seeds
+    rnnlab analyse model.keras --out figs   the memory of a Keras or PyTorch model file: half-life, horizon, ρ, λ
 
 `train` has one option per RunConfig field (hidden_size → --hidden-size), generated from the dataclass, so the
 command line cannot drift from the configuration. A bad value exits with status 2 and one line on stderr; a run
@@ -23,8 +24,8 @@ import types
 import warnings
 from dataclasses import fields
 
-# Every command but the list of commands needs torch (2-4 s to import): each function imports what it uses, so that
-# `rnnlab --help` and a mistyped command answer at once.
+# torch takes 1-4 s to import: each function imports what it uses, so that `rnnlab --help`, a mistyped command and
+# the argument errors of summary and runs (whose options need no torch) answer at once.
 DESCRIPTION = "See why a recurrent network forgets."
 COMMANDS = {
     "summary": "the Keras-like parameter table of a SequenceClassifier",
@@ -34,6 +35,7 @@ COMMANDS = {
     "sweep": "train a grid of configurations × seeds and summarize it across seeds",
     "reach": "the longest lag a configuration learns, per seed",
     "lesson": "train the reach sweeps and write the summary the dashboard ships",
+    "analyse": "the memory of a Keras (.keras, .h5) or PyTorch (state_dict) model file",
 }
 
 
@@ -45,6 +47,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # the models compute in float32: a larger lr or clip overflows there
+INT64_MAX = 2**63 - 1  # torch takes sizes and seeds as int64
+# summary's choices, spelt out so that its argument errors answer without importing torch; test_cli holds them to
+# rnnlab.models.CELLS and HEADS
+SUMMARY_CELLS, SUMMARY_HEADS = ("simple_rnn", "lstm", "gru"), ("last", "flatten", "each")
 
 
 def _short(text):
@@ -58,16 +64,15 @@ def _short(text):
 
 def _int(text):
     """An int that fits int64, as torch takes sizes and seeds."""
-    from .runs import INT_MAX
     try:
         value = int(text)
     except ValueError:
         if re.fullmatch(r"\s*[+-]?\d+\s*", text) is None:
             raise argparse.ArgumentTypeError(f"invalid int value: {_short(text)!r}") from None
         value = -math.inf if "-" in text else math.inf  # more digits than int() reads (4,300): past int64 anyway
-    if value > INT_MAX:
+    if value > INT64_MAX:
         raise argparse.ArgumentTypeError(f"must be <= 2**63 - 1, got {_short(text)}")
-    if value < -INT_MAX - 1:
+    if value < -INT64_MAX - 1:
         raise argparse.ArgumentTypeError(f"must be >= -2**63, got {_short(text)}")
     return value
 
@@ -161,13 +166,7 @@ def _add_run_options(parser, store="run store (default: as for train)", progress
     _add_threads_option(parser)
 
 
-def build_parser():
-    from .experiments import LECTURE_IMDB
-    from .models import CELLS, HEADS
-    from .sweeps import EXECUTORS, MAX_RUNS
-
-    parser, commands = _top_level()
-
+def _add_summary(commands):
     p = commands.add_parser("summary", help=COMMANDS["summary"],
                             description="Print layer, output shape and parameter count, as Keras' model.summary(). "
                                         "The defaults are the lecture's IMDB model: 322,113 parameters.")
@@ -175,8 +174,36 @@ def build_parser():
     p.add_argument("--embedding-dim", type=_size, default=32, metavar="INT", help="default: 32")
     p.add_argument("--hidden-size", type=_size, default=32, metavar="INT", help="default: 32")
     p.add_argument("--seq-len", type=_size, default=500, metavar="INT", help="default: 500")
-    p.add_argument("--head", choices=HEADS, default="last", help="default: last")
-    p.add_argument("--cell", choices=CELLS, default="simple_rnn", help="default: simple_rnn")
+    p.add_argument("--head", choices=SUMMARY_HEADS, default="last", help="default: last")
+    p.add_argument("--cell", choices=SUMMARY_CELLS, default="simple_rnn", help="default: simple_rnn")
+
+
+def _add_runs(commands):
+    p = commands.add_parser("runs", help=COMMANDS["runs"],
+                            description="List the runs in the store: hash, task, cell, the configuration fields "
+                                        "whose values differ between the listed runs, test accuracy, and 'files', "
+                                        "which says whether weights.pt (and vocabulary.json) still have the sha256 "
+                                        "recorded when the run was saved.")
+    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list instead: per run its hash, every configuration field, test_accuracy, "
+                        "test_loss and files")
+
+
+LIGHT = {"summary": _add_summary, "runs": _add_runs}  # the commands whose options import nothing of torch
+
+
+def build_parser(command=None):
+    """The parser of every command or, for a `command` in LIGHT, of that one alone: all that its command line needs,
+    without importing torch for the others' options."""
+    parser, commands = _top_level()
+    if command in LIGHT:
+        LIGHT[command](commands)
+        return parser
+    from .experiments import LECTURE_IMDB
+    from .sweeps import EXECUTORS, MAX_RUNS
+
+    _add_summary(commands)
 
     p = commands.add_parser("train", help=COMMANDS["train"],
                             description="Train a SequenceClassifier on a synthetic task and store the run under "
@@ -193,15 +220,7 @@ def build_parser():
     p.add_argument("--data-dir", type=_folder, metavar="PATH", default=None, help="folder with the IMDB reviews")
     _add_run_options(p)
 
-    p = commands.add_parser("runs", help=COMMANDS["runs"],
-                            description="List the runs in the store: hash, task, cell, the configuration fields "
-                                        "whose values differ between the listed runs, test accuracy, and 'files', "
-                                        "which says whether weights.pt (and vocabulary.json) still have the sha256 "
-                                        "recorded when the run was saved.")
-    p.add_argument("--store", type=_folder, metavar="PATH", default=None, help="run store (default: as for train)")
-    p.add_argument("--json", action="store_true",
-                   help="print a JSON list instead: per run its hash, every configuration field, test_accuracy, "
-                        "test_loss and files")
+    _add_runs(commands)
 
     p = commands.add_parser("sweep", help=COMMANDS["sweep"],
                             description="Expand the sweep file's grid (TOML: seeds, [base], [grid]; see "
@@ -249,6 +268,20 @@ def build_parser():
                    help="where to write (default: the rnnlab/shipped folder the dashboard reads)")
     p.add_argument("--workers", type=_size, default=None, metavar="INT", help="runs at once (default: one per core)")
     _add_run_options(p)
+
+    p = commands.add_parser("analyse", help=COMMANDS["analyse"],
+                            description="Read a model file (rnnlab.load_model: Keras 3 .keras, legacy Keras .h5 or "
+                                        "a PyTorch state_dict of Embedding → RNN/LSTM/GRU → Linear) and measure its "
+                                        "memory on one random sequence (rnnlab.experiments.model_report): the "
+                                        "influence half-life, time constant and horizon, ρ(A_h) and the Lyapunov "
+                                        "exponent.")
+    p.add_argument("file", metavar="MODEL_FILE", help="the model file")
+    p.add_argument("--length", type=_size, default=None, metavar="T",
+                   help="sequence length (default: the model's own with a Flatten head, else 500)")
+    p.add_argument("--seed", type=_int, default=0, metavar="INT", help="seeds the random sequence (default: 0)")
+    p.add_argument("--out", type=_folder, metavar="PATH", default=None,
+                   help="also write influence.html and gradient.html (Plotly figures) into this folder")
+    _add_threads_option(p)
     return parser
 
 
@@ -439,6 +472,48 @@ def _lesson(args, parser):
     print(f"wrote {args.out or lesson.SHIPPED}")
 
 
+def _analyse(args, parser):
+    from . import plots
+    from .experiments import model_report
+    from .files import atomic_file
+    from .modelfile import load_model
+    from .params import summary
+    try:
+        model = load_model(args.file)
+        report = model_report(model, args.length, args.seed)
+    except (ValueError, TypeError) as e:  # ModelFileError is a ValueError
+        _usage_error(parser, e)
+    except (MemoryError, RuntimeError) as e:
+        _fail(parser, e)
+    print(model.origin)
+    print(summary(model))
+    fit, spectrum = report.fit, report.spectrum
+    print(f"memory on one random sequence of {report.length:,} steps (seed {args.seed}), in float64:")
+    if fit is None:
+        print("  influence ‖∂h_t/∂x_0‖   starts at 0: no decay to fit")
+    elif fit.regime != "vanishing":  # no exponential decay: a half-life would be inf or nan
+        print(f"  influence ‖∂h_t/∂x_0‖   {fit.regime} (r² {fit.r2:.3f}): no half-life")
+    else:
+        print(f"  influence ‖∂h_t/∂x_0‖   vanishing (r² {fit.r2:.3f}): half-life {fit.half_life:.4g} steps, time "
+              f"constant τ {fit.time_constant:.4g} steps")
+    print(f"  horizon (10⁻³ of start) {report.horizon} steps")
+    print(f"  spectral radius ρ(A_h)  {spectrum.spectral_radius:.4f} (σ_max {spectrum.sigma_max:.4f})")
+    print(f"  Lyapunov exponent λ     {report.lyapunov:.4f} per step")
+    if args.out is None:
+        return
+    name = os.path.basename(args.file)
+    figures = {"influence.html": plots.influence_figure({name: report.influence}, fits={name: fit} if fit else None,
+                                                        bounds=None if report.bound is None else {name: report.bound}),
+               "gradient.html": plots.gradient_figure({name: report.gradient})}
+    try:
+        for file, fig in figures.items():
+            with atomic_file(os.path.join(args.out, file), "w", encoding="utf-8") as f:
+                f.write(plots.figure_html(fig))
+    except OSError as e:
+        _fail(parser, e, f"cannot write into {args.out}: ")
+    print(f"wrote {', '.join(os.path.join(args.out, file) for file in figures)}")
+
+
 def _open_store(args, parser):
     from .runs import Store
     try:
@@ -520,15 +595,16 @@ def _usage_error(parser, e):
 def main(argv=None):
     """Entry point of the `rnnlab` console script; returns the exit status (argparse exits 2 on bad values)."""
     argv = sys.argv[1:] if argv is None else argv
-    # --help, no command or an unknown one: the list of commands says all, without importing torch
-    parser = build_parser() if any(a in COMMANDS for a in argv) else _command_list()
+    # --help, no command or an unknown one: the list of commands says all, without importing torch; the top level
+    # has no option but --help, so a command line that names a command starts with it
+    parser = build_parser(argv[0]) if any(a in COMMANDS for a in argv) else _command_list()
     args = parser.parse_args(argv)
     with _threads(getattr(args, "threads", None), parser):
         if args.command == "imdb":
             _train(args, parser, task="imdb")
         else:
             {"summary": _summary, "train": _train, "runs": _runs, "sweep": _sweep, "reach": _reach,
-             "lesson": _lesson}[args.command](args, parser)
+             "lesson": _lesson, "analyse": _analyse}[args.command](args, parser)
     return 0
 
 

@@ -4,6 +4,9 @@ decay_report(config, length, seed): on one random sequence of the config's task,
 the distance between states when only x_0 changes, the gradient reaching each step, the fitted decay, the spectrum
 of A_h with its σ_max^t bound, and the Lyapunov exponent: what Memory decay, Compare and `rnnlab analyse` show.
 
+model_report(model, length, seed): the same for a model with no RunConfig (a file rnnlab.load_model read), on
+seeded random token ids (or vectors).
+
 dependency_profile(config, lags): test accuracy of one model trained per lag (each a stored run).
 
 reach(config, seeds): the longest dependency a configuration learns, found by a grow-then-bisect search over the
@@ -23,8 +26,10 @@ import copy
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from . import checks, memory, presets, tasks
+from .models import SequenceClassifier
 from .runs import RunConfig, run
 from .sweeps import interval
 
@@ -85,17 +90,50 @@ def decay_report(config, length=None, seed=0, model=None):
     underflow. Returns a DecayReport."""
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
-    model = copy.deepcopy(config.build_model() if model is None else model).double().eval()
     x, y = presets.sample_input(config, length, seed)
+    return _report(config.build_model() if model is None else model, x, y,
+                   presets.alternative_first_input(config, x))
+
+
+MAX_REPORT_LENGTH = 100_000  # model_report's T: bounds the work one request can ask for
+
+
+def model_report(model, length=None, seed=0):
+    """decay_report for a SequenceClassifier that has no RunConfig (one rnnlab.load_model read), on one seeded
+    sequence of length T (default: its seq_len with a flatten head, else 500, the lecture's review length): token
+    ids uniform over its vocabulary, or N(0, 1) vectors, and the label 0 (any label shows how far the gradient
+    reaches back). The perturbed x_0 is the next token id, or x_0 + 1."""
+    if not isinstance(model, SequenceClassifier):
+        raise TypeError(f"model must be a SequenceClassifier, got {type(model).__name__}")
+    if length is None:
+        length = model.seq_len if model.head == "flatten" else 500
+    checks.integer("length", length, maximum=MAX_REPORT_LENGTH)
+    checks.integer("seed", seed, 0)
+    if model.head == "flatten" and length != model.seq_len:
+        raise ValueError(f"length must be {model.seq_len} for this model, whose head reads all its states "
+                         f"flattened (head='flatten'), got {length}")
+    g = torch.Generator().manual_seed(seed)
+    if model.embedding is None:
+        x = torch.randn(1, length, model.input_size, generator=g)
+        x0_alt = x[:, 0] + 1
+    else:
+        x = torch.randint(0, model.vocab_size, (1, length), generator=g)
+        x0_alt = (x[:, 0] + 1) % model.vocab_size
+    y = torch.zeros(1) if model.num_classes == 1 else torch.zeros(1, dtype=torch.int64)
+    return _report(model, x, y, x0_alt)
+
+
+def _report(model, x, y, x0_alt):
+    """The DecayReport of `model` on (x, y), measured in float64 on a copy; x0_alt: another x_0."""
+    model = copy.deepcopy(model).double().eval()
     influence = memory.influence_curve(model, x)
     spectrum = memory.recurrent_spectrum(model)
     fit = fitted(influence)
     # ‖∂h_t/∂h_0‖ ≤ σ_max^t holds for a SimpleRNN (|φ'| ≤ 1); above σ_max = 1 the bound grows and says nothing
     # about forgetting. An orthogonal A_h has σ_max = 1 up to rounding.
     bound = (spectrum.bound(len(influence), start=influence[0])
-             if config.cell == "simple_rnn" and spectrum.sigma_max <= 1 + 1e-6 else None)
-    return DecayReport(influence=influence,
-                       perturbation=memory.perturbation_curve(model, x, presets.alternative_first_input(config, x)),
+             if model.cell == "simple_rnn" and spectrum.sigma_max <= 1 + 1e-6 else None)
+    return DecayReport(influence=influence, perturbation=memory.perturbation_curve(model, x, x0_alt),
                        gradient=memory.gradient_curve(model, x, y), fit=fit, spectrum=spectrum,
                        lyapunov=memory.lyapunov_exponent(model, x), bound=bound, length=len(influence))
 

@@ -1,4 +1,4 @@
-"""The SimpleRNN's loops over steps in C, compiled once per machine and called through ctypes.
+"""The recurrent layers' loops over steps in C, compiled once per machine and called through ctypes.
 
 A training step of the lecture's model is 500 dependent steps of a 32×32 product: the arithmetic takes well under a
 millisecond, and what costs is the per-step overhead of calling PyTorch from Python (a few µs an op, four ops a
@@ -8,14 +8,16 @@ step). `_kernel.c` runs those loops in C:
     backward   δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h
     tangents   τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1})       (the Jacobian ∂h_t/∂x_0 carried forward, rnnlab.memory)
 
-and leaves everything that is one big operation (the input drive u_t, the weight gradients) to PyTorch.
+and the same forward and backward for the LSTM and the GRU (lstm_forward, lstm_backward, gru_forward,
+gru_backward: gates from u_t + A_h·h_{t-1}, BPTT to ∂L/∂u_t), and leaves everything that is one big operation (the
+input drive u_t, the weight gradients) to PyTorch.
 
 It is compiled with the Zig toolchain that the `ziglang` package brings (`python -m ziglang cc`, a clang), so no
 system compiler is needed; `$CC` or `cc` is tried when ziglang is missing. The library lands in the cache
 ($RNNLAB_KERNEL_DIR, else $XDG_CACHE_HOME/rnnlab/kernels, else ~/.cache/rnnlab/kernels) under a name that hashes
 the source, the flags, the compiler and the CPU, so the first call on a machine compiles (a few seconds, the first
 time Zig runs) and every later process loads it. If no compiler works, or RNNLAB_KERNEL=torch is set, `load()`
-returns None and SimpleRNN runs the same loops as PyTorch ops (slower, same numbers up to float32 rounding).
+returns None and the layers run the same loops as PyTorch ops (slower, same numbers up to float32 rounding).
 RNNLAB_KERNEL_MARCH replaces -march=native (e.g. `baseline`, Zig's name for the oldest CPU of this architecture, or
 gcc's `x86-64`), for a library that runs on any CPU of its kind.
 
@@ -55,6 +57,10 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
     "simple_rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
                     + [ctypes.c_int],
     "simple_rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
+    "lstm_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 6,
+    "lstm_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 3,
+    "gru_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 6,
+    "gru_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 3,
     "lstm_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6 + [ctypes.c_int],
     "gru_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6 + [ctypes.c_int],
     "lstm_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5,
@@ -267,8 +273,9 @@ def load():
             errors.append(f"{cc[-1] if len(cc) == 1 else 'ziglang'} into {temporary or cache_dir()}: {e}")
     if temporary is not None:
         shutil.rmtree(temporary, ignore_errors=True)
-    warnings.warn("rnnlab: the SimpleRNN's C kernel is unavailable, so it runs its loops as PyTorch ops (slower): "
-                  + ("; ".join(errors) or "no C compiler found (pip install ziglang)"), RuntimeWarning, stacklevel=2)
+    warnings.warn("rnnlab: the recurrent layers' C kernel is unavailable, so they run their loops as PyTorch ops "
+                  "(slower): " + ("; ".join(errors) or "no C compiler found (pip install ziglang)"), RuntimeWarning,
+                  stacklevel=2)
     return None
 
 
@@ -277,7 +284,7 @@ def supports(t):
     return t.device.type == "cpu" and t.dtype in _SUFFIX
 
 
-CELLS = ("simple_rnn",)  # the cells (rnnlab.models.LAYERS) whose loops _kernel.c holds
+CELLS = ("simple_rnn", "lstm", "gru")  # the cells (rnnlab.models.LAYERS) whose loops _kernel.c holds
 
 
 def for_cell(cell, *tensors):
@@ -314,11 +321,8 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
     """Writes δ_t into delta (T, B, H) from the states h_t (T, B, H) and ∂L/∂h_t from the output, grad_states
     (T, B, H) with any strides along T and B (a transposed batch-major gradient is read in place)."""
     T, B, H = states.shape
-    if grad_states.stride(2) != 1 or grad_states.dtype != states.dtype:
-        grad_states = grad_states.contiguous().to(states.dtype)
+    grad_states = _grad_out(grad_states, states)
     _check(("states", states, (T, B, H)), ("delta", delta, (T, B, H)), ("A_h", A_h, (H, H)))
-    if tuple(grad_states.shape) != (T, B, H):
-        raise ValueError(f"grad_states must have shape {(T, B, H)}, got {tuple(grad_states.shape)}")
     fn = getattr(lib, f"simple_rnn_backward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), grad_states.data_ptr(), grad_states.stride(0), grad_states.stride(1),
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
@@ -345,6 +349,61 @@ def tangent(lib, d, A_hT, tau0, out, norms=None, renorm=False):
     fn = getattr(lib, f"simple_rnn_tangent_{_SUFFIX[d.dtype]}")
     fn(n, B, K, H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
        None if norms is None else norms.data_ptr(), int(renorm))
+
+
+def _grad_out(grad_states, like):
+    """∂L/∂h_t as the C loops read it: unit stride along the state, any strides along T and B (a transposed
+    batch-major gradient, or a broadcast one, is read in place), in the states' dtype."""
+    if tuple(grad_states.shape) != tuple(like.shape):
+        raise ValueError(f"grad_states must have shape {tuple(like.shape)}, got {tuple(grad_states.shape)}")
+    if grad_states.stride(2) != 1 or grad_states.dtype != like.dtype:
+        grad_states = grad_states.contiguous().to(like.dtype)
+    return grad_states
+
+
+def lstm_forward(lib, u, h0, c0, A_hT, cs, hs):
+    """The LSTM's loop, in place: u (T, B, 4H) holding the drive A_x·x_t + b becomes the activated gates
+    [σ(i); σ(f); tanh(g); σ(o)]; c_t goes into cs and h_t into hs (T, B, H). A_hT is A_hᵀ (H, 4H)."""
+    T, B, G = u.shape
+    H = G // 4
+    _check(("u", u, (T, B, 4 * H)), ("h0", h0, (B, H)), ("c0", c0, (B, H)), ("A_hT", A_hT, (H, 4 * H)),
+           ("cs", cs, (T, B, H)), ("hs", hs, (T, B, H)))
+    getattr(lib, f"lstm_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, c0, A_hT, cs, hs)))
+
+
+def lstm_backward(lib, gates, cs, c0, grad_states, A_h, dh, dc):
+    """BPTT through lstm_forward's gates and cs, in place: gates (T, B, 4H) become ∂L/∂z_t, from ∂L/∂h_t
+    (grad_states, T, B, H); dh and dc (B, H) come out as ∂L/∂h0 and ∂L/∂c0. A_h (4H, H)."""
+    T, B, H = cs.shape
+    grad_states = _grad_out(grad_states, cs)
+    _check(("gates", gates, (T, B, 4 * H)), ("cs", cs, (T, B, H)), ("c0", c0, (B, H)), ("A_h", A_h, (4 * H, H)),
+           ("dh", dh, (B, H)), ("dc", dc, (B, H)))
+    getattr(lib, f"lstm_backward_{_SUFFIX[cs.dtype]}")(
+        T, B, H, gates.data_ptr(), cs.data_ptr(), c0.data_ptr(), grad_states.data_ptr(), grad_states.stride(0),
+        grad_states.stride(1), A_h.data_ptr(), dh.data_ptr(), dc.data_ptr())
+
+
+def gru_forward(lib, u, h0, A_hT, b_h, ghn, hs):
+    """The GRU's loop (reset_after), in place: u (T, B, 3H) holding the drive A_x·x_t + b becomes the gates
+    [r; z; n]; the recurrent n block A_h,n·h_{t-1} + b_h,n goes into ghn and h_t into hs (T, B, H). A_hT is A_hᵀ
+    (H, 3H), b_h (3H,)."""
+    T, B, G = u.shape
+    H = G // 3
+    _check(("u", u, (T, B, 3 * H)), ("h0", h0, (B, H)), ("A_hT", A_hT, (H, 3 * H)), ("b_h", b_h, (3 * H,)),
+           ("ghn", ghn, (T, B, H)), ("hs", hs, (T, B, H)))
+    getattr(lib, f"gru_forward_{_SUFFIX[u.dtype]}")(T, B, H, *(t.data_ptr() for t in (u, h0, A_hT, b_h, ghn, hs)))
+
+
+def gru_backward(lib, gates, ghn, hs, h0, grad_states, A_h, dgh, dh):
+    """BPTT through gru_forward's outputs: gates (T, B, 3H) become ∂L/∂u_t, in place, and ∂L/∂(A_h·h_{t-1} + b_h)
+    goes into dgh (T, B, 3H), from ∂L/∂h_t (grad_states, T, B, H); dh (B, H) comes out as ∂L/∂h0. A_h (3H, H)."""
+    T, B, H = hs.shape
+    grad_states = _grad_out(grad_states, hs)
+    _check(("gates", gates, (T, B, 3 * H)), ("ghn", ghn, (T, B, H)), ("hs", hs, (T, B, H)), ("h0", h0, (B, H)),
+           ("A_h", A_h, (3 * H, H)), ("dgh", dgh, (T, B, 3 * H)), ("dh", dh, (B, H)))
+    getattr(lib, f"gru_backward_{_SUFFIX[hs.dtype]}")(
+        T, B, H, gates.data_ptr(), ghn.data_ptr(), hs.data_ptr(), h0.data_ptr(), grad_states.data_ptr(),
+        grad_states.stride(0), grad_states.stride(1), A_h.data_ptr(), dgh.data_ptr(), dh.data_ptr())
 
 
 GATED = {"lstm": (4, 2), "gru": (3, 1)}  # the cells whose tangents and state adjoints _kernel.c holds: (gates, parts)

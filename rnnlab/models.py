@@ -10,10 +10,10 @@ SimpleRNN, the lecture's recurrence, with one weight matrix A and one intercept 
 so that A·[h; x] = A_h·h + A_x·x. LSTM and GRU keep the same layout, one A per layer with the gates stacked
 along its rows (PyTorch's gate order), so that every layer here exposes `A`, `A_h`, `A_x` and `b`.
 
-Every layer takes float inputs (batch, T, input) and returns all states (batch, T, hidden). The SimpleRNN's loop
-over steps and its backpropagation through time run in C (rnnlab.kernel), LSTM and GRU through PyTorch's fused
-kernels; `loop` is the explicit recurrence, written as the equation reads, and is the oracle the fast paths are
-tested against.
+Every layer takes float inputs (batch, T, input) and returns all states (batch, T, hidden). Each layer's loop over
+steps and its backpropagation through time run in C (rnnlab.kernel), or through PyTorch's ops where the kernel
+does not apply (LSTM and GRU: PyTorch's fused layers); `loop` is the explicit recurrence, written as the equation
+reads, and is the oracle the fast paths are tested against.
 """
 import math
 from contextlib import contextmanager
@@ -139,6 +139,107 @@ def recurrence(u, h0, A_h, nonlinearity):
     if u.is_leaf and u.requires_grad:
         u = u.clone()
     return _Recurrence.apply(u.contiguous(), h0, A_h, nonlinearity)
+
+
+def _gates_in_place_of(ctx, u):
+    """The gated loops write their gates over their drive u (a fresh tensor of the caller's, as F.linear returns),
+    which saves a tensor of T·batch·gates·hidden and its first-touch page faults (a few ms a step): autograd is told
+    so, and u, returned beside the states, carries no gradient. The backward never reads ∂L/∂gates, so none is
+    built (no tensor of zeros), and a gradient that never reached the states arrives as None."""
+    ctx.mark_dirty(u)
+    ctx.mark_non_differentiable(u)
+    ctx.set_materialize_grads(False)
+
+
+def _gates_to_overwrite(gates):
+    """The saved gates, for the backward to write their gradient over, where this backward pass frees the graph
+    (no retain_graph: nothing reads them again), which saves another T·batch·gates·hidden tensor; else a copy, so
+    that a second pass (rnnlab.explain takes several gradients of one forward) reads them intact."""
+    keep_graph = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", lambda: True)
+    return gates.clone() if keep_graph() else gates
+
+
+class _LSTMRecurrence(torch.autograd.Function):
+    r"""The LSTM's loop over steps in C given its input drive u_t = A_x·x_t + b (T, batch, 4·hidden), with BPTT
+    written out, as _Recurrence for the SimpleRNN. Forward, with the gates z_t = u_t + A_h·h_{t-1} = [i; f; g; o]:
+
+        c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g),      h_t = σ(o)⊙tanh(c_t)
+
+    keeping c_t, and the activated gates in place of u. Backward, with dh_t = ∂L/∂h_t (from the output at t and
+    dz_{t+1}·A_h) and dc_t = ∂L/∂c_t (from c_{t+1}) carried back, t = T-1 … 0:
+
+        dc_t ← dc_t + dh_t⊙σ(o)⊙(1 − tanh²c_t)
+        dz_t = [dc_t⊙tanh(g)⊙σ'(i); dc_t⊙c_{t-1}⊙σ'(f); dc_t⊙σ(i)⊙(1 − tanh²g); dh_t⊙tanh(c_t)⊙σ'(o)]
+        dc_{t-1} = dc_t⊙σ(f),      dh_{t-1} = ∂L/∂h_{t-1} (output) + dz_t·A_h
+
+    so that ∂L/∂u_t = dz_t, ∂L/∂A_h = Σ_t dz_tᵀ h_{t-1} (one GEMM over all steps), ∂L/∂h0 = dz_0·A_h and
+    ∂L/∂c0 = dc_0⊙σ(f_0). LSTM.forward calls it only where the C kernel runs.
+    """
+
+    @staticmethod
+    def forward(ctx, u, h0, c0, A_h, lib):
+        T, B, G = u.shape
+        cs, hs = u.new_empty(T, B, G // 4), u.new_empty(T, B, G // 4)
+        compiled.lstm_forward(lib, u, h0, c0, A_h.T.contiguous(), cs, hs)
+        _gates_in_place_of(ctx, u)
+        ctx.save_for_backward(h0, c0, A_h, u, cs, hs)
+        ctx.lib = lib
+        return hs, u
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # the C loop is no graph: a second derivative must fail, loudly
+    def backward(ctx, grad_states, _):
+        if grad_states is None:  # no gradient reached the states (set_materialize_grads(False))
+            return None, None, None, None, None
+        h0, c0, A_h, gates, cs, hs = ctx.saved_tensors
+        H = hs.shape[2]
+        dz, dh, dc = _gates_to_overwrite(gates), torch.empty_like(h0), torch.empty_like(c0)
+        with flush_denormals():
+            compiled.lstm_backward(ctx.lib, dz, cs, c0, grad_states, A_h.contiguous(), dh, dc)
+            grad_A_h = dz[1:].view(-1, 4 * H).T @ hs[:-1].view(-1, H) + dz[0].T @ h0
+        return dz, dh, dc, grad_A_h, None
+
+
+class _GRURecurrence(torch.autograd.Function):
+    r"""The GRU's loop over steps in C (reset_after) given its input drive u_t = A_x·x_t + b (T, batch, 3·hidden),
+    with BPTT written out. Forward, with gh = A_h·h_{t-1} + b_h and u, gh split as [r; z; n]:
+
+        r = σ(u_r + gh_r),   z = σ(u_z + gh_z),   n = tanh(u_n + r⊙gh_n),   h_t = (1 − z)⊙n + z⊙h_{t-1}
+
+    keeping gh_n, and r, z, n in place of u. Backward, with dh_t = ∂L/∂h_t (from the output at t and from step
+    t+1):
+
+        dn = dh_t⊙(1 − z)⊙(1 − n²),   dz = dh_t⊙(h_{t-1} − n)⊙σ'(z),   dr = dn⊙gh_n⊙σ'(r)
+        ∂L/∂u_t = [dr; dz; dn],   ∂L/∂gh_t = [dr; dz; dn⊙r]
+        dh_{t-1} = ∂L/∂h_{t-1} (output) + dh_t⊙z + ∂L/∂gh_t·A_h
+
+    so that ∂L/∂A_h = Σ_t (∂L/∂gh_t)ᵀ h_{t-1} and ∂L/∂b_h = Σ_t ∂L/∂gh_t (the two differ from ∂L/∂u_t in the n
+    block, by r). GRU.forward calls it only where the C kernel runs.
+    """
+
+    @staticmethod
+    def forward(ctx, u, h0, A_h, b_h, lib):
+        T, B, G = u.shape
+        ghn, hs = u.new_empty(T, B, G // 3), u.new_empty(T, B, G // 3)
+        compiled.gru_forward(lib, u, h0, A_h.T.contiguous(), b_h.contiguous(), ghn, hs)
+        _gates_in_place_of(ctx, u)
+        ctx.save_for_backward(h0, A_h, u, ghn, hs)
+        ctx.lib = lib
+        return hs, u
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_states, _):
+        if grad_states is None:
+            return None, None, None, None, None
+        h0, A_h, gates, ghn, hs = ctx.saved_tensors
+        H = hs.shape[2]
+        dgx, dgh, dh = _gates_to_overwrite(gates), torch.empty_like(gates), torch.empty_like(h0)
+        with flush_denormals():
+            compiled.gru_backward(ctx.lib, dgx, ghn, hs, h0, grad_states, A_h.contiguous(), dgh, dh)
+            grad_A_h = dgh[1:].view(-1, 3 * H).T @ hs[:-1].view(-1, H) + dgh[0].T @ h0
+            grad_b_h = dgh.view(-1, 3 * H).sum(0) if ctx.needs_input_grad[3] else None
+        return dgx, dh, grad_A_h, grad_b_h, None
 
 
 class _Lookup(torch.autograd.Function):
@@ -429,6 +530,15 @@ class SimpleRNN(_Recurrent):
         return super().to_torch()
 
 
+def _gated_kernel(layer, *tensors):
+    """The C kernel for an LSTM's or GRU's loops over these tensors and the layer's A, or None where PyTorch's fused
+    layer runs instead: no kernel (RNNLAB_KERNEL=torch, no compiler), a dtype or device it does not take, or inside
+    torch.func (jacrev, jvp, vmap), which needs PyTorch's ops."""
+    if torch._C._are_functorch_transforms_active():
+        return None
+    return compiled.for_cell(layer.kind, layer.A, *tensors)
+
+
 class LSTM(_Recurrent):
     r"""LSTM with the same layout: A = [A_h | A_x] of shape (4·hidden, hidden + input), gates stacked as i, f, g, o.
 
@@ -461,8 +571,15 @@ class LSTM(_Recurrent):
 
     def forward(self, x, h0=None, c0=None):
         checks.sequences(x, self.input_size, h0, self.hidden_size)
+        if c0 is not None and tuple(c0.shape) != (x.shape[0], self.hidden_size):
+            raise ValueError(f"c0 must have shape (batch, hidden) = {(x.shape[0], self.hidden_size)}, got "
+                             f"{tuple(c0.shape)}")
         h0 = self._h0(x, h0)
         c0 = torch.zeros_like(h0) if c0 is None else c0.to(x.dtype)
+        lib = _gated_kernel(self, x, h0, c0)
+        if lib is not None:  # u_t = A_x·x_t + b, time-major, in one GEMM; the loop over steps and its BPTT in C
+            u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            return _LSTMRecurrence.apply(u, h0.contiguous(), c0.contiguous(), self.A_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
         states, _, _ = torch._VF.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), weights, self.b is not None,
                                       1, 0.0, self.training, False, True)
@@ -537,6 +654,11 @@ class GRU(_Recurrent):
     def forward(self, x, h0=None):
         checks.sequences(x, self.input_size, h0, self.hidden_size)
         h0 = self._h0(x, h0)
+        lib = _gated_kernel(self, x, h0)
+        if lib is not None:  # u_t = A_x·x_t + b in one GEMM, as the LSTM's
+            u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            b_h = self.b_h if self.b_h is not None else u.new_zeros(3 * self.hidden_size)
+            return _GRURecurrence.apply(u, h0.contiguous(), self.A_h, b_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, self.b_h] if self.b is not None else [])
         states, _ = torch._VF.gru(x, h0.unsqueeze(0), weights, self.b is not None, 1, 0.0, self.training,
                                   False, True)
@@ -669,25 +791,73 @@ class SequenceClassifier(nn.Module):
             if embedding.embedding_dim != rnn.input_size:
                 raise ValueError(f"embedding.embedding_dim must equal rnn.input_size = {rnn.input_size}, got "
                                  f"{embedding.embedding_dim}")
+        table = None if embedding is None else embedding.weight
+        return cls._from_parts(table, layer.from_torch(rnn), dense.weight, dense.bias, head, regression,
+                               ("dense.in_features", "rnn.hidden_size"))
+
+    @classmethod
+    def from_keras(cls, weights, cell="simple_rnn", head="last", embedding=True, regression=False, **cell_options):
+        """The model Keras' [Embedding] → SimpleRNN, LSTM or GRU → [Flatten] → Dense computes, from the arrays of
+        its `model.get_weights()`, in their dtype:
+
+            [embeddings (vocab, dim)],  kernel, recurrent_kernel, [bias]  (see SimpleRNN.from_keras),  W (features,
+            units), c (units,)
+
+        so that the output is x·W + c, Dense's before its activation. embedding: whether the first array is an
+        Embedding's (token ids in) or not (float vectors in); the recurrent layer has a bias unless the list is one
+        array short (use_bias=False). head: "last" (return_sequences=False), "flatten" (return_sequences=True,
+        Flatten; seq_len = features / hidden) or "each" (return_sequences=True, Dense on every step). The Dense
+        activation is the loss's: sigmoid on one unit gives the logit (num_classes=1), softmax on several the class
+        logits, linear on one unit regression=True. cell_options: the SimpleRNN's nonlinearity (Keras' activation).
+        """
+        checks.choice("cell", cell, CELLS)
+        if not isinstance(embedding, bool):
+            raise TypeError(f"embedding must be True or False, got {embedding!r}")
+        weights = list(weights)
+        recurrent = len(weights) - embedding - 2
+        if recurrent not in (2, 3):
+            raise ValueError(f"weights must be {'embeddings, ' if embedding else ''}kernel, recurrent_kernel, "
+                             f"[bias], Dense kernel and bias: {4 + embedding} or {5 + embedding} arrays, got "
+                             f"{len(weights)}")
+        layer = LAYERS[cell].from_keras(*weights[embedding : embedding + recurrent], **cell_options)
+        W, c = (torch.as_tensor(w) for w in weights[-2:])
+        if W.dim() != 2 or tuple(c.shape) != (W.shape[1],):
+            raise ValueError(f"the Dense kernel and bias must have shapes (features, units) and (units,), got "
+                             f"{tuple(W.shape)} and {tuple(c.shape)}")
+        table = torch.as_tensor(weights[0]) if embedding else None
+        if table is not None and (table.dim() != 2 or table.shape[1] != layer.input_size):
+            raise ValueError(f"embeddings must have shape (vocab, {layer.input_size}), the width the recurrent "
+                             f"kernel reads, got {tuple(table.shape)}")
+        return cls._from_parts(table, layer, W.T, c, head, regression, ("the Dense kernel's rows", "units"))
+
+    def to_keras(self):
+        """The arrays of Keras' `model.get_weights()` for this model (see from_keras), as NumPy arrays."""
+        table = [] if self.embedding is None else [self.embedding.weight.detach().numpy()]
+        return [*table, *self.rnn.to_keras(), self.dense.weight.detach().T.numpy(), self.dense.bias.detach().numpy()]
+
+    @classmethod
+    def _from_parts(cls, table, rnn, W, c, head, regression, names):
+        """The model around a built recurrent layer, with an embedding table (vocab, dim) or None and the head
+        y = W·h + c, W (classes, features), c (classes,) or None (zeros), in the recurrent layer's dtype. names:
+        what the caller calls the features and the hidden size, for the error."""
         checks.choice("head", head, HEADS)
-        hidden, features = rnn.hidden_size, dense.in_features
+        hidden, features = rnn.hidden_size, W.shape[1]
         steps = features // hidden if head == "flatten" and features % hidden == 0 else None
         if features != hidden and steps is None:
-            raise ValueError(f"dense.in_features must be rnn.hidden_size = {hidden} for head={head!r}"
+            raise ValueError(f"{names[0]} must be {names[1]} = {hidden} for head={head!r}"
                              f"{' or a multiple of it' if head == 'flatten' else ''}, got {features}")
-        rnn_layer = layer.from_torch(rnn)
-        sizes = (dict(input_size=rnn.input_size) if embedding is None
-                 else dict(vocab_size=embedding.num_embeddings, embedding_dim=embedding.embedding_dim))
-        model = cls(**sizes, hidden_size=hidden, cell=layer.kind, head=head, seq_len=steps,
-                    num_classes=dense.out_features, regression=regression)
-        model.rnn = rnn_layer
-        model = model.to(rnn_layer.A.dtype)
+        sizes = (dict(input_size=rnn.input_size) if table is None
+                 else dict(vocab_size=table.shape[0], embedding_dim=table.shape[1]))
+        model = cls(**sizes, hidden_size=hidden, cell=rnn.kind, head=head, seq_len=steps, num_classes=W.shape[0],
+                    regression=regression)
+        model.rnn = rnn
+        model = model.to(rnn.A.dtype)
         with torch.no_grad():
-            if embedding is not None:
-                model.embedding.weight.copy_(embedding.weight)
-            model.dense.weight.copy_(dense.weight)
-            if dense.bias is not None:  # else the zeros it was built with
-                model.dense.bias.copy_(dense.bias)
+            if table is not None:
+                model.embedding.weight.copy_(table)
+            model.dense.weight.copy_(W)
+            if c is not None:  # else the zeros it was built with
+                model.dense.bias.copy_(c)
         return model
 
     @property

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-PAGES = 7
+PAGES = 8
+UPLOAD = "your_model"  # no chart until a model is uploaded: test_your_model_page_reads_an_uploaded_state_dict
 SETTLE_S = 90
 
 
@@ -128,6 +129,8 @@ def test_every_page_renders_its_charts_without_an_exception(server, browser, scr
     assert links.count() == PAGES
     targets = [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href")) for i in range(PAGES)]
     for i, (title, href) in enumerate(targets):
+        if urlparse(href).path.strip("/") == UPLOAD:
+            continue
         page.goto(href if href.startswith("http") else url + "/" + href.lstrip("/"))
         _settle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, f"{title}: an exception is shown"
@@ -237,4 +240,26 @@ def test_the_state_heat_map_counts_steps_on_its_axis(server, browser, screenshot
     assert page.evaluate(f"() => ({heat}).layout.xaxis.title.text") == "time step t"
     assert page.evaluate(f"() => ({heat}).getBoundingClientRect().top") < 900
     page.screenshot(path=str(screenshots / "trajectories_first_screen.png"))
+    page.close()
+
+
+def test_your_model_page_reads_an_uploaded_state_dict(server, browser, screenshots, tmp_path):
+    """Issue 17.3: the page opens with its uploader and no exception; a PyTorch LSTM state_dict put in it shows its
+    summary and parameter chart."""
+    torch = pytest.importorskip("torch")
+    model = torch.nn.ModuleDict({"embedding": torch.nn.Embedding(50, 8), "rnn": torch.nn.LSTM(8, 16),
+                                 "fc": torch.nn.Linear(16, 1)})
+    torch.save(model.state_dict(), tmp_path / "lecture.pt")
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/your_model")
+    page.get_by_text("No model yet: upload one above.").wait_for(timeout=SETTLE_S * 1000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.locator('input[type="file"]').set_input_files(str(tmp_path / "lecture.pt"))
+    page.get_by_text("Parameters (PyTorch's count)").wait_for(timeout=SETTLE_S * 1000)
+    _settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert page.get_by_text("PyTorch state_dict: Embedding(50, 8) → LSTM(16) → Linear(16, 1)", exact=True).count() == 1
+    _screenshot(page, screenshots / "your_model.png")
     page.close()

@@ -148,7 +148,7 @@ def test_a_diverging_run_exits_1_with_one_line_and_stores_nothing(tmp_path, caps
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["summary", "train", "runs"])
+@pytest.mark.parametrize("command", ["summary", "train", "runs", "analyse"])
 def test_help_on_every_command(command, capsys):
     code, out, _ = _exit([command, "--help"], capsys)
     assert code == 0 and out.startswith(f"usage: rnnlab {command}")
@@ -179,3 +179,95 @@ def test_the_list_of_commands_answers_without_importing_torch(argv):
     done = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=120)
     assert done.stderr.splitlines()[-1] == f"{0 if argv == ['--help'] else 2} False False"
     assert "summary" in (done.stdout if argv == ["--help"] else done.stderr)
+
+
+MODELS = REPO / "tests" / "fixtures" / "models"
+
+
+def _recurrent_blocks(name):
+    """The recurrent matrices of a fixture as its framework wrote them (h5py, torch.load), one square block per
+    gate: Keras' recurrent_kernel is A_hᵀ, PyTorch's weight_hh_l0 is A_h, gates stacked either way."""
+    if name.endswith(".keras"):
+        import io
+        import zipfile
+
+        import h5py
+        with zipfile.ZipFile(MODELS / name) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+            A_h = f["layers/simple_rnn/cell/vars/1"][()].T
+    else:
+        import torch
+        A_h = torch.load(MODELS / name, weights_only=True)["rnn.weight_hh_l0"].double().numpy()
+    h = A_h.shape[1]
+    return [A_h[i : i + h] for i in range(0, len(A_h), h)]
+
+
+@pytest.mark.parametrize("name", ["keras_lecture.keras", "torch_lstm.pt"])
+def test_analyse_prints_the_memory_of_a_model_file_and_writes_its_figures(name, tmp_path, capsys):
+    """The issue's 'done when': the lecture's Keras model and a PyTorch nn.LSTM state_dict, each read from its file
+    and measured. ρ(A_h) is checked against NumPy's eigenvalues of the matrices the frameworks wrote (printed to 4
+    decimals, so a difference below 5e-5 cannot show), the rest against experiments.model_report on the same
+    seeded sequence of 500 steps."""
+    import numpy as np
+
+    from rnnlab.experiments import model_report
+    from rnnlab.modelfile import load_model
+    assert main(["analyse", str(MODELS / name), "--out", str(tmp_path / "figures")]) == 0
+    out = capsys.readouterr().out
+    model = load_model(MODELS / name)
+    report = model_report(model, 500, 0)
+    rho = max(np.abs(np.linalg.eigvals(block)).max() for block in _recurrent_blocks(name))
+    assert out.startswith(model.origin + "\n")
+    assert f"Total params: {sum(p.numel() for p in model.parameters()):,}" in out
+    assert f"ρ(A_h)  {rho:.4f}" in out and "of 500 steps (seed 0)" in out
+    assert f"half-life {report.fit.half_life:.4g} steps" in out and f"τ {report.fit.time_constant:.4g}" in out
+    assert f"(10⁻³ of start) {report.horizon} steps" in out
+    assert f"Lyapunov exponent λ     {report.lyapunov:.4f} per step" in out and report.lyapunov < 0
+    figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert figures == ["gradient.html", "influence.html"]
+    assert "Influence of x_0 on h_t" in (tmp_path / "figures" / "influence.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["analyse", "README.md"], ["not a model file"]),
+    (["analyse", "missing.keras"], ["cannot read", "missing.keras"]),
+    (["analyse", str(MODELS / "keras_flatten.keras"), "--length", "30"], ["length must be 20", "got 30"]),
+    (["analyse", str(MODELS / "keras_lecture.keras"), "--length", "0"], ["--length", "0"]),
+])
+def test_analyse_of_a_bad_file_or_length_exits_2_with_one_line(argv, words, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    code, out, err = _exit(argv, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("rnnlab: error: ")
+    for w in words:
+        assert w in err, (w, err)
+
+
+def test_analyse_into_a_folder_it_cannot_write_exits_1_and_leaves_nothing(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    code, _, err = _exit(["analyse", str(MODELS / "keras_gru_legacy.h5"), "--length", "50", "--out",
+                          str(tmp_path / "taken")], capsys)
+    assert code == 1 and err.startswith("rnnlab: cannot write into") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+@pytest.mark.parametrize("argv, error", [
+    (["summary", "--hidden-size", "0"], "argument --hidden-size: must be an int >= 1, got 0"),
+    (["summary", "--vocab-size", "9" * 30], "argument --vocab-size: must be <= 2**63 - 1, got 99999...(30 digits)"),
+    (["summary", "--cell", "rnn"], "argument --cell: invalid choice: 'rnn' (choose from 'simple_rnn', 'lstm', 'gru')"),
+    (["summary", "--head", "all"], "argument --head: invalid choice: 'all' (choose from 'last', 'flatten', 'each')"),
+    (["summary", "--cells"], "unrecognized arguments: --cells"),
+    (["runs", "--store", " "], "argument --store: must be a folder path, got ' '"),
+    (["runs", "--jsn"], "unrecognized arguments: --jsn"),
+])
+def test_argument_errors_of_summary_and_runs_answer_without_importing_torch(argv, error):
+    """Their options need nothing of torch (seconds to import): a mistyped value is one line and exit 2 at once."""
+    code = ("import sys\nfrom rnnlab.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print(e.code, 'torch' in sys.modules, file=sys.stderr)")
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stderr.splitlines() == [f"rnnlab: error: {error}", "2 False"]
+
+
+def test_summary_offers_the_cells_and_heads_of_rnnlab_models():
+    from rnnlab.cli import SUMMARY_CELLS, SUMMARY_HEADS
+    from rnnlab.models import CELLS, HEADS
+    assert (SUMMARY_CELLS, SUMMARY_HEADS) == (CELLS, HEADS)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Multiselect as MultiselectWidget
 
 from rnnlab import imdb, memory, presets
 from rnnlab.experiments import decay_report, imdb_config
@@ -121,6 +122,31 @@ def test_overview_half_lives_are_rnnlab_fit_decay_of_influence_curve_and_follow_
             assert number(metric(at, f"{name}: half-life of x_0 (steps)")) == pytest.approx(expected, rel=SHOWN)
     find(at.selectbox, "Preset configuration").set_value("LSTM, same state size").run()
     assert r"128 \times (32 + 32)" in at.latex[1].value  # four gates stacked along the rows of A
+
+
+def drawn(widget):
+    """The value a browser draws the widget at: the one its element carries (set_value), else its default; a browser
+    keeps nothing of a widget it stopped drawing. As option labels: the default is their indices."""
+    p = widget.proto
+    if p.set_value:
+        return list(p.raw_values if isinstance(widget, MultiselectWidget) else p.raw_value)
+    return [p.options[int(i)] for i in p.default]
+
+
+def test_overview_curves_widgets_keep_their_values_when_the_expander_is_closed_and_reopened(app):
+    at = app
+    at.session_state["overview.curves"] = True
+    at.run()
+    chosen = [presets.LECTURE, "GRU, same state size"]
+    find(at.multiselect, "Configurations").set_value(chosen).run()
+    find(at.select_slider, "Sequence length T").set_value(500).run()
+    for is_open in (False, True):
+        at.session_state["overview.curves"] = is_open
+        at.run()
+    assert not at.exception and not at.error
+    assert drawn(find(at.multiselect, "Configurations")) == chosen
+    assert drawn(find(at.select_slider, "Sequence length T")) == ["500"]
+    assert [m.label for m in at.metric if "half-life" in m.label] == [f"{n}: half-life of x_0 (steps)" for n in chosen]
 
 
 def test_parameters_lecture_buttons_give_322113_and_338081_and_sizes_follow_the_closed_form(app):

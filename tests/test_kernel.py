@@ -151,14 +151,16 @@ def test_denormals_are_flushed_inside_the_kernel_and_the_callers_mode_is_kept():
     assert (torch.tensor([1e-39]) * 1.0).item() != 0.0  # and the caller's mode is untouched
 
 
-def test_the_classifier_trains_the_same_with_or_without_the_kernel(monkeypatch):
-    """Oracle: the same fit run with the PyTorch loops; the embedding's gradient comes from index_add_."""
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_the_classifier_trains_the_same_with_or_without_the_kernel(cell, monkeypatch):
+    """Oracle: the same fit run with the PyTorch loops (PyTorch's fused LSTM / GRU); the embedding's gradient comes
+    from index_add_."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.randint(0, 50, (64, 30), generator=g), torch.randint(0, 2, (64,), generator=g).float()
 
     def train():
         torch.manual_seed(0)
-        model = SequenceClassifier(vocab_size=50, embedding_dim=8, hidden_size=16, head="last")
+        model = SequenceClassifier(vocab_size=50, embedding_dim=8, hidden_size=16, head="last", cell=cell)
         history = fit(model, (x, y), epochs=2, batch_size=16, progress=False)
         return [*history.loss, *model.parameters()]
 
@@ -343,7 +345,8 @@ def test_gradient_curve_hands_a_loss_states_it_may_view_and_modify():
 @pytest.mark.parametrize("cell, tensors, expected", [
     ("simple_rnn", (torch.zeros(2), torch.zeros(2)), True),
     ("simple_rnn", (torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)), True),
-    ("lstm", (torch.zeros(2),), False),  # no C loops for it (yet): PyTorch's
+    ("gru", (torch.zeros(2),), True),
+    ("conv", (torch.zeros(2),), False),  # no C loops for it: PyTorch's
     ("simple_rnn", (torch.zeros(2), torch.zeros(2, dtype=torch.float64)), False),  # mixed dtypes
     ("simple_rnn", (torch.zeros(2, dtype=torch.float16),), False),
 ])

@@ -7,8 +7,9 @@ from measurements import dependency, report, trained_lags
 from rnnlab import plots, presets
 from rnnlab.params import count_parameters
 from rnnlab.sweeps import DECAY_STATISTICS
-from sources import MAX_COMPARE, AtInit, CompareEntry, compare_list, store
+from sources import MAX_COMPARE, AtInit, CompareEntry, add_to_compare, compare_list, store
 from sweep_ui import BANDS, STATISTIC_NAMES, hold_fixed, summary_table, sweep_section, sweep_summary, values_of, varying
+from uploads import current
 from widgets import describe, errors_shown, length_select, preset_select, to_json
 
 KEY = "compare"
@@ -49,6 +50,11 @@ with st.sidebar:
             else:
                 entries.append(CompareEntry(name, presets.preset(name), AtInit()))
                 st.rerun()
+    mine = current()
+    if mine is not None:
+        st.header("Add your model")
+        st.caption(mine.label)
+        add_to_compare(mine.config, mine.source, f"{KEY}.yours", default_name=mine.name[:40])
 
 names = [e.name for e in entries]
 length = None

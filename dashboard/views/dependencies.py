@@ -3,13 +3,13 @@ below, a sweep's runs across seeds with error bands."""
 import streamlit as st
 
 from figures import fmt, show_figure
-from measurements import dependency, linear_memory, stored_accuracy
-from rnnlab import plots, presets, tasks
+from measurements import WASHOUT, dependency, linear_memory, stored_accuracy
+from rnnlab import notebook, plots, presets, tasks
 from rnnlab.runs import run
 from rnnlab.sweeps import profiles
 from sources import MAX_COMPARE, compare_list, store
 from sweep_ui import BANDS, hold_fixed, numeric, summary_table, sweep_section, sweep_summary, values_of, varying
-from widgets import errors_shown, to_json, train_with_cancel
+from widgets import errors_shown, show_python, to_json, train_with_cancel
 
 KEY = "deps"
 N_TRAIN = (250, 500, 1000, 2000, 5000)
@@ -65,12 +65,12 @@ if missing:
     st.caption("Runs are stored under their configuration's hash and reused; `rnnlab train` from a terminal fills "
                "the same store.")
 
+done = [n for n in configs if all(runs[n, k] in store() for k in lags)]  # trained at every lag
 with errors_shown():
     if configs and lags:
         st.dataframe([{"test accuracy": n, **{f"lag {k}": fmt(stored_accuracy(runs[n, k]))
                                               if runs[n, k] in store() else "not trained" for k in lags}}
                       for n in configs], hide_index=True, key=f"{KEY}.table")
-        done = [n for n in configs if all(runs[n, k] in store() for k in lags)]
         left, right = st.columns(2)
         with left:
             if done:
@@ -83,9 +83,16 @@ with errors_shown():
             memories = {n: linear_memory(to_json(c), tuple(lags)) for n, c in configs.items()}
             show_figure(plots.memory_profile_figure(memories, names=list(configs)), "memory_profile", f"{KEY}.memory")
 
-for name, config in configs.items():
-    with st.expander(f"{name}: command line"):
-        st.code("\n".join(presets.cli_command(config.replace(lag=k)) for k in lags), language="bash")
+if configs and lags:
+    with st.expander("CLI commands and Python"), errors_shown():
+        st.caption("Reproduce from a terminal (the runs then appear here):")
+        st.code("\n".join(f"# {name}\n" + "\n".join(presets.cli_command(c.replace(lag=k)) for k in lags)
+                          for name, c in configs.items()), language="bash")
+        if done:
+            show_python(notebook.lags_code({n: configs[n] for n in done}, "accuracy_vs_lag", lags,
+                                           names=list(configs)), "accuracy_vs_lag", f"{KEY}.accuracy")
+        show_python(notebook.lags_code(configs, "memory_profile", lags, length=max(lags) + 1 + WASHOUT),
+                    "memory_profile", f"{KEY}.memory")
 
 st.header("Across seeds: a sweep")
 st.write("One run per lag is an anecdote: another seed may land a few points higher or lower. A sweep trains every "

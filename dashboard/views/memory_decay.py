@@ -8,11 +8,13 @@ from rnnlab import plots, presets
 from rnnlab.models import gate_time_constants
 from rnnlab.runs import INFLUENCE_PROBES, run
 from sources import AT_INIT, AtInit, StoredRun, add_to_compare, store
+from uploads import Upload, model_radio
 from widgets import (config_editor, errors_shown, length_select, preset_select, show_command, to_json,
                      train_with_cancel)
 
 KEY = "decay"
 TRAINED = "after training"
+YOURS = "your model"
 
 st.title("Memory decay")
 st.write("Three views of how long x_0 survives in h_t, on one random sequence: its influence ‖∂h_t/∂x_0‖, the "
@@ -21,22 +23,31 @@ st.write("Three views of how long x_0 survives in h_t, on one random sequence: i
 
 with st.sidebar:
     st.header("Configuration")
-    base = presets.preset(preset_select(f"{KEY}.preset"))
-    config = config_editor(f"{KEY}.config", base)
+    yours = model_radio(f"{KEY}.model", ("Preset configuration",))
+    if isinstance(yours, Upload):
+        config = yours.config
+    else:
+        base = presets.preset(preset_select(f"{KEY}.preset"))
+        config = config_editor(f"{KEY}.config", base)
     st.header("Sequence")
     length = length_select("Length T", config, f"{KEY}.length")
     seed = st.number_input("Random sequence (seed)", 0, 10_000, 0, key=f"{KEY}.seed")
-    with st.expander("Training (for “after training”)", expanded=False):
-        train_length = st.slider("Training length T", 5, 100, 20, key=f"{KEY}.train_length")
-        lag = st.slider("Lag to recall", 0, train_length - 1, min(10, train_length - 1), key=f"{KEY}.lag",
-                        help="lag_recall: the answer is the symbol `lag` steps before the end")
-        epochs = st.slider("Epochs", 1, 30, 10, key=f"{KEY}.epochs")
-config = config.replace(length=train_length, lag=lag, epochs=epochs)
+    if not isinstance(yours, Upload):
+        with st.expander("Training (for “after training”)", expanded=False):
+            train_length = st.slider("Training length T", 5, 100, 20, key=f"{KEY}.train_length")
+            lag = st.slider("Lag to recall", 0, train_length - 1, min(10, train_length - 1), key=f"{KEY}.lag",
+                            help="lag_recall: the answer is the symbol `lag` steps before the end")
+            epochs = st.slider("Epochs", 1, 30, 10, key=f"{KEY}.epochs")
+
+if not isinstance(yours, Upload):
+    config = config.replace(length=train_length, lag=lag, epochs=epochs)
 config_json = to_json(config)
 
 sources = {AT_INIT: AtInit()}
 with errors_shown():
-    if config in store():
+    if isinstance(yours, Upload):  # the person's own weights: no configuration to train
+        sources = {YOURS: yours.source}
+    elif config in store():
         sources[TRAINED] = StoredRun(config.hash)
     else:
         st.info(f"This configuration has not been trained on {config.task} (T = {train_length}, lag = {lag}) yet: "
@@ -74,8 +85,9 @@ with errors_shown():
         if taus is not None:  # LSTM, GRU: how long the gate that keeps the memory holds it, from its bias alone
             st.caption(f"{'Forget' if config.cell == 'lstm' else 'Update'}-gate time constants τ = 1/(1 − σ(b)) of "
                        f"the {len(taus)} units: median {fmt(taus.median().item())} steps, range "
-                       f"{fmt(taus.min().item())} – {fmt(taus.max().item())} (init {config.init!r}"
-                       f"{': log U(1, T − 1) biases' if config.init == 'chrono' else ''}).")
+                       f"{fmt(taus.min().item())} – {fmt(taus.max().item())}"
+                       + ("." if name == YOURS else f" (init {config.init!r}"
+                          f"{': log U(1, T − 1) biases' if config.init == 'chrono' else ''})."))
 
     influences = {n: r.influence for n, r in reports.items()}
     show_figure(plots.influence_figure(influences, fits=fits, bounds=bounds or None), "influence", f"{KEY}.influence")
@@ -116,6 +128,7 @@ with errors_shown():
 
 with st.sidebar:
     st.header("Keep it")
-    add_to_compare(config, sources.get(TRAINED, AtInit()), f"{KEY}.compare")
-show_command(config, "influence", length, seed, sources[TRAINED].key if TRAINED in sources else None,
-             key=f"{KEY}.command")
+    add_to_compare(config, sources.get(TRAINED, sources.get(YOURS, AtInit())), f"{KEY}.compare")
+if not isinstance(yours, Upload):  # an uploaded model has no CLI command or run to name
+    show_command(config, "influence", length, seed, sources[TRAINED].key if TRAINED in sources else None,
+                 key=f"{KEY}.command")

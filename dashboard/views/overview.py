@@ -103,6 +103,10 @@ with errors_shown():
                f"A has {rnn.A.numel():,} numbers, reused at every step.")
 
 
+def keep(key):
+    st.session_state[f"{key}.kept"] = st.session_state[key]
+
+
 # Below the fold and closed while the lesson is shown: measured and drawn only once opened (a rerun), so that a fresh
 # session's first chart does not wait for its widgets and curves.
 curves = st.expander("Curves at initialisation for the preset configurations", expanded=lesson is None,
@@ -116,9 +120,14 @@ with curves:
              "LSTM's cell c_t only helps once training opens its forget gate (see Short vs long dependencies). "
              "Add the IRNN or a SimpleRNN at ρ = 0.9 or 1.1 to see the spectrum of A_h set the pace.")
     left, right = st.columns([3, 1])
-    chosen = left.multiselect("Configurations", list(presets.PRESETS), list(PAIR), key=f"{KEY}.chosen",
-                              max_selections=MAX_COMPARE)
-    length = right.select_slider("Sequence length T", (100, 200, 300, 500, 1000), 300, key=f"{KEY}.length")
+    # A browser draws a widget that comes back (the expander reopened) at its default, whatever the server kept:
+    # each value lives under a key of its own, set on each change and handed to the widget each time it is drawn.
+    for k, default in ((f"{KEY}.chosen", list(PAIR)), (f"{KEY}.length", 300)):
+        st.session_state[k] = st.session_state.setdefault(f"{k}.kept", default)
+    chosen = left.multiselect("Configurations", list(presets.PRESETS), key=f"{KEY}.chosen",
+                              max_selections=MAX_COMPARE, on_change=keep, args=(f"{KEY}.chosen",))
+    length = right.select_slider("Sequence length T", (100, 200, 300, 500, 1000), key=f"{KEY}.length",
+                                 on_change=keep, args=(f"{KEY}.length",))
     with errors_shown():
         if not chosen:
             st.info("Choose at least one configuration.")

@@ -6,6 +6,7 @@ from figures import fmt, show_figure
 from measurements import trajectory
 from rnnlab import plots, presets
 from sources import AtInit, StoredRun, add_to_compare, run_details, run_labels, stored_runs
+from uploads import Upload, model_radio
 from widgets import (MAX_TEXT, check_length, config_editor, errors_shown, length_select, preset_select, show_command,
                      to_json, typed)
 
@@ -24,11 +25,13 @@ st.write("The state h_t along one input: every unit over time, a few units as li
 with st.sidebar:
     st.header("Model")
     runs = stored_runs()
-    kind = st.radio("Model", ("Preset at initialisation", "Trained run from the store"), key=f"{KEY}.kind",
-                    disabled=not runs, help=None if runs else "No run in the store yet: train one on the Memory "
-                                                               "decay or Short vs long dependencies page, or with "
-                                                               "`rnnlab train`.")
-    if kind == "Trained run from the store" and runs:
+    kind = model_radio(f"{KEY}.kind", ("Preset at initialisation", "Trained run from the store"),
+                       disabled=not runs, help=None if runs else "No run in the store yet: train one on the Memory "
+                                                                  "decay or Short vs long dependencies page, or with "
+                                                                  "`rnnlab train`.")
+    if isinstance(kind, Upload):
+        config, source = kind.config, kind.source
+    elif kind == "Trained run from the store" and runs:
         by_hash, labels = {r.hash: r for r in runs}, run_labels(runs)
         run = st.selectbox("Run", list(by_hash), format_func=labels.get, key=f"{KEY}.run",
                            help="Each run by its cell and what tells it from the other stored runs (size, task, "
@@ -98,7 +101,8 @@ with errors_shown():
 with st.sidebar:
     st.header("Keep it")
     add_to_compare(config, source, f"{KEY}.compare")
-if how == RANDOM:  # typed inputs stay on the page: their Python would be the text again
-    show_command(config, "states", length, seed, source.key if source.trained else None, key=f"{KEY}.command")
-else:
-    show_command(config)
+if not isinstance(kind, Upload):  # an uploaded model has no CLI command or run to name
+    if how == RANDOM:  # typed inputs stay on the page: their Python would be the text again
+        show_command(config, "states", length, seed, source.key if source.trained else None, key=f"{KEY}.command")
+    else:
+        show_command(config)
