@@ -1,8 +1,9 @@
-/* The SimpleRNN's recurrence, its BPTT and its tangents, and the LSTM's and GRU's recurrence and BPTT, as plain
-   loops over steps, compiled once per machine (rnnlab/kernel.py). Shared pieces first (rows_times: rows of a state
-   times a matrix; norm: a scaled 2-norm; BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell and
-   precision, which exports <cell>_forward, <cell>_backward and <cell>_tangent (DEFINE_GATED: lstm_* and gru_*,
-   whose equations it states), and the cell's name in kernel.CELLS.
+/* The SimpleRNN's recurrence, its BPTT and its tangents, and the LSTM's and GRU's recurrence, BPTT and tangents,
+   as plain loops over steps, compiled once per machine (rnnlab/kernel.py). Shared pieces first (rows_times: rows of
+   a state times a matrix; norm: a scaled 2-norm; BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell
+   and precision, which exports <cell>_forward, <cell>_backward and <cell>_tangent (DEFINE_GATED: lstm_* and gru_*,
+   whose equations it states; their tangents and state adjoints in DEFINE_GATED_TANGENT, at the end), and the
+   cell's name in kernel.CELLS.
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0

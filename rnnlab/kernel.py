@@ -9,8 +9,9 @@ step). `_kernel.c` runs those loops in C:
     tangents   τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1})       (the Jacobian ∂h_t/∂x_0 carried forward, rnnlab.memory)
 
 and the same forward and backward for the LSTM and the GRU (lstm_forward, lstm_backward, gru_forward,
-gru_backward: gates from u_t + A_h·h_{t-1}, BPTT to ∂L/∂u_t), and leaves everything that is one big operation (the
-input drive u_t, the weight gradients) to PyTorch.
+gru_backward: gates from u_t + A_h·h_{t-1}, BPTT to ∂L/∂u_t) and their tangents and state adjoints over per-step
+coefficients (gated_tangent, gated_adjoint, for influence_curve, lyapunov_exponent and gradient_curve), and leaves
+everything that is one big operation (the input drive u_t, the weight gradients, those coefficients) to PyTorch.
 
 It is compiled with the Zig toolchain that the `ziglang` package brings (`python -m ziglang cc`, a clang), so no
 system compiler is needed; `$CC` or `cc` is tried when ziglang is missing. The library lands in the cache
