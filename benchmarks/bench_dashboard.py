@@ -70,7 +70,7 @@ print(json.dumps({"cold": cold, "rerender": rerender, "errors": errors}))
 """
 
 
-# the gated rows: (page, cell) -> session state set before the cold render; the seed then changes
+# the gated rows: page -> (its widgets' key prefix, T), set with the cell's preset before the cold render
 GATED_TARGET = 1.0
 GATED_PRESETS = {"lstm": "LSTM, same state size", "gru": "GRU, same state size"}
 GATED_PAGES = {"memory_decay": ("decay", 10_000), "compare": ("compare", 10_000), "trajectories": ("traj", 2_000)}
@@ -94,8 +94,7 @@ start = time.perf_counter()
 at.run()
 rerender = time.perf_counter() - start
 errors = [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
-steps = [m.value for m in at.metric if m.label == "Steps T"]
-print(json.dumps({"cold": cold, "rerender": rerender, "errors": errors, "steps": steps}))
+print(json.dumps({"cold": cold, "rerender": rerender, "errors": errors}))
 """
 
 
