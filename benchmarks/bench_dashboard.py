@@ -3,6 +3,7 @@ and in a headless browser.
 
     python benchmarks/bench_dashboard.py [--repeat 3]
     python benchmarks/bench_dashboard.py --browser [--rounds 3]
+    python benchmarks/bench_dashboard.py --gated [--repeat 3]
 
 cold:     a fresh Python process renders the page: importing torch and rnnlab, building the models at
           initialisation and measuring them (what the first visitor of a just-started app waits for; the
@@ -11,6 +12,11 @@ rerender: then one slider (or number) changes to a value not seen before, so not
           the page runs again. Target: 0.5 s (for sequences of T ≤ 1,000).
 
 Each figure is the median over --repeat fresh processes. The run store is a temporary folder.
+
+--gated: Memory decay, Compare and State trajectories with an LSTM or a GRU (h = 32) at T = 10,000 (State
+trajectories offers up to 2,000), set before the cold render; the re-render follows a new random sequence (seed),
+which measures everything again. Target: 1 s (issue 15). Compare holds the lecture's SimpleRNN and an LSTM (its
+start), plus a GRU in the GRU row.
 
 --browser: `streamlit run dashboard/app.py` on a free loopback port, and for each page a fresh browser context (a
 new session, an empty HTTP cache) in Playwright's headless /usr/bin/chromium: seconds from page.goto to the first
@@ -64,10 +70,52 @@ print(json.dumps({"cold": cold, "rerender": rerender, "errors": errors}))
 """
 
 
-def measure(page, home):
-    kind, label, value = PAGES[page]
+# the gated rows: page -> (its widgets' key prefix, T), set with the cell's preset before the cold render
+GATED_TARGET = 1.0
+GATED_PRESETS = {"lstm": "LSTM, same state size", "gru": "GRU, same state size"}
+GATED_PAGES = {"memory_decay": ("decay", 10_000), "compare": ("compare", 10_000), "trajectories": ("traj", 2_000)}
+GATED_CHILD = r"""
+import json, sys, time
+from streamlit.testing.v1 import AppTest
+app, page, cell, preset, key, length = sys.argv[1:7]
+at = AppTest.from_file(app, default_timeout=300)
+at.switch_page(f"views/{page}.py")
+at.session_state[f"{key}.length.wanted"] = int(length)
+if page != "compare":
+    at.session_state[f"{key}.preset"] = preset
+start = time.perf_counter()
+at.run()
+if page == "compare" and cell == "gru":  # it starts with the SimpleRNN and an LSTM
+    at.selectbox(key="compare.add_preset").set_value(preset).run()
+    at.button(key="compare.add").click().run()
+cold = time.perf_counter() - start
+at.number_input(key=f"{key}.seed").set_value(1)
+start = time.perf_counter()
+at.run()
+rerender = time.perf_counter() - start
+errors = [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+print(json.dumps({"cold": cold, "rerender": rerender, "errors": errors}))
+"""
+
+
+def gated_rows(repeat):
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'page':<14} {'cell':<5} {'T':>7} {'cold s':>7} {'rerender s':>11} {'/ 1 s':>6}")
+    with tempfile.TemporaryDirectory() as home:
+        for page, (key, length) in GATED_PAGES.items():
+            for cell, preset in GATED_PRESETS.items():
+                runs = [measure(page, home, GATED_CHILD, cell, preset, key, length) for _ in range(repeat)]
+                rerender = statistics.median(r["rerender"] for r in runs)
+                print(f"{page:<14} {cell:<5} {length:>7,} {statistics.median(r['cold'] for r in runs):>7.2f} "
+                      f"{rerender:>11.3f} {rerender / GATED_TARGET:>6.2f}", flush=True)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {repeat} fresh "
+          "processes; rerender: a new random sequence (seed), measured again from scratch")
+
+
+def measure(page, home, child=CHILD, *args):
+    args = args or PAGES[page][:2] + (json.dumps(PAGES[page][2]),)
     app = str(ROOT / "dashboard" / "app.py")
-    out = subprocess.run([sys.executable, "-c", CHILD, app, page, kind, label, json.dumps(value)],
+    out = subprocess.run([sys.executable, "-c", child, app, page, *map(str, args)], cwd=ROOT,  # cwd: its rnnlab
                          capture_output=True, text=True, env={**os.environ, "RNNLAB_HOME": home}, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["errors"]:
@@ -175,9 +223,13 @@ def main(argv=None):
     parser.add_argument("--browser", action="store_true",
                         help="time to the first chart in headless Chromium instead of AppTest's script runs")
     parser.add_argument("--rounds", type=int, default=3, help="--browser: rounds over the pages (the first cold)")
+    parser.add_argument("--gated", action="store_true",
+                        help="Memory decay, Compare and State trajectories with an LSTM or GRU at T = 10,000")
     args = parser.parse_args(argv)
     if args.browser:
         return browser_rows(args.rounds)
+    if args.gated:
+        return gated_rows(args.repeat)
     print(f"{'page':<14} {'cold s':>7} {'/ 2 s':>6} {'rerender s':>11} {'/ 0.5 s':>8}")
     with tempfile.TemporaryDirectory() as home:
         for page in PAGES:

@@ -16,7 +16,9 @@ Methods, all for the same SimpleRNN and inputs, every ratio measured in this run
     forward, B·D           the fused forward pass over batch·input sequences: the floor of any forward-mode
                            method, which must push input-many tangents through the recurrence
 Then T = 10,000 and 100,000 at hidden 32, each in a fresh process: seconds and peak resident memory (glibc's
-mmap threshold fixed at 64 KiB, so that heap fragmentation does not blur the peak).
+mmap threshold fixed at 64 KiB, so that heap fragmentation does not blur the peak). Then the LSTM and the GRU:
+influence_curve against the fused forward pass over the B·D sequences it stands for, at the sizes above and at the
+dashboard's (T = 10,000, hidden 32, input 32, batch 1), timed in turns.
 """
 import argparse
 import json
@@ -31,7 +33,7 @@ import time
 import torch
 
 from rnnlab.memory import influence_curve
-from rnnlab.models import SimpleRNN
+from rnnlab.models import GRU, LSTM, SimpleRNN
 
 
 def note(message):
@@ -111,6 +113,24 @@ def long_run(T, hidden, dtype):
             "input_mib": x.numel() * x.element_size() / 2**20, "curve_end": float(curve[-1])}
 
 
+def gated_rows(T, H, D, B, dtype, repeat):
+    """influence_curve of an LSTM and a GRU ÷ the fused forward pass over the B·D sequences it stands for, the two
+    timed in turns so that both see the same load."""
+    print(f"\nLSTM and GRU, T = {T}, hidden = {H}, input = {D}, batch = {B}:")
+    for cls in (LSTM, GRU):
+        torch.manual_seed(0)
+        rnn = cls(D, H).to(dtype)
+        x, x_bd = torch.randn(B, T, D, dtype=dtype), torch.randn(B * D, T, D, dtype=dtype)
+        influence_curve(rnn, x[:, :50])
+        ours, floor = [], []
+        for _ in range(repeat):
+            ours.append(best_of(lambda: influence_curve(rnn, x), 1))
+            with torch.no_grad():
+                floor.append(best_of(lambda: rnn(x_bd), 1))
+        print(f"  {cls.__name__:4s} influence_curve {min(ours):.4g} s, forward over B·D sequences {min(floor):.4g} s:"
+              f" {min(ours) / min(floor):.3g}× (issue 15 asks ≤ 1.5)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="T = 300, hidden 64, no T = 100,000 run")
@@ -120,6 +140,7 @@ def main():
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--gated", action="store_true", help="only the LSTM and GRU rows")
     parser.add_argument("--long", type=int, default=None, help=argparse.SUPPRESS)  # child process of the long runs
     args = parser.parse_args()
     dtype = getattr(torch, args.dtype)
@@ -131,6 +152,9 @@ def main():
     if args.quick:
         args.T, args.hidden = 300, 64
     T, H, D, B = args.T, args.hidden, args.input, args.batch
+    if args.gated:
+        gated_rows(T, H, D, B, dtype, 3)
+        return gated_rows(10_000, 32, 32, 1, dtype, 3)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
           f", Python {platform.python_version()}, {args.dtype}")
     print(f"SimpleRNN tanh, T = {T}, hidden = {H}, input = {D}, batch = {B}\n")
@@ -177,7 +201,9 @@ def main():
     print(f"targets: ≥ 100× faster than T backward passes: {naive / ours:.3g}×; "
           f"≥ 10× faster than jacrev: {rev_T / ours:.3g}×")
 
+    gated_rows(T, H, D, B, dtype, repeat)
     if not args.quick:
+        gated_rows(10_000, 32, 32, 1, dtype, repeat)
         print("\nlong sequences, hidden 32, input 32, batch 1, each in a fresh process (MALLOC_MMAP_THRESHOLD_=65536):")
         for long_T in (10_000, 100_000):
             cmd = [sys.executable, __file__, "--long", str(long_T), "--dtype", args.dtype]

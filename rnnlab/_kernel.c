@@ -1,8 +1,9 @@
-/* The SimpleRNN's recurrence, its BPTT and its tangents, and the LSTM's and GRU's recurrence and BPTT, as plain
-   loops over steps, compiled once per machine (rnnlab/kernel.py). Shared pieces first (rows_times: rows of a state
-   times a matrix; norm: a scaled 2-norm; BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell and
-   precision, which exports <cell>_forward, <cell>_backward and <cell>_tangent (DEFINE_GATED: lstm_* and gru_*,
-   whose equations it states), and the cell's name in kernel.CELLS.
+/* The SimpleRNN's recurrence, its BPTT and its tangents, and the LSTM's and GRU's recurrence, BPTT and tangents,
+   as plain loops over steps, compiled once per machine (rnnlab/kernel.py). Shared pieces first (rows_times: rows of
+   a state times a matrix; norm: a scaled 2-norm; BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell
+   and precision, which exports <cell>_forward, <cell>_backward and <cell>_tangent (DEFINE_GATED: lstm_* and gru_*,
+   whose equations it states; their tangents and state adjoints in DEFINE_GATED_TANGENT, at the end), and the
+   cell's name in kernel.CELLS.
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    Backward:            δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h,   t = T-1 … 0
@@ -393,3 +394,128 @@ DEFINE_GATED(float, f32, tanh_f32, sigmoid_f32)
 DEFINE_GATED(double, f64, tanh, sigmoid_f64)
 DEFINE_SIMPLE_RNN(float, f32, tanh_f32, FLT_MIN)
 DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
+
+/* The LSTM's and GRU's tangents and state adjoints as loops over steps, from per-step coefficients that PyTorch
+   computes for all steps at once (memory._linearise_lstm, _linearise_gru): G gates of H rows, and per step and
+   sequence coef (n, B, width) = [W_i W_f W_g W_o | f | k] (LSTM, 6H) or [α_r α_z α_n | z] (GRU, 4H).
+
+   Tangents, K directions per sequence; a tangent has P parts (LSTM 2: ∂h then ∂c; GRU 1: ∂h), each (K, H):
+       LSTM:  dz = W_t ⊙ (A_h·∂h_{t-1}),   ∂c_t = dz_i + dz_f + dz_g + f_t ⊙ ∂c_{t-1},   ∂h_t = dz_o + k_t ⊙ ∂c_t
+       GRU:   w = α_t ⊙ (A_h·∂h_{t-1}),    ∂h_t = w_r + w_z + w_n + z_t ⊙ ∂h_{t-1}
+   Adjoints, t = T-1 … 0, of g_t = ∂L/∂h_t (its direct part on entry, the whole on return; an LSTM's c_t held
+   fixed, as autograd's ∂L/∂h_t does) and, for the LSTM, λ_t = ∂L/∂c_t through the later cell states:
+       LSTM:  λ = λ_t + k_t ⊙ g_t,   g_{t-1} += A_hᵀ·(W_t ⊙ [λ; λ; λ; g_t]),   λ_{t-1} = f_t ⊙ λ
+       GRU:   g_{t-1} += A_hᵀ·(α_t ⊙ [g_t; g_t; g_t]) + z_t ⊙ g_t
+   The LSTM's cell states c_t = u_t + f_t ⊙ c_{t-1} (u_t = i_t ⊙ g_t), which its coefficients need, come from the
+   same kind of loop. The tangents read AT (G, H, H), each gate's block of A_h transposed, the adjoints A_h (G·H, H),
+   so that the inner loops run along contiguous rows of H numbers (rows_times, gate by gate: its 2·H sums stay in
+   registers); work: scratch of 2·G·H numbers. */
+/* <cell>_tangent and <cell>_adjoint of a cell of G gates; lam: λ for the LSTM, NULL for the GRU. */
+#define GATED_EXPORTS(CELL, G, REAL, SUFFIX)                                                                       \
+void CELL##_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *coef, const REAL *AT,         \
+                             const REAL *tau0, REAL *out, REAL *work, double *norms, int renorm) {                 \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gated_tangent_##SUFFIX, H, G, n, B, K, coef, AT, tau0, out, work, norms, renorm)                       \
+    FLUSH_OFF();                                                                                                   \
+}                                                                                                                  \
+void CELL##_adjoint_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *coef, const REAL *Ah, REAL *g,           \
+                             REAL *lam, REAL *work) {                                                              \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(gated_adjoint_##SUFFIX, H, G, T, B, coef, Ah, g, lam, work)                                            \
+    FLUSH_OFF();                                                                                                   \
+}
+
+#define DEFINE_GATED_TANGENT(REAL, SUFFIX, TINY)                                                                   \
+/* out (n, B, P, K, H) from tau0 (B, P, K, H); norms (n, B), if not NULL, gets ‖∂h_t‖ over K and H, or with renorm \
+   the norm of the whole tangent (∂h_t, ∂c_t), by which each sequence's tangent is then divided (at least the      \
+   smallest normal float), for a Lyapunov exponent. */                                                             \
+static inline __attribute__((always_inline)) void gated_tangent_##SUFFIX(int64_t H, int64_t G, int64_t n,          \
+        int64_t B, int64_t K, const REAL *restrict coef, const REAL *restrict AT, const REAL *restrict tau0,       \
+        REAL *restrict out, REAL *restrict work, double *restrict norms, int renorm) {                             \
+    const int64_t P = G == 4 ? 2 : 1, width = (G + P) * H, S = P * K * H;                                          \
+    for (int64_t t = 0; t < n; t++) {                                                                              \
+        const REAL *prev = t ? out + (t - 1) * B * S : tau0;                                                       \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const REAL *W = coef + (t * B + b) * width, *carry = W + G * H, *k = carry + H, *pb = prev + b * S;    \
+            REAL *ob = out + (t * B + b) * S;                                                                      \
+            for (int64_t d = 0; d < K; d += 2) {                                                                   \
+                const int64_t rows = K - d < 2 ? 1 : 2;                                                            \
+                for (int64_t i = 0; i < rows * G * H; i++) work[i] = 0;                                            \
+                for (int64_t g = 0; g < G; g++)                                                                    \
+                    rows_times_##REAL(H, rows, work + g * H, work + (G + g) * H, pb + d * H, pb + (d + 1) * H,     \
+                                      AT + g * H * H);                                                             \
+                for (int64_t r = 0; r < rows; r++) {                                                               \
+                    const REAL *z = work + r * G * H, *dh = pb + (d + r) * H;                                      \
+                    REAL *oh = ob + (d + r) * H;                                                                   \
+                    if (G == 4) {                                                                                  \
+                        const REAL *dc = dh + K * H;                                                               \
+                        REAL *oc = oh + K * H;                                                                     \
+                        for (int64_t i = 0; i < H; i++) {                                                          \
+                            const REAL c = z[i] * W[i] + z[H + i] * W[H + i] + z[2 * H + i] * W[2 * H + i]         \
+                                           + carry[i] * dc[i];                                                     \
+                            oc[i] = c;                                                                             \
+                            oh[i] = z[3 * H + i] * W[3 * H + i] + k[i] * c;                                        \
+                        }                                                                                          \
+                    } else {                                                                                       \
+                        for (int64_t i = 0; i < H; i++)                                                            \
+                            oh[i] = z[i] * W[i] + z[H + i] * W[H + i] + z[2 * H + i] * W[2 * H + i]                \
+                                    + carry[i] * dh[i];                                                            \
+                    }                                                                                              \
+                }                                                                                                  \
+            }                                                                                                      \
+            if (norms) norms[t * B + b] = norm_##SUFFIX(renorm ? S : K * H, ob);                                   \
+            if (renorm) {                                                                                          \
+                const double norm = norms[t * B + b];                                                              \
+                const REAL inv = (REAL)(1.0 / (norm > TINY ? norm : TINY));                                        \
+                for (int64_t i = 0; i < S; i++) ob[i] *= inv;                                                      \
+            }                                                                                                      \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+/* g (T, B, H) in place; lam (B, H): λ, zero on entry (LSTM only). */                                              \
+static inline __attribute__((always_inline)) void gated_adjoint_##SUFFIX(int64_t H, int64_t G, int64_t T,          \
+        int64_t B, const REAL *restrict coef, const REAL *restrict Ah, REAL *restrict g, REAL *restrict lam,       \
+        REAL *restrict work) {                                                                                     \
+    const int64_t width = (G == 4 ? 6 : 4) * H;                                                                    \
+    for (int64_t t = T - 1; t > 0; t--) {                                                                          \
+        for (int64_t b = 0; b < B; b++) {                                                                          \
+            const REAL *W = coef + (t * B + b) * width, *carry = W + G * H, *k = carry + H;                        \
+            const REAL *gb = g + (t * B + b) * H;                                                                  \
+            REAL *gp = g + ((t - 1) * B + b) * H;                                                                  \
+            if (G == 4) {                                                                                          \
+                REAL *lb = lam + b * H;                                                                            \
+                for (int64_t i = 0; i < H; i++) {                                                                  \
+                    const REAL l = lb[i] + k[i] * gb[i];                                                           \
+                    work[i] = W[i] * l, work[H + i] = W[H + i] * l, work[2 * H + i] = W[2 * H + i] * l;            \
+                    work[3 * H + i] = W[3 * H + i] * gb[i];                                                        \
+                    lb[i] = carry[i] * l;                                                                          \
+                }                                                                                                  \
+            } else {                                                                                               \
+                for (int64_t i = 0; i < H; i++) {                                                                  \
+                    work[i] = W[i] * gb[i], work[H + i] = W[H + i] * gb[i], work[2 * H + i] = W[2 * H + i] * gb[i];\
+                    gp[i] += carry[i] * gb[i];                                                                     \
+                }                                                                                                  \
+            }                                                                                                      \
+            for (int64_t g = 0; g < G; g++) /* z1 (scratch) and h1 unused with one row */                          \
+                rows_times_##REAL(H, 1, gp, work + G * H, work + g * H, work + g * H, Ah + g * H * H);             \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+static inline __attribute__((always_inline)) void lstm_cells_loop_##SUFFIX(int64_t H, int64_t n, int64_t B,        \
+        const REAL *restrict f, REAL *restrict u, const REAL *restrict c0) {                                       \
+    for (int64_t t = 0; t < n; t++) {                                                                              \
+        const REAL *prev = t ? u + (t - 1) * B * H : c0;                                                           \
+        for (int64_t i = 0; i < B * H; i++) u[t * B * H + i] += f[t * B * H + i] * prev[i];                        \
+    }                                                                                                              \
+}                                                                                                                  \
+GATED_EXPORTS(lstm, 4, REAL, SUFFIX)                                                                               \
+GATED_EXPORTS(gru, 3, REAL, SUFFIX)                                                                                \
+/* c_t = u_t + f_t ⊙ c_{t-1} in place of u (n, B, H), from c0 (B, H). */                                           \
+void lstm_cells_##SUFFIX(int64_t n, int64_t B, int64_t H, const REAL *f, REAL *u, const REAL *c0) {                \
+    FLUSH_ON();                                                                                                    \
+    BY_SIZE(lstm_cells_loop_##SUFFIX, H, n, B, f, u, c0)                                                           \
+    FLUSH_OFF();                                                                                                   \
+}
+
+DEFINE_GATED_TANGENT(float, f32, FLT_MIN)
+DEFINE_GATED_TANGENT(double, f64, DBL_MIN)

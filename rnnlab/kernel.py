@@ -9,8 +9,9 @@ step). `_kernel.c` runs those loops in C:
     tangents   τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1})       (the Jacobian ∂h_t/∂x_0 carried forward, rnnlab.memory)
 
 and the same forward and backward for the LSTM and the GRU (lstm_forward, lstm_backward, gru_forward,
-gru_backward: gates from u_t + A_h·h_{t-1}, BPTT to ∂L/∂u_t), and leaves everything that is one big operation (the
-input drive u_t, the weight gradients) to PyTorch.
+gru_backward: gates from u_t + A_h·h_{t-1}, BPTT to ∂L/∂u_t) and their tangents and state adjoints over per-step
+coefficients (gated_tangent, gated_adjoint, for influence_curve, lyapunov_exponent and gradient_curve), and leaves
+everything that is one big operation (the input drive u_t, the weight gradients, those coefficients) to PyTorch.
 
 It is compiled with the Zig toolchain that the `ziglang` package brings (`python -m ziglang cc`, a clang), so no
 system compiler is needed; `$CC` or `cc` is tried when ziglang is missing. The library lands in the cache
@@ -61,6 +62,11 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
     "lstm_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 3,
     "gru_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 6,
     "gru_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 3,
+    "lstm_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6 + [ctypes.c_int],
+    "gru_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 6 + [ctypes.c_int],
+    "lstm_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5,
+    "gru_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5,
+    "lstm_cells": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3,
 }
 
 
@@ -323,6 +329,15 @@ def backward(lib, states, grad_states, delta, A_h, nonlinearity):
        delta.data_ptr(), A_h.data_ptr(), NONLINEARITY[nonlinearity])
 
 
+def _check_norms(norms, n, B, renorm):
+    if norms is not None and not (norms.dtype == torch.float64 and norms.is_contiguous()
+                                  and tuple(norms.shape) == (n, B)):
+        raise ValueError(f"norms must be a C-contiguous float64 tensor of shape {(n, B)}, got {norms.dtype} "
+                         f"{tuple(norms.shape)} with strides {norms.stride()}")
+    if renorm and norms is None:
+        raise ValueError("renorm=True needs norms, where the norms are written")
+
+
 def tangent(lib, d, A_hT, tau0, out, norms=None, renorm=False):
     """τ_t = d_t ⊙ (A_h·τ_{t-1}) for the n steps of d (n, B, H), from tau0 (B, K, H), into out (n, B, K, H); writes
     ‖τ_t‖ over K and H into norms (n, B) float64, if given, with LAPACK's scaling, so that it is exact wherever
@@ -331,12 +346,7 @@ def tangent(lib, d, A_hT, tau0, out, norms=None, renorm=False):
     n, B, H = d.shape
     K = tau0.shape[1] if tau0.dim() == 3 else -1
     _check(("d", d, (n, B, H)), ("A_hT", A_hT, (H, H)), ("tau0", tau0, (B, K, H)), ("out", out, (n, B, K, H)))
-    if norms is not None and not (norms.dtype == torch.float64 and norms.is_contiguous()
-                                  and tuple(norms.shape) == (n, B)):
-        raise ValueError(f"norms must be a C-contiguous float64 tensor of shape {(n, B)}, got {norms.dtype} "
-                         f"{tuple(norms.shape)} with strides {norms.stride()}")
-    if renorm and norms is None:
-        raise ValueError("renorm=True needs norms, where the norms are written")
+    _check_norms(norms, n, B, renorm)
     fn = getattr(lib, f"simple_rnn_tangent_{_SUFFIX[d.dtype]}")
     fn(n, B, K, H, d.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(),
        None if norms is None else norms.data_ptr(), int(renorm))
@@ -395,3 +405,52 @@ def gru_backward(lib, gates, ghn, hs, h0, grad_states, A_h, dgh, dh):
     getattr(lib, f"gru_backward_{_SUFFIX[hs.dtype]}")(
         T, B, H, gates.data_ptr(), ghn.data_ptr(), hs.data_ptr(), h0.data_ptr(), grad_states.data_ptr(),
         grad_states.stride(0), grad_states.stride(1), A_h.data_ptr(), dgh.data_ptr(), dh.data_ptr())
+
+
+GATED = {"lstm": (4, 2), "gru": (3, 1)}  # the cells whose tangents and state adjoints _kernel.c holds: (gates, parts)
+
+
+def _gated_shapes(cell, coef):
+    """(G gates, P parts of a tangent, H) of an LSTM's or GRU's per-step coefficients coef (n, B, (G + P)·H)."""
+    if cell not in GATED:
+        raise ValueError(f"cell must be one of {', '.join(map(repr, GATED))}, got {cell!r}")
+    G, P = GATED[cell]
+    return G, P, coef.shape[-1] // (G + P)
+
+
+def gated_tangent(lib, cell, coef, A_hT, tau0, out, norms=None, renorm=False):
+    """The tangents of an LSTM (cell "lstm") or GRU ("gru") for the n steps of coef (n, B, (G + P)·H), from tau0
+    (B, P, K, H) into out (n, B, P, K, H): P = 2 parts (∂h, ∂c) for the LSTM, 1 (∂h) for the GRU; coef holds per
+    step and sequence [W_i W_f W_g W_o | f | k] (LSTM) or [α_r α_z α_n | z] (GRU), as _kernel.c writes; A_hT
+    (G, H, H) each gate's block of A_h transposed. norms (n, B) float64, if given, gets ‖∂h_t‖ over K and H, scaled
+    as in tangent; renorm: the norm of the whole tangent instead, which each sequence's tangent is divided by
+    before the next step."""
+    G, P, H = _gated_shapes(cell, coef)
+    n, B = coef.shape[:2]
+    K = tau0.shape[2] if tau0.dim() == 4 else -1
+    _check(("coef", coef, (n, B, (G + P) * H)), ("A_hT", A_hT, (G, H, H)), ("tau0", tau0, (B, P, K, H)),
+           ("out", out, (n, B, P, K, H)))
+    _check_norms(norms, n, B, renorm)
+    fn, work = getattr(lib, f"{cell}_tangent_{_SUFFIX[coef.dtype]}"), coef.new_empty(2 * G * H)  # held: C writes it
+    fn(n, B, K, H, coef.data_ptr(), A_hT.data_ptr(), tau0.data_ptr(), out.data_ptr(), work.data_ptr(),
+       None if norms is None else norms.data_ptr(), int(renorm))
+
+
+def gated_adjoint(lib, cell, coef, A_h, g):
+    """In place: g (T, B, H), holding the direct part of ∂L/∂h_t, becomes all of it, ∂L/∂h_t through every later
+    step (c_t held fixed), from the coefficients coef (T, B, (G + P)·H) of gated_tangent and A_h (G·H, H)."""
+    G, P, H = _gated_shapes(cell, coef)
+    T, B = coef.shape[:2]
+    _check(("coef", coef, (T, B, (G + P) * H)), ("A_h", A_h, (G * H, H)), ("g", g, (T, B, H)))
+    fn, work = getattr(lib, f"{cell}_adjoint_{_SUFFIX[coef.dtype]}"), coef.new_empty(2 * G * H)
+    lam = coef.new_zeros(B, H) if cell == "lstm" else None  # ∂L/∂c_t, carried backwards
+    fn(T, B, H, coef.data_ptr(), A_h.data_ptr(), g.data_ptr(), None if lam is None else lam.data_ptr(),
+       work.data_ptr())
+
+
+def lstm_cells(lib, f, u, c0):
+    """In place: u (n, B, H), holding u_t = i_t ⊙ g_t, becomes the LSTM's cell states c_t = u_t + f_t ⊙ c_{t-1}
+    from c0 (B, H); f (n, B, H) the forget gates."""
+    n, B, H = u.shape
+    _check(("u", u, (n, B, H)), ("f", f, (n, B, H)), ("c0", c0, (B, H)))
+    getattr(lib, f"lstm_cells_{_SUFFIX[u.dtype]}")(n, B, H, f.data_ptr(), u.data_ptr(), c0.data_ptr())

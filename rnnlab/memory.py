@@ -114,6 +114,8 @@ def _warn_if_not_finite(name, curve, dtype, stacklevel=3):
 # `step(i, tangent, drive, out)` maps the tangent of the state before step i (None: zero) and a tangent of the
 # input side of step i (`drive`, (gates·hidden, 1 or batch, K), or None) to the tangent of the state after it,
 # writing ∂h into `out` (hidden, batch, K). For the LSTM the state, and the tangent, is the pair (h, c).
+# `step.coefficients` holds the local derivatives time-major, (steps, batch, width), as the C loops
+# (rnnlab.kernel.tangent, gated_tangent) read them: the loop over steps runs there wherever the kernel is built.
 # ---------------------------------------------------------------------------------------------------------------
 
 def _steps_first(v):
@@ -121,9 +123,14 @@ def _steps_first(v):
     return v.permute(1, 2, 0).unsqueeze(-1).contiguous()
 
 
+def _per_step(v):
+    """One step's coefficients (batch, rows), time-major, as (rows, batch, 1): a view that broadcasts over K."""
+    return v.T.unsqueeze(-1)
+
+
 def _prev(h0, states):
-    """h_{t-1} for the steps of a chunk: (batch, C, hidden)."""
-    return torch.cat([h0.unsqueeze(1), states[:, :-1]], dim=1)
+    """h_{t-1} for the steps of a chunk, time-major: (C, batch, hidden) from states (C, batch, hidden)."""
+    return torch.cat([h0.unsqueeze(0), states[:-1]])
 
 
 def _linearise_simple_rnn(rnn, x, state):
@@ -144,27 +151,21 @@ def _linearise_simple_rnn(rnn, x, state):
             out += drive
         return out.mul_(d[i])
 
-    step.phi_prime = phi_prime  # (batch, steps, hidden), for the C loop of influence_curve
+    step.coefficients = phi_prime.transpose(0, 1).contiguous()  # φ'(z_t), (steps, batch, hidden)
     return step, (states[:, -1],), states
 
 
-def _simple_rnn_tangents(lib, rnn, phi_prime, tangent, out, norms=None):
-    """influence_curve's chunk of steps through the C loop (rnnlab.kernel): J_t for the n steps of phi_prime
-    (batch, n, hidden), from J before the chunk (batch, input, hidden), None at t = 0 (then J_0 = φ'(z_0) ⊙ A_x),
-    written into out (≥ n, batch, input, hidden), and ‖J_t‖_F into norms (n, batch) float64 if given.
-    Returns J (n, batch, hidden, input) and the last J."""
-    n = phi_prime.shape[1]
-    d = phi_prime.transpose(0, 1).contiguous()  # (n, batch, hidden)
-    first = 0
-    if tangent is None:
-        torch.mul(d[0].unsqueeze(1), rnn.A_x.detach().T.unsqueeze(0), out=out[0])
-        tangent, first = out[0].clone(), 1
-        if norms is not None:
-            norms[0] = _norm(out[0], (1, 2))
-    if first < n:
-        kernel.tangent(lib, d[first:], rnn.A_h.detach().T.contiguous(), tangent, out[first:n],
-                       None if norms is None else norms[first:n])
-    return out[:n].permute(0, 1, 3, 2), out[n - 1].clone()
+def _cells(u, f, c0):
+    """The LSTM's cell states c_t = u_t + f_t ⊙ c_{t-1} from c0, time-major (C, batch, hidden), in place of u: in
+    the C loop where there is one, else step by step."""
+    lib = kernel.load() if kernel.supports(u) else None
+    if lib is not None:
+        kernel.lstm_cells(lib, f, u, c0.contiguous())
+        return u
+    c = c0
+    for t in range(len(u)):
+        c = torch.addcmul(u[t], f[t], c, out=u[t])
+    return u
 
 
 def _linearise_lstm(rnn, x, state):
@@ -173,35 +174,35 @@ def _linearise_lstm(rnn, x, state):
         ∂c_t = σ(f)⊙∂c_{t-1} + σ'(i)·tanh(g)⊙di + σ'(f)·c_{t-1}⊙df + σ(i)·tanh'(g)⊙dg
         ∂h_t = σ'(o)·tanh(c_t)⊙do + σ(o)·tanh'(c_t)⊙∂c_t
 
-    The cell states c_t, which the fused forward does not return, are recomputed from its gates.
+    The cell states c_t, which the fused forward does not return, are recomputed from its gates. Coefficients per
+    step: W = [σ'(i)·tanh(g); σ'(f)·c_{t-1}; σ(i)·tanh'(g); σ'(o)·tanh(c_t)], f = σ(f), k = σ(o)·tanh'(c_t).
     """
     h0, c0 = state
     states = rnn(x, h0=h0, c0=c0)
-    z = F.linear(torch.cat([_prev(h0, states), x], dim=2), rnn.A.detach(), rnn.b)
+    z = F.linear(torch.cat([_prev(h0, states.transpose(0, 1)), x.transpose(0, 1)], dim=2), rnn.A.detach(),
+                 None if rnn.b is None else rnn.b.detach())  # time-major, (C, batch, 4·hidden)
     i, f, g, o = z.chunk(4, dim=2)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    u, c = i * g, c0
-    cells = torch.empty_like(u)
-    for t in range(x.shape[1]):
-        c = torch.addcmul(u[:, t], f[:, t], c, out=cells[:, t])
+    cells = _cells(i * g, f, c0)
     tc = torch.tanh(cells)
-    c_prev = _prev(c0, cells)
-    W = _steps_first(torch.cat([i * (1 - i) * g, f * (1 - f) * c_prev, i * (1 - g * g), o * (1 - o) * tc], dim=2))
-    f, k = _steps_first(f), _steps_first(o * (1 - tc * tc))
+    coefficients = torch.cat([i * (1 - i) * g, f * (1 - f) * _prev(c0, cells), i * (1 - g * g), o * (1 - o) * tc,
+                              f, o * (1 - tc * tc)], dim=2)  # [W | f | k], (C, batch, 6·hidden)
     A_h, H = rnn.A_h.detach().contiguous(), rnn.hidden_size
+    W, f, k = coefficients[..., : 4 * H], coefficients[..., 4 * H : 5 * H], coefficients[..., 5 * H :]
 
     def step(t, tangent, drive, out):
         dh, dc = (None, None) if tangent is None else tangent
         dz = drive if dh is None else torch.mm(A_h, dh.view(H, -1)).view(4 * H, *dh.shape[1:])
         if dh is not None and drive is not None:
             dz = dz + drive
-        di, df, dg, do = (dz * W[t]).chunk(4)
+        di, df, dg, do = (dz * _per_step(W[t])).chunk(4)
         dc_new = di + df + dg
         if dc is not None:
-            dc_new.addcmul_(f[t], dc)
-        return torch.addcmul(do, k[t], dc_new, out=out), dc_new
+            dc_new.addcmul_(_per_step(f[t]), dc)
+        return torch.addcmul(do, _per_step(k[t]), dc_new, out=out), dc_new
 
-    return step, (states[:, -1], cells[:, -1]), states
+    step.coefficients = coefficients
+    return step, (states[:, -1], cells[-1]), states
 
 
 def _linearise_gru(rnn, x, state):
@@ -210,27 +211,33 @@ def _linearise_gru(rnn, x, state):
 
         dr = σ'·(a_{x,r} + a_{h,r}),  dz = σ'·(a_{x,z} + a_{h,z}),  dn = tanh'·(a_{x,n} + r⊙a_{h,n} + n_h⊙dr)
         ∂h_t = (1 − z)⊙dn + (h_{t-1} − n)⊙dz + z⊙∂h_{t-1}
+
+    Coefficients per step: α = [a_r; a_z; (1 − z)·tanh'·r] on a_h, β = [a_r; a_z; (1 − z)·tanh'] on a_x, and z,
+    with a_r = (1 − z)·tanh'·n_h·σ'(r) and a_z = (h_{t-1} − n)·σ'(z).
     """
     (h0,) = state
     states = rnn(x, h0=h0)
-    prev = _prev(h0, states)
-    gx, gh = F.linear(x, rnn.A_x.detach(), rnn.b), F.linear(prev, rnn.A_h.detach(), rnn.b_h)
+    prev = _prev(h0, states.transpose(0, 1))  # time-major, as everything below
+    b, b_h = (None, None) if rnn.b is None else (rnn.b.detach(), rnn.b_h.detach())
+    gx, gh = F.linear(x.transpose(0, 1), rnn.A_x.detach(), b), F.linear(prev, rnn.A_h.detach(), b_h)
     (rx, zx, nx), (rh, zh, nh) = gx.chunk(3, dim=2), gh.chunk(3, dim=2)
     r, z = torch.sigmoid(rx + rh), torch.sigmoid(zx + zh)
     n = torch.tanh(nx + r * nh)
     dn = (1 - z) * (1 - n * n)
     ar, az = dn * nh * r * (1 - r), (prev - n) * z * (1 - z)
-    alpha, beta = _steps_first(torch.cat([ar, az, dn * r], dim=2)), _steps_first(torch.cat([ar, az, dn], dim=2))
-    z, A_h, H = _steps_first(z), rnn.A_h.detach().contiguous(), rnn.hidden_size
+    coefficients = torch.cat([ar, az, dn * r, z], dim=2)  # [α | z], (C, batch, 4·hidden)
+    beta, A_h, H = torch.cat([ar, az, dn], dim=2), rnn.A_h.detach().contiguous(), rnn.hidden_size
+    alpha, z = coefficients[..., : 3 * H], coefficients[..., 3 * H :]
 
     def step(t, dh, drive, out):
-        w = None if dh is None else torch.mm(A_h, dh.view(H, -1)).view(3 * H, *dh.shape[1:]).mul_(alpha[t])
+        w = None if dh is None else torch.mm(A_h, dh.view(H, -1)).view(3 * H, *dh.shape[1:]).mul_(_per_step(alpha[t]))
         if drive is not None:
-            w = drive * beta[t] if w is None else w.addcmul_(drive, beta[t])
+            w = drive * _per_step(beta[t]) if w is None else w.addcmul_(drive, _per_step(beta[t]))
         wr, wz, wn = w.chunk(3)
         torch.add(wr, wz, out=out).add_(wn)
-        return out if dh is None else out.addcmul_(z[t], dh)
+        return out if dh is None else out.addcmul_(_per_step(z[t]), dh)
 
+    step.coefficients = coefficients
     return step, (states[:, -1],), states
 
 
@@ -258,6 +265,42 @@ def _linearisations(rnn, x, chunk):
 
 def _chunk(T, elements_per_step):
     return max(2, min(T, CHUNK_ELEMENTS // max(1, elements_per_step)))
+
+
+def _parts(rnn):
+    """How many parts a tangent has: 2 for the LSTM's (∂h, ∂c), 1 for ∂h."""
+    return 2 if isinstance(rnn, LSTM) else 1
+
+
+def _c_tangents(lib, rnn, coefficients, tangent, out, norms=None, renorm=False):
+    """The tangents for the steps of `coefficients` (a step function's, time-major) in the C loop of rnn's cell
+    (kernel.tangent, kernel.gated_tangent), from `tangent` (batch, parts, K, hidden) into out (steps, batch,
+    parts, K, hidden), ‖∂h_t‖ into norms (steps, batch) float64 if given; renorm as in kernel.tangent."""
+    A_hT = rnn.A_h.detach().unflatten(0, (-1, rnn.hidden_size)).transpose(1, 2).contiguous()  # per gate
+    if type(rnn) is SimpleRNN:
+        kernel.tangent(lib, coefficients, A_hT[0], tangent[:, 0], out[:, :, 0], norms, renorm)
+    else:
+        kernel.gated_tangent(lib, rnn.kind, coefficients, A_hT, tangent, out, norms, renorm)
+
+
+def _influence_chunk(lib, rnn, step, tangent, out, norms=None):
+    """influence_curve's chunk of steps through the C loops: J_t = ∂h_t/∂x_0 (and ∂c_t/∂x_0) for the steps of
+    `step`, from the tangent before the chunk (batch, parts, input, hidden), None at t = 0 (then the first step,
+    from ∂(A_x·x_0)/∂x_0, is the PyTorch step's), written into out (≥ steps, batch, parts, input, hidden), and
+    ‖J_t‖_F into norms (steps, batch) float64 if given. Returns J (steps, batch, hidden, input) and the last
+    tangent."""
+    n, first = len(step.coefficients), 0
+    if tangent is None:
+        B, _, D, H = out.shape[1:]
+        parts = step(0, None, rnn.A_x.detach().unsqueeze(1), out.new_empty(H, B, D))
+        out[0] = torch.stack(parts if isinstance(parts, tuple) else (parts,)).permute(2, 0, 3, 1)
+        tangent, first = out[0].clone(), 1
+        if norms is not None:
+            norms[0] = _norm(out[0, :, 0], (1, 2))
+    if first < n:
+        _c_tangents(lib, rnn, step.coefficients[first:], tangent, out[first:n],
+                    None if norms is None else norms[first:n])
+    return out[:n, :, 0].permute(0, 1, 3, 2), out[n - 1].clone()
 
 
 @torch.no_grad()
@@ -289,17 +332,17 @@ def influence_curve(model, x, norm="fro", full=False):
     if full and T * B * H * D > FULL_LIMIT:
         raise ValueError(f"full=True returns T·batch·hidden·input = {T}·{B}·{H}·{D} = {T * B * H * D} numbers, "
                          f"more than {FULL_LIMIT}: use full=False for the curve, or a shorter x")
-    C = _chunk(T, H * B * D)
-    lib = kernel.load() if type(rnn) is SimpleRNN and kernel.supports(x) else None
-    buf = x.new_empty((C, H, B, D) if lib is None else (C, B, D, H))
+    C = _chunk(T, _parts(rnn) * H * B * D)
+    lib = kernel.load() if kernel.supports(x) else None
+    buf = x.new_empty((C, H, B, D) if lib is None else (C, B, _parts(rnn), D, H))
     drive = rnn.A_x.detach().unsqueeze(1)  # ∂(A_x·x_0)/∂x_0 for every sequence, (gates·hidden, 1, input)
     out = np.empty((T, B, H, D), dtype=_numpy(x[:0]).dtype) if full else np.empty(T)
     tangent = None
     for s, step in _linearisations(rnn, x, C):
         n = min(C, T - s)
-        if lib is not None:  # the SimpleRNN's whole chunk in one call of its C loop, ‖J_t‖_F taken there too
+        if lib is not None:  # the whole chunk in one call of the cell's C loop, ‖J_t‖_F taken there too
             norms = None if full or norm != "fro" else torch.empty(n, B, dtype=torch.float64)
-            J, tangent = _simple_rnn_tangents(lib, rnn, step.phi_prime, tangent, buf, norms)
+            J, tangent = _influence_chunk(lib, rnn, step, tangent, buf, norms)
             if norms is not None:
                 out[s : s + n] = _numpy(_mean(norms, 1))
                 continue
@@ -388,6 +431,21 @@ def _simple_rnn_state_gradients(clf, rnn, x, y, loss):
     return g
 
 
+def _gated_state_gradients(lib, clf, rnn, x, y, loss):
+    """∂L/∂h_t (batch, T, hidden) of an LSTM or GRU: the direct part from autograd on the states of one forward
+    pass, the part through the later steps from the adjoint of its tangents, run backwards over the same
+    coefficients in C (kernel.gated_adjoint)."""
+    h = x.new_zeros(x.shape[0], rnn.hidden_size)
+    with torch.no_grad():
+        step, _, states = _LINEARISE[type(rnn)](rnn, x, (h,) * _parts(rnn))
+    leaf = states.requires_grad_()
+    batch_major = leaf.clone()  # what a loss= of the caller's may view or modify freely
+    (direct,) = torch.autograd.grad(_loss(clf, batch_major, y, loss), [leaf], allow_unused=True)
+    g = torch.zeros_like(states.transpose(0, 1)) if direct is None else direct.transpose(0, 1).contiguous()
+    kernel.gated_adjoint(lib, rnn.kind, step.coefficients, rnn.A_h.detach().contiguous(), g)
+    return g.transpose(0, 1)
+
+
 def _loss(clf, states, y, loss):
     """L(states): `loss(states)` if given; a classifier's training loss on y; else ½‖h_{T-1}‖², batch mean."""
     if loss is not None:
@@ -428,8 +486,11 @@ def gradient_curve(model, x, y=None, loss=None):
     """
     clf, rnn, x = _inputs(model, x)
     with torch.enable_grad(), flush_denormals():  # gradients sinking into denormals would crawl
+        lib = kernel.load() if kernel.supports(x) else None
         if type(rnn) is SimpleRNN:
             grads = _simple_rnn_state_gradients(clf, rnn, x.detach(), y, loss)
+        elif lib is not None:
+            grads = _gated_state_gradients(lib, clf, rnn, x.detach(), y, loss)
         else:
             states = _unrolled(rnn, x.detach())
             grads = torch.autograd.grad(_loss(clf, torch.stack(states, dim=1), y, loss), states, allow_unused=True)
@@ -656,21 +717,20 @@ def lyapunov_exponent(model, x, seed=0):
     _, rnn, x = _inputs(model, x)
     (B, T, _), H = x.shape, rnn.hidden_size
     g = torch.Generator().manual_seed(int(seed))
-    parts = 2 if isinstance(rnn, LSTM) else 1
+    parts = _parts(rnn)
     v = torch.randn(parts, H, B, 1, generator=g, dtype=torch.float64).to(x.dtype)
     v /= torch.linalg.vector_norm(v, dim=(0, 1), keepdim=True)
     tangent = (v[0], v[1]) if parts == 2 else v[0]
     logs, out = x.new_empty(T, B), x.new_empty(2, H, B, 1)
     C = _chunk(T, 8 * H * B)
-    lib = kernel.load() if type(rnn) is SimpleRNN and kernel.supports(x) else None
-    if lib is not None:
-        tangent, buf = v[0].permute(1, 2, 0).contiguous(), x.new_empty(C, B, 1, H)  # v_t as (batch, 1, hidden)
+    lib = kernel.load() if kernel.supports(x) else None
+    if lib is not None:  # v_t as (batch, parts, 1, hidden)
+        tangent, buf = v.permute(2, 0, 3, 1).contiguous(), x.new_empty(C, B, parts, 1, H)
     for s, step in _linearisations(rnn, x, C):
         n = min(C, T - s)
-        if lib is not None:  # the SimpleRNN's chunk in one call of its C loop, which renormalises v_t each step
+        if lib is not None:  # the chunk in one call of the cell's C loop, which renormalises v_t each step
             norms = torch.empty(n, B, dtype=torch.float64)
-            d = step.phi_prime.transpose(0, 1).contiguous()
-            kernel.tangent(lib, d, rnn.A_h.detach().T.contiguous(), tangent, buf[:n], norms, renorm=True)
+            _c_tangents(lib, rnn, step.coefficients, tangent, buf[:n], norms, renorm=True)
             logs[s : s + n] = torch.log(norms)
             tangent = buf[n - 1].clone()
             continue
