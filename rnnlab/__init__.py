@@ -3,9 +3,10 @@
     h_t = tanh(A·[h_{t-1}; x_t] + b)
 
 One module per idea: models (SimpleRNN, LSTM, GRU, SequenceClassifier), params (counts and summaries), tasks
-(synthetic dependencies of known length), train (fit, evaluate), runs (configurations and the run store), memory
-(influence and gradient decay), experiments (decay reports, accuracy against the lag, reach; the lecture's IMDB
-run), plots (Plotly figures), imdb (the lecture's data set), modelfile (load_model: a Keras or PyTorch model file).
+(synthetic dependencies of known length), train (fit, evaluate) and history (what fit records), runs (configurations
+and the run store) and choices (the names a configuration picks from), memory (influence and gradient decay),
+experiments (decay reports, accuracy against the lag, reach; the lecture's IMDB run), plots (Plotly figures), imdb
+(the lecture's data set), modelfile (load_model: a Keras or PyTorch model file).
 """
 import importlib
 
@@ -14,6 +15,7 @@ import importlib
 _EXPORTS = {
     "experiments": ("DecayReport", "DependencyProfile", "Reach", "decay_report", "dependency_profile", "imdb_config",
                     "model_report", "reach"),
+    "history": ("History",),
     "memory": ("DecayFit", "MemoryProfile", "Spectrum", "fit_decay", "gradient_curve", "influence_curve",
                "lyapunov_exponent", "memory_profile", "perturbation_curve", "recurrent_spectrum", "saliency_curve"),
     "modelfile": ("ModelFileError", "load_model"),
@@ -21,7 +23,7 @@ _EXPORTS = {
     "params": ("count_parameters", "gru_params", "lstm_params", "simple_rnn_params", "summary"),
     "runs": ("CorruptRun", "RunConfig", "RunResult", "Store", "delete_run", "list_runs", "load_run", "run"),
     "tasks": ("TASKS", "adding", "chance_level", "copy_memory", "lag_recall", "marked_recall"),
-    "train": ("History", "TrainingDiverged", "evaluate", "fit"),
+    "train": ("TrainingDiverged", "evaluate", "fit"),
     "trajectories": ("Trajectory", "state_trajectory"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -4,7 +4,6 @@ import math
 import numbers
 
 import numpy as np
-import torch
 
 INT64_MAX = 2**63 - 1  # torch's and NumPy's sizes, seeds and ids are int64
 
@@ -46,6 +45,7 @@ def choice(name, value, allowed):
 
 def sequences(x, input_size, h0=None, hidden_size=None):
     """x a float tensor (batch, T, input_size) of finite values with batch, T ≥ 1, and h0 None or (batch, hidden)."""
+    import torch  # here, not above: RunConfig's checks, and so `rnnlab runs`, need no torch (seconds to import)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of shape (batch, T, {input_size}), got {type(x).__name__}")
     if x.dim() != 3 or x.shape[2] != input_size:

@@ -24,8 +24,8 @@ import types
 import warnings
 from dataclasses import fields
 
-# torch takes 1-4 s to import: each function imports what it uses, so that `rnnlab --help`, a mistyped command and
-# the argument errors of summary and runs (whose options need no torch) answer at once.
+# torch takes 1-4 s to import: each function imports what it uses, so that `rnnlab --help`, a mistyped command, the
+# argument errors of summary and runs (whose options need no torch) and the listing of runs answer at once.
 DESCRIPTION = "See why a recurrent network forgets."
 COMMANDS = {
     "summary": "the Keras-like parameter table of a SequenceClassifier",
@@ -599,7 +599,9 @@ def main(argv=None):
     # has no option but --help, so a command line that names a command starts with it
     parser = build_parser(argv[0]) if any(a in COMMANDS for a in argv) else _command_list()
     args = parser.parse_args(argv)
-    with _threads(getattr(args, "threads", None), parser):
+    # runs reads JSON files and computes nothing: it sets no torch threads, and so imports no torch
+    threads = contextlib.nullcontext() if args.command == "runs" else _threads(getattr(args, "threads", None), parser)
+    with threads:
         if args.command == "imdb":
             _train(args, parser, task="imdb")
         else:

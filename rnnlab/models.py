@@ -24,10 +24,7 @@ import torch.nn.functional as F
 
 from . import checks
 from . import kernel as compiled  # the C loops (not `kernel`: that is Keras' name for A_xᵀ)
-
-NONLINEARITIES = ("tanh", "relu", "linear")
-INITS = ("keras", "torch", "orthogonal", "identity", "chrono")
-HEADS = ("last", "flatten", "each")
+from .choices import CELLS, HEADS, INITS, NONLINEARITIES  # torch-free, for RunConfig
 
 
 def glorot_uniform_(w):
@@ -685,8 +682,7 @@ class GRU(_Recurrent):
         return torch.stack(states, dim=1)
 
 
-LAYERS = {layer.kind: layer for layer in (SimpleRNN, LSTM, GRU)}
-CELLS = tuple(LAYERS)
+LAYERS = {layer.kind: layer for layer in (SimpleRNN, LSTM, GRU)}  # one per name in CELLS, in its order
 
 
 @torch.no_grad()

@@ -20,6 +20,7 @@ The store is `$RNNLAB_HOME/runs` if RNNLAB_HOME is set, else `$XDG_CACHE_HOME/rn
 import dataclasses
 import functools
 import hashlib
+import importlib
 import io
 import json
 import math
@@ -35,11 +36,32 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from . import checks, files, imdb, memory, tasks
-from .models import CELLS, HEADS, INITS, NONLINEARITIES, SequenceClassifier
-from .train import OPTIMIZERS, History, evaluate, fit
+from . import checks, files, imdb, tasks
+from .choices import CELLS, HEADS, INITS, NONLINEARITIES, OPTIMIZERS
+from .history import History
+
+# name → (module, attribute): torch and the modules that train take seconds to import, and listing the store (`rnnlab
+# runs`) reads JSON files alone, so these load on first use: as runs.torch, runs.fit, … (PEP 562, which a test may
+# patch), or all at once by _heavy(), which build_model, save and run call first (load builds the model before it
+# reads weights).
+_HEAVY = {"torch": ("torch", None), "memory": (".memory", None),
+          "SequenceClassifier": (".models", "SequenceClassifier"), "evaluate": (".train", "evaluate"),
+          "fit": (".train", "fit")}
+
+
+def __getattr__(name):
+    if name not in _HEAVY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _HEAVY[name]
+    value = importlib.import_module(module, __package__)
+    globals()[name] = value = value if attribute is None else getattr(value, attribute)
+    return value
+
+
+def _heavy():
+    for name in _HEAVY.keys() - globals().keys():  # a name already loaded (or a test's stand-in) is kept
+        __getattr__(name)
 
 
 TASKS = tasks.TASKS  # name → Task, read live: a task registered there is a valid RunConfig.task at once
@@ -185,6 +207,7 @@ class RunConfig:
         if self.cell == "simple_rnn":
             options["nonlinearity"] = self.nonlinearity
         options.update(tasks.TASKS[self.task].model(self))
+        _heavy()
         with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG as it was
             torch.manual_seed(self.seed)
             return SequenceClassifier(**options)
@@ -233,7 +256,7 @@ class RunResult:
     config: RunConfig
     history: History
     metrics: dict
-    model: SequenceClassifier | None = None
+    model: "SequenceClassifier | None" = None
     path: Path | None = None
     cached: bool = False
     vocabulary: imdb.Vocabulary | None = None
@@ -328,6 +351,7 @@ class Store:
         try:
             _write(tmp / "config.json", _json(config.to_dict()))
             buffer = io.BytesIO()
+            _heavy()
             torch.save(model.state_dict(), buffer)
             files = {"weights.pt": buffer.getvalue()}
             if vocabulary is not None:
@@ -726,6 +750,7 @@ def run(config, store=None, progress=True, data_dir=None, on_epoch=None):
                 pass
             except CorruptRun as e:
                 store.set_aside(config, e)
+    _heavy()
     model = config.build_model()
     if config.task == "imdb":
         data = config.load_imdb(data_dir, progress=bool(progress))

@@ -51,7 +51,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 from . import checks, imdb
 
@@ -199,9 +198,10 @@ def _generated(draw):
     return data
 
 
-def _tensors(x, y, dtype=None):
+def _tensors(x, y, float32=False):
+    import torch  # here, not above: RunConfig reads TASKS, and `rnnlab runs` lists runs without torch
     x, y = torch.from_numpy(x), torch.from_numpy(y)
-    return (x, y) if dtype is None else (x.to(dtype), y.to(dtype))
+    return (x.float(), y.float()) if float32 else (x, y)
 
 
 def _symbol_chance(num_symbols):
@@ -300,7 +300,7 @@ TASKS = {
         name="adding",
         measures="add the two marked values, one in each half: memory of a value ~3/4·T steps back, as an MSE",
         data=_generated(lambda c, n, seed: adding(n, c.length, seed=seed)),
-        sample=lambda c, batch, length, seed: _tensors(*adding(batch, length, seed=seed), torch.float32),
+        sample=lambda c, batch, length, seed: _tensors(*adding(batch, length, seed=seed), float32=True),
         perturb_first=_moved_value, chance=lambda num_symbols=None: ("mse", ADDING_BASELINE_MSE),
         model=lambda c: dict(input_size=2, regression=True), check=_check_adding, inputs="values"),
     "imdb": Task(

@@ -27,15 +27,15 @@ import re
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 
 from . import checks
+from .choices import OPTIMIZERS  # torch-free, for RunConfig
+from .history import History  # torch-free, for reading the run store
 from .models import flush_denormals
 
-OPTIMIZERS = ("rmsprop", "adam", "sgd")
 THREADS_ENV = "RNNLAB_THREADS"
 MAX_THREADS = 1024  # far past any CPU's cores; bounds what a typed value can make torch start
 SMALL_MODEL = 1_000_000  # parameters: below this, one intra-op thread trains faster than several
@@ -89,36 +89,6 @@ class TrainingDiverged(ValueError):
                 else f"the gradient norm became {gradient_norm} (loss {loss:.4g})")
         super().__init__(f"training diverged: {what} at epoch {epoch}, step {step} "
                          "(try a smaller lr, gradient clipping, or a smaller spectral_radius)")
-
-
-@dataclass
-class History:
-    """Per-epoch curves of one `fit`, as lists with one entry per epoch trained."""
-
-    loss: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    best_epoch: int | None = None  # set by early stopping: the epoch (from 1) whose weights were restored
-    # ‖∂h_t/∂x_0‖ for t = 0 … T-1 at initialisation and after each epoch (epochs + 1 curves), where runs.run
-    # recorded it (rnnlab.memory.influence_curve on the first test sequences); empty otherwise
-    influence: list = field(default_factory=list)
-
-    @property
-    def epochs(self):
-        return len(self.loss)
-
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown History keys {unknown}; allowed: {sorted(known)}")
-        return cls(**{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.items()})
 
 
 def _check_model(model):

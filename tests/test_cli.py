@@ -267,6 +267,51 @@ def test_argument_errors_of_summary_and_runs_answer_without_importing_torch(argv
     assert done.stderr.splitlines() == [f"rnnlab: error: {error}", "2 False"]
 
 
+def _runs_in_a_fresh_process(*argv):
+    """`rnnlab runs …` in a new interpreter: (stdout, stderr), stderr ending with main's return value and whether
+    torch was imported."""
+    code = "import sys\nfrom rnnlab.cli import main\nprint(main(sys.argv[1:]), 'torch' in sys.modules, file=sys.stderr)"
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, "runs", *argv], env=env, capture_output=True, text=True,
+                          timeout=120)
+    return done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("options", [[], ["--json"]])
+def test_runs_lists_a_store_without_importing_torch(options, tmp_path):
+    """Listing reads config.json and metrics.json and hashes the weights' bytes: torch (seconds to import) stays out,
+    for an intact run, one with a vocabulary and one whose weights changed since saved. Oracle: each run's config and
+    metrics as this process (which has torch) saved them, and the one weights file whose byte was flipped."""
+    metrics = {"test_loss": 0.7, "test_accuracy": 0.5, "chance_metric": "accuracy", "chance": 0.5, "seconds": 0.0,
+               "epochs": 0, "created": 0.0}
+    small = dict(length=5, hidden_size=4, embedding_dim=2)
+    configs = [RunConfig(**small), RunConfig(**small, seed=1), RunConfig(**small, task="imdb", num_symbols=10)]
+    for c in configs:
+        vocabulary = Vocabulary(["a", "b"], num_words=10) if c.task == "imdb" else None
+        Store(tmp_path).save(c, History(), metrics | {"test_accuracy": c.seed / 4}, c.build_model(), vocabulary)
+    weights = tmp_path / configs[1].hash / "weights.pt"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the zip's data: it still opens as a zip, its sha256 differs
+    weights.write_bytes(bytes(data))
+    out, err = _runs_in_a_fresh_process("--store", str(tmp_path), *options)
+    assert err == "0 False\n"
+    files = {c.hash: "changed" if c is configs[1] else "ok" for c in configs}
+    if options:
+        listed = {d["hash"]: d for d in json.loads(out)}
+        assert listed == {c.hash: {"hash": c.hash, "config": c.to_dict(), "files": files[c.hash],
+                                   "test_accuracy": c.seed / 4, "test_loss": 0.7} for c in configs}
+    else:
+        lines = out.splitlines()
+        assert {line.split()[0]: line.split()[-1] for line in lines[1:4]} == files
+        assert lines[4:] == [f"3 runs in {tmp_path}", "1 marked: the files are not those saved (sha256); loading "
+                             "such a run sets it aside and trains it again"]
+
+
+def test_runs_of_an_empty_store_answers_without_importing_torch(tmp_path):
+    assert _runs_in_a_fresh_process("--store", str(tmp_path / "none")) == (f"no runs in {tmp_path / 'none'}\n",
+                                                                           "0 False\n")
+
+
 def test_summary_offers_the_cells_and_heads_of_rnnlab_models():
     from rnnlab.cli import SUMMARY_CELLS, SUMMARY_HEADS
     from rnnlab.models import CELLS, HEADS

@@ -376,3 +376,42 @@ def test_the_default_config_recalls_the_last_symbol_at_95_percent(tmp_path):
     """Oracle: the label's definition on held-out data (lag 0: y = x_{T-1}); the defaults are the demo's."""
     result = run(RunConfig(), store=tmp_path, progress=False)
     assert result.metrics["test_accuracy"] >= 0.95 and result.metrics["chance"] == 1 / 8
+
+
+def test_the_torch_free_choices_are_those_the_models_and_the_trainer_offer():
+    """RunConfig validates against rnnlab.choices (no torch); models and train read the same tuples. Oracle: the
+    layer classes models.LAYERS maps, and the torch optimizer each name makes."""
+    from rnnlab import choices, history, models, train
+    assert (models.CELLS, models.HEADS, models.INITS, models.NONLINEARITIES, train.OPTIMIZERS) == (
+        choices.CELLS, choices.HEADS, choices.INITS, choices.NONLINEARITIES, choices.OPTIMIZERS)
+    assert models.LAYERS == {"simple_rnn": models.SimpleRNN, "lstm": models.LSTM, "gru": models.GRU}
+    assert tuple(models.LAYERS) == choices.CELLS
+    made = [train.make_optimizer(name, [torch.zeros(1, requires_grad=True)], 0.1) for name in choices.OPTIMIZERS]
+    assert [type(o) for o in made] == [torch.optim.RMSprop, torch.optim.Adam, torch.optim.SGD]
+    assert train.History is history.History is runs_module.History
+
+
+def test_validating_configs_and_listing_the_store_import_no_torch(tmp_path):
+    """`rnnlab runs` lists the store without torch (seconds to import): RunConfig's checks, Store.list, load without
+    weights and changed need none of it; building a model then imports it. Oracle: sys.modules in a fresh process."""
+    config = RunConfig(**TINY)
+    run(config, store=tmp_path, progress=False)
+    code = textwrap.dedent(f"""
+        import sys
+        from rnnlab import runs
+        try:
+            runs.RunConfig(cell="transformer")
+        except ValueError as e:
+            print(e)
+        print(runs.RunConfig(**{TINY!r}).hash, hasattr(runs, "nothing"))
+        store = runs.Store({str(tmp_path)!r})
+        listed = store.load({config.hash!r}, weights=False)
+        print([r.hash for r in store.list()], listed.model, store.changed({config.hash!r}))
+        print("torch" in sys.modules)
+        store.load({config.hash!r})
+        print("torch" in sys.modules)
+    """)
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["cell must be one of 'simple_rnn', 'lstm', 'gru', got 'transformer'",
+                                f"{config.hash} False", f"[{config.hash!r}] None []", "False", "True"]
