@@ -24,6 +24,8 @@ import types
 import warnings
 from dataclasses import fields
 
+from . import choices  # the names, without torch: summary's argument errors answer without it
+
 # torch takes 1-4 s to import: each function imports what it uses, so that `rnnlab --help`, a mistyped command, the
 # argument errors of summary and runs (whose options need no torch) and the listing of runs answer at once.
 DESCRIPTION = "See why a recurrent network forgets."
@@ -48,9 +50,6 @@ class _Parser(argparse.ArgumentParser):
 
 FLOAT32_MAX = 3.4028234663852886e38  # the models compute in float32: a larger lr or clip overflows there
 INT64_MAX = 2**63 - 1  # torch takes sizes and seeds as int64
-# summary's choices, spelt out so that its argument errors answer without importing torch; test_cli holds them to
-# rnnlab.models.CELLS and HEADS
-SUMMARY_CELLS, SUMMARY_HEADS = ("simple_rnn", "lstm", "gru"), ("last", "flatten", "each")
 
 
 def _short(text):
@@ -174,8 +173,8 @@ def _add_summary(commands):
     p.add_argument("--embedding-dim", type=_size, default=32, metavar="INT", help="default: 32")
     p.add_argument("--hidden-size", type=_size, default=32, metavar="INT", help="default: 32")
     p.add_argument("--seq-len", type=_size, default=500, metavar="INT", help="default: 500")
-    p.add_argument("--head", choices=SUMMARY_HEADS, default="last", help="default: last")
-    p.add_argument("--cell", choices=SUMMARY_CELLS, default="simple_rnn", help="default: simple_rnn")
+    p.add_argument("--head", choices=choices.HEADS, default="last", help="default: last")
+    p.add_argument("--cell", choices=choices.CELLS, default="simple_rnn", help="default: simple_rnn")
 
 
 def _add_runs(commands):

@@ -313,6 +313,8 @@ def test_runs_of_an_empty_store_answers_without_importing_torch(tmp_path):
 
 
 def test_summary_offers_the_cells_and_heads_of_rnnlab_models():
-    from rnnlab.cli import SUMMARY_CELLS, SUMMARY_HEADS
+    from rnnlab.cli import build_parser
     from rnnlab.models import CELLS, HEADS
-    assert (SUMMARY_CELLS, SUMMARY_HEADS) == (CELLS, HEADS)
+    summary = build_parser("summary")._subparsers._group_actions[0].choices["summary"]
+    offered = {a.dest: tuple(a.choices) for a in summary._actions if a.choices}
+    assert (offered["cell"], offered["head"]) == (CELLS, HEADS)
