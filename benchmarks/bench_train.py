@@ -183,7 +183,7 @@ def main():
               measure({k: v[0] for k, v in builders.items()}, rounds))
         with torch.no_grad():
             table(f"inference, head={head!r}, batch 256, {T} steps",
-                  measure({k: (lambda f=v[1]: f(x_infer)) for k, v in builders.items()}, max(3, rounds // 3)))
+                  measure({k: (lambda f=v[1]: f(x_infer)) for k, v in builders.items()}, rounds))
     for cell in (c for c in ("lstm", "gru") if c in cells):
         name = TORCH_LAYERS[cell].__name__
         for hidden in (32, 128):
