@@ -189,9 +189,8 @@ def browser_rows(rounds, against=None):
     from playwright.sync_api import sync_playwright
 
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    pages = [(page, "") for page in BROWSER_PAGES]
-    if against:
-        pages = [(page, tag) for page in BROWSER_PAGES for tag in ("", " @")]
+    tags = ("", " @") if against else ("",)
+    pages = [(page, tag) for page in BROWSER_PAGES for tag in tags]
     times = {page: [] for page in ["floor"] + [page + tag for page, tag in pages]}
     with tempfile.TemporaryDirectory() as home, sync_playwright() as pw:
         floor_script = Path(home) / "floor.py"
