@@ -2,7 +2,7 @@
 and in a headless browser.
 
     python benchmarks/bench_dashboard.py [--repeat 3]
-    python benchmarks/bench_dashboard.py --browser [--rounds 3]
+    python benchmarks/bench_dashboard.py --browser [--rounds 3] [--against /work/main]
     python benchmarks/bench_dashboard.py --gated [--repeat 3]
 
 cold:     a fresh Python process renders the page: importing torch and rnnlab, building the models at
@@ -21,7 +21,8 @@ start), plus a GRU in the GRU row.
 --browser: `streamlit run dashboard/app.py` on a free loopback port, and for each page a fresh browser context (a
 new session, an empty HTTP cache) in Playwright's headless /usr/bin/chromium: seconds from page.goto to the first
 chart's SVG (`.js-plotly-plot .main-svg`). Round 1 follows the server's start (cold process caches), the later
-rounds are new sessions on the warm server, which is what the target (2 s) is about.
+rounds are new sessions on the warm server, which is what the target (2 s) is about. --against serves another
+checkout too (its own .streamlit/config.toml included), each of its pages timed right after this one's.
 """
 import argparse
 import json
@@ -137,15 +138,16 @@ st.plotly_chart(go.Figure(go.Scatter(y=[1, 3, 2])))
 """
 
 
-def serve(home, script="dashboard/app.py"):
-    """`streamlit run script` on a free loopback port, its run store in `home`: (process, url) once it answers."""
+def serve(home, script="dashboard/app.py", root=ROOT):
+    """`streamlit run script` from `root` (whose .streamlit/config.toml it reads) on a free loopback port, its run
+    store in `home`: (process, url) once it answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**{k: v for k, v in os.environ.items() if k != "RNNLAB_IMDB_DIR"}, "RNNLAB_HOME": home},
+        cwd=root, env={**{k: v for k, v in os.environ.items() if k != "RNNLAB_IMDB_DIR"}, "RNNLAB_HOME": home},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -181,22 +183,27 @@ def first_chart(browser, url):
     return seconds, sent[0] - start
 
 
-def browser_rows(rounds):
+def browser_rows(rounds, against=None):
+    """The rows of --browser; with `against` (another checkout), its pages too, each right after this one's in the
+    same round (rows "page @"), so that a change is measured against its base under the same load."""
     from playwright.sync_api import sync_playwright
 
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    times = {page: [] for page in ("floor",) + BROWSER_PAGES}
+    tags = ("", " @") if against else ("",)
+    pages = [(page, tag) for page in BROWSER_PAGES for tag in tags]
+    times = {page: [] for page in ["floor"] + [page + tag for page, tag in pages]}
     with tempfile.TemporaryDirectory() as home, sync_playwright() as pw:
         floor_script = Path(home) / "floor.py"
         floor_script.write_text(FLOOR)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        servers = [serve(home), serve(home, str(floor_script))]
-        (_, url), (_, floor_url) = servers
+        servers = [serve(home, str(floor_script)), serve(home)] + ([serve(home, root=against)] if against else [])
+        urls = {"": servers[1][1], " @": servers[-1][1]}
         try:
             for _ in range(rounds):
-                for page in times:
-                    target = {"floor": floor_url, "overview": url}.get(page, f"{url}/{page}")
-                    times[page].append(first_chart(browser, target))
+                times["floor"].append(first_chart(browser, servers[0][1]))
+                for page, tag in pages:
+                    url = urls[tag] if page == "overview" else f"{urls[tag]}/{page}"
+                    times[page + tag].append(first_chart(browser, url))
         finally:
             for proc, _ in servers:
                 proc.terminate()
@@ -211,6 +218,8 @@ def browser_rows(rounds):
         paired = statistics.median(x / f for (x, _), (f, _) in zip(t[1:], times["floor"][1:])) if rounds > 1 else nan
         print(f"{page:<14} {t[0][0]:>7.2f} {warm:>7.2f} {warm / COLD_TARGET:>6.2f} {paired:>8.2f} {sent:>7.2f}   "
               + " ".join(f"{x:.2f}" for x, _ in t[1:]), flush=True)
+    if against:
+        print(f"page @: the pages of {against}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; cold: round 1 after the "
           f"servers' start; warm: median of {rounds - 1} later rounds, each page in a fresh session; / floor: median "
           "over those rounds of the page's time over the floor's in the same round (a one-chart Streamlit script); "
@@ -223,11 +232,13 @@ def main(argv=None):
     parser.add_argument("--browser", action="store_true",
                         help="time to the first chart in headless Chromium instead of AppTest's script runs")
     parser.add_argument("--rounds", type=int, default=3, help="--browser: rounds over the pages (the first cold)")
+    parser.add_argument("--against", metavar="CHECKOUT",
+                        help="--browser: also time the pages of another checkout (e.g. main's) in the same rounds")
     parser.add_argument("--gated", action="store_true",
                         help="Memory decay, Compare and State trajectories with an LSTM or GRU at T = 10,000")
     args = parser.parse_args(argv)
     if args.browser:
-        return browser_rows(args.rounds)
+        return browser_rows(args.rounds, args.against)
     if args.gated:
         return gated_rows(args.repeat)
     print(f"{'page':<14} {'cold s':>7} {'/ 2 s':>6} {'rerender s':>11} {'/ 0.5 s':>8}")
