@@ -880,7 +880,8 @@ class SequenceClassifier(nn.Module):
         return _Lookup.apply(x.T, self.embedding.weight).transpose(0, 1)
 
     def states(self, x, last=False):
-        """All states h_t, (batch, T, hidden); with last=True it may return h_{T-1} alone, (batch, 1, hidden).
+        """All states h_t, (batch, T, hidden); with last=True, where the C loop below runs, h_{T-1} alone, (batch, 1,
+        hidden) (what head="last" reads).
 
         A SimpleRNN reading embeddings needs only its drive u_t = A_x·E[token_t] + b, a row of the projected table
         E·A_xᵀ + b. Once a batch holds at least as many tokens as the vocabulary has words, projecting the table (one
