@@ -5,6 +5,7 @@ millisecond, and what costs is the per-step overhead of calling PyTorch from Pyt
 step). `_kernel.c` runs those loops in C:
 
     forward    s_t ← φ(s_t + A_h·h_{t-1}),            s_t = u_t = A_x·x_t + b on entry
+    lookup     h_t = φ(P[id_t] + A_h·h_{t-1}),        P = E·A_xᵀ + b: forward read from token ids, no gradient
     backward   δ_t = g_t ⊙ φ'(z_t),   g_t = ∂L/∂h_t (output) + δ_{t+1}·A_h
     tangents   τ_t = φ'(z_t) ⊙ (A_h·τ_{t-1})       (the Jacobian ∂h_t/∂x_0 carried forward, rnnlab.memory)
 
@@ -55,6 +56,8 @@ NONLINEARITY = {"tanh": 0, "relu": 1, "linear": 2}
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _SIGNATURES = {  # argument types of the exported functions, checked by ctypes on every call
     "simple_rnn_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int],
+    "simple_rnn_lookup_forward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] + [ctypes.c_int64] * 2
+                                 + [ctypes.c_void_p] * 3 + [ctypes.c_int, ctypes.c_void_p, ctypes.c_int64],
     "simple_rnn_backward": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 2
                     + [ctypes.c_int],
     "simple_rnn_tangent": [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5 + [ctypes.c_int],
@@ -316,6 +319,32 @@ def forward(lib, states, h0, A_hT, nonlinearity):
     _check(("states", states, (T, B, H)), ("h0", h0, (B, H)), ("A_hT", A_hT, (H, H)))
     fn = getattr(lib, f"simple_rnn_forward_{_SUFFIX[states.dtype]}")
     fn(T, B, H, states.data_ptr(), h0.data_ptr(), A_hT.data_ptr(), NONLINEARITY[nonlinearity])
+
+
+def lookup_forward(lib, ids, P, h0, A_hT, nonlinearity, every=True):
+    """h_t = φ(P[id_t] + A_h·h_{t-1}) read straight from the token ids (T, B), int64 (int32 is widened), any strides,
+    and P (V, H), the projected table E·A_xᵀ + b: forward's states bit for bit, with no drive (T, B, H) in memory.
+    Returns all states (T, B, H) if every, else h_{T-1} (B, H) alone (the loop then writes two (B, H) blocks).
+    Raises ValueError for an id outside [0, V), which the C loop would read past P for."""
+    T, B = ids.shape if ids.dim() == 2 else (-1, -1)
+    V, H = P.shape
+    if ids.dtype not in (torch.int64, torch.int32) or ids.dim() != 2 or ids.device.type != "cpu":
+        raise ValueError(f"ids must be an int64 or int32 CPU tensor (T, B), got {ids.dtype} {tuple(ids.shape)} on "
+                         f"{ids.device}")
+    if T == 0 and not every:
+        raise ValueError("ids must hold at least one step for the last state alone (every=False), got T = 0")
+    ids = ids.long()
+    if ids.numel():
+        low, high = torch.aminmax(ids)
+        if low < 0 or high >= V:
+            raise ValueError(f"ids must lie in [0, {V - 1}] (P has {V} rows), got values in [{int(low)}, {int(high)}]")
+    _check(("P", P, (V, H)), ("h0", h0, (B, H)), ("A_hT", A_hT, (H, H)))
+    kept = T if every else 2
+    out = P.new_empty(kept, B, H)
+    fn = getattr(lib, f"simple_rnn_lookup_forward_{_SUFFIX[P.dtype]}")
+    fn(T, B, H, ids.data_ptr(), ids.stride(0), ids.stride(1), P.data_ptr(), h0.data_ptr(), A_hT.data_ptr(),
+       NONLINEARITY[nonlinearity], out.data_ptr(), kept)
+    return out if every else out[(T - 1) % 2]
 
 
 def backward(lib, states, grad_states, delta, A_h, nonlinearity):

@@ -879,20 +879,29 @@ class SequenceClassifier(nn.Module):
         # it time-major with no copy.
         return _Lookup.apply(x.T, self.embedding.weight).transpose(0, 1)
 
-    def states(self, x):
-        """All states h_t, (batch, T, hidden).
+    def states(self, x, last=False):
+        """All states h_t, (batch, T, hidden); with last=True, where the C loop below runs, h_{T-1} alone, (batch, 1,
+        hidden) (what head="last" reads).
 
         A SimpleRNN reading embeddings needs only its drive u_t = A_x·E[token_t] + b, a row of the projected table
         E·A_xᵀ + b. Once a batch holds at least as many tokens as the vocabulary has words, projecting the table (one
         row a word) costs no more than projecting every token, so the drive is looked up there (the same numbers up to
-        rounding; autograd carries ∂L/∂u back through the lookup and the projection).
+        rounding; autograd carries ∂L/∂u back through the lookup and the projection). Where no gradient is wanted
+        (torch.no_grad, or no parameter requires it) the C loop reads the ids and the table itself: the same states
+        bit for bit, with no (T, batch, hidden) drive written first, and for last=True no states but the last two.
         """
         rnn = self.rnn
         if (self.embedding is None or self.cell != "simple_rnn" or torch._C._are_functorch_transforms_active()
                 or not torch.is_tensor(x) or x.numel() < self.vocab_size):
             return rnn(self.embed(x))
         self._check_ids(x)
-        return rnn.recur(_Lookup.apply(x.T, F.linear(self.embedding.weight, rnn.A_x, rnn.b)))
+        P = F.linear(self.embedding.weight, rnn.A_x, rnn.b)
+        lib = None if P.requires_grad else compiled.for_cell("simple_rnn", P, rnn.A_h)
+        if lib is None:
+            return rnn.recur(_Lookup.apply(x.T, P))
+        h0 = P.new_zeros(x.shape[0], rnn.hidden_size)
+        hs = compiled.lookup_forward(lib, x.T, P, h0, rnn.A_h.T.contiguous(), rnn.nonlinearity, every=not last)
+        return hs.unsqueeze(1) if last else hs.transpose(0, 1)
 
     def head_output(self, states):
         """The Dense layer on h_{T-1} ("last") or on all states flattened ("flatten"): (batch,) for one output, else
@@ -918,7 +927,7 @@ class SequenceClassifier(nn.Module):
     def forward(self, x):
         """Logits (or the regression output): (batch,) when num_classes=1, else (batch, num_classes); head="each"
         answers at every step, (batch, T) or (batch, T, num_classes)."""
-        return self.head_output(self.states(x))
+        return self.head_output(self.states(x, last=self.head == "last"))
 
     def loss(self, output, y):
         """The training loss, mean over the batch (and over the steps for head="each", y then (batch, T)): BCE on
