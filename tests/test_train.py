@@ -247,7 +247,7 @@ mallopt = ctypes.CDLL(None).mallopt
 assert mallopt(-3, 128 << 10) and mallopt(-1, 128 << 10)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
 pinned = faults_per_round(3)
 assert keep_freed_memory()
-print((pinned, faults_per_round(5)))
+print((pinned, faults_per_round(8)))
 """
 
 
@@ -257,8 +257,10 @@ def test_after_keep_freed_memory_tensors_freed_and_allocated_again_fault_no_page
     what it was given. Six tensors of 1 … 4 MB (13 MB, 3,328 pages of 4 kB, every one written by torch.ones) are
     made and freed, round after round. With glibc's thresholds pinned at 128 kB, each comes from mmap and goes back
     at free, so every round (after the first, which may find room in what the heap held before) faults all its
-    pages in again; after keep_freed_memory (as fit calls it) the heap grows to hold them in the first two rounds,
-    and later rounds fault none of their pages (≤ 100 allows for whatever else the interpreter allocates)."""
+    pages in again; after keep_freed_memory (as fit calls it) the heap grows to hold them within the first rounds
+    (how many depends on where glibc placed what came before: one more megabyte was paged in at the third round
+    under ATEN_CPU_CAPABILITY=default), so that all later rounds together fault fewer pages than one pinned round,
+    and the last rounds none (≤ 100 allows for whatever else the interpreter allocates)."""
     import ast
     import subprocess
     import sys
@@ -268,7 +270,8 @@ def test_after_keep_freed_memory_tensors_freed_and_allocated_again_fault_no_page
                          timeout=300, check=True).stdout
     pinned, kept = ast.literal_eval(out.strip().splitlines()[-1])
     assert min(pinned[1:]) >= 3000
-    assert max(kept[2:]) <= 100
+    assert sum(kept[2:]) < min(pinned[1:])
+    assert max(kept[-3:]) <= 100
 
 
 def test_clip_bounds_the_global_gradient_norm_of_a_step():
