@@ -98,6 +98,9 @@ static inline __attribute__((always_inline)) void rows_times_##REAL(int64_t H, i
         default: f(H, __VA_ARGS__);                                                                                \
     }
 
+/* The body of an exported function: denormals flushed while f runs, with H as BY_SIZE gives it. */
+#define FLUSHED(f, H, ...) { FLUSH_ON(); BY_SIZE(f, H, __VA_ARGS__) FLUSH_OFF(); }
+
 #define DEFINE_COMMON(REAL, SUFFIX)                                                                                 \
 ROWS_TIMES(REAL)                                                                                                   \
 /* ‖v‖ of m values as a double, exact wherever a double holds it. A float's square always fits a double;           \
@@ -257,30 +260,18 @@ static inline __attribute__((always_inline)) void tangent_##SUFFIX(int64_t H, in
         }                                                                                                          \
     }                                                                                                              \
 }                                                                                                                  \
-void simple_rnn_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *s, const REAL *h0, const REAL *AT, int nl) {     \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(forward_##SUFFIX, H, T, B, s, h0, AT, nl)                                                              \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+void simple_rnn_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *s, const REAL *h0, const REAL *AT, int nl) \
+    FLUSHED(forward_##SUFFIX, H, T, B, s, h0, AT, nl)                                                              \
 void simple_rnn_lookup_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, const int64_t *ids, int64_t it,           \
                                        int64_t ib, const REAL *P, const REAL *h0, const REAL *AT, int nl,          \
-                                       REAL *out, int64_t kept) {                                                  \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(lookup_forward_##SUFFIX, H, T, B, ids, it, ib, P, h0, AT, nl, out, kept)                               \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+                                       REAL *out, int64_t kept)                                                    \
+    FLUSHED(lookup_forward_##SUFFIX, H, T, B, ids, it, ib, P, h0, AT, nl, out, kept)                               \
 void simple_rnn_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *hs, const REAL *g_out, int64_t gt,     \
-                           int64_t gb, REAL *delta, const REAL *Ah, int nl) {                                      \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(backward_##SUFFIX, H, T, B, hs, g_out, gt, gb, delta, Ah, nl)                                          \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+                           int64_t gb, REAL *delta, const REAL *Ah, int nl)                                        \
+    FLUSHED(backward_##SUFFIX, H, T, B, hs, g_out, gt, gb, delta, Ah, nl)                                          \
 void simple_rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *d, const REAL *AT,             \
-                          const REAL *tau0, REAL *out, double *norms, int renorm) {                                \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, norms, renorm)                                         \
-    FLUSH_OFF();                                                                                                   \
-}
+                          const REAL *tau0, REAL *out, double *norms, int renorm)                                  \
+    FLUSHED(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, norms, renorm)
 
 #define DEFINE_GATED(REAL, SUFFIX, TANH, SIGMOID)                                                                  \
 /* z_b[i] += Σ_j a_b[j]·M[j, i] for every row b < B (z_b = z + b·zs, a_b = a + b·as), j < K, i < N, M's rows ld    \
@@ -412,30 +403,18 @@ static inline __attribute__((always_inline)) void gru_bwd_##SUFFIX(int64_t H, in
     }                                                                                                              \
 }                                                                                                                  \
 void lstm_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *c0,           \
-                           const REAL *AT, REAL *cs, REAL *hs) {                                                   \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(lstm_fwd_##SUFFIX, H, T, B, gates, h0, c0, AT, cs, hs)                                                 \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+                           const REAL *AT, REAL *cs, REAL *hs)                                                     \
+    FLUSHED(lstm_fwd_##SUFFIX, H, T, B, gates, h0, c0, AT, cs, hs)                                                 \
 void lstm_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gz, const REAL *cs, const REAL *c0,             \
-                            const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dh, REAL *dc) {       \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(lstm_bwd_##SUFFIX, H, T, B, gz, cs, c0, g_out, gt, gb, Ah, dh, dc)                                     \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+                            const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dh, REAL *dc)         \
+    FLUSHED(lstm_bwd_##SUFFIX, H, T, B, gz, cs, c0, g_out, gt, gb, Ah, dh, dc)                                     \
 void gru_forward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gates, const REAL *h0, const REAL *AT,            \
-                          const REAL *bh, REAL *ghn, REAL *hs) {                                                   \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gru_fwd_##SUFFIX, H, T, B, gates, h0, AT, bh, ghn, hs)                                                 \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+                          const REAL *bh, REAL *ghn, REAL *hs)                                                     \
+    FLUSHED(gru_fwd_##SUFFIX, H, T, B, gates, h0, AT, bh, ghn, hs)                                                 \
 void gru_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gx, const REAL *ghn, const REAL *hs,             \
                            const REAL *h0, const REAL *g_out, int64_t gt, int64_t gb, const REAL *Ah, REAL *dgh,   \
-                           REAL *dh) {                                                                             \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gru_bwd_##SUFFIX, H, T, B, gx, ghn, hs, h0, g_out, gt, gb, Ah, dgh, dh)                                \
-    FLUSH_OFF();                                                                                                   \
-}
+                           REAL *dh)                                                                               \
+    FLUSHED(gru_bwd_##SUFFIX, H, T, B, gx, ghn, hs, h0, g_out, gt, gb, Ah, dgh, dh)
 
 DEFINE_COMMON(float, f32)
 DEFINE_COMMON(double, f64)
@@ -462,17 +441,11 @@ DEFINE_SIMPLE_RNN(double, f64, tanh, DBL_MIN)
 /* <cell>_tangent and <cell>_adjoint of a cell of G gates; lam: λ for the LSTM, NULL for the GRU. */
 #define GATED_EXPORTS(CELL, G, REAL, SUFFIX)                                                                       \
 void CELL##_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, const REAL *coef, const REAL *AT,         \
-                             const REAL *tau0, REAL *out, REAL *work, double *norms, int renorm) {                 \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gated_tangent_##SUFFIX, H, G, n, B, K, coef, AT, tau0, out, work, norms, renorm)                       \
-    FLUSH_OFF();                                                                                                   \
-}                                                                                                                  \
+                             const REAL *tau0, REAL *out, REAL *work, double *norms, int renorm)                   \
+    FLUSHED(gated_tangent_##SUFFIX, H, G, n, B, K, coef, AT, tau0, out, work, norms, renorm)                       \
 void CELL##_adjoint_##SUFFIX(int64_t T, int64_t B, int64_t H, const REAL *coef, const REAL *Ah, REAL *g,           \
-                             REAL *lam, REAL *work) {                                                              \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(gated_adjoint_##SUFFIX, H, G, T, B, coef, Ah, g, lam, work)                                            \
-    FLUSH_OFF();                                                                                                   \
-}
+                             REAL *lam, REAL *work)                                                                \
+    FLUSHED(gated_adjoint_##SUFFIX, H, G, T, B, coef, Ah, g, lam, work)
 
 #define DEFINE_GATED_TANGENT(REAL, SUFFIX, TINY)                                                                   \
 /* out (n, B, P, K, H) from tau0 (B, P, K, H); norms (n, B), if not NULL, gets ‖∂h_t‖ over K and H, or with renorm \
@@ -560,11 +533,8 @@ static inline __attribute__((always_inline)) void lstm_cells_loop_##SUFFIX(int64
 GATED_EXPORTS(lstm, 4, REAL, SUFFIX)                                                                               \
 GATED_EXPORTS(gru, 3, REAL, SUFFIX)                                                                                \
 /* c_t = u_t + f_t ⊙ c_{t-1} in place of u (n, B, H), from c0 (B, H). */                                           \
-void lstm_cells_##SUFFIX(int64_t n, int64_t B, int64_t H, const REAL *f, REAL *u, const REAL *c0) {                \
-    FLUSH_ON();                                                                                                    \
-    BY_SIZE(lstm_cells_loop_##SUFFIX, H, n, B, f, u, c0)                                                           \
-    FLUSH_OFF();                                                                                                   \
-}
+void lstm_cells_##SUFFIX(int64_t n, int64_t B, int64_t H, const REAL *f, REAL *u, const REAL *c0)                  \
+    FLUSHED(lstm_cells_loop_##SUFFIX, H, n, B, f, u, c0)
 
 DEFINE_GATED_TANGENT(float, f32, FLT_MIN)
 DEFINE_GATED_TANGENT(double, f64, DBL_MIN)
