@@ -13,10 +13,9 @@ rerender: then one slider (or number) changes to a value not seen before, so not
 
 Each figure is the median over --repeat fresh processes. The run store is a temporary folder.
 
---gated: Memory decay, Compare and State trajectories with an LSTM or a GRU (h = 32) at T = 10,000 (State
-trajectories offers up to 2,000), set before the cold render; the re-render follows a new random sequence (seed),
-which measures everything again. Target: 1 s (issue 15). Compare holds the lecture's SimpleRNN and an LSTM (its
-start), plus a GRU in the GRU row.
+--gated: Memory decay, Compare and State trajectories with an LSTM or a GRU (h = 32) at T = 10,000, set before
+the cold render; the re-render follows a new random sequence (seed), which measures everything again. Target: 1 s
+(issue 15). Compare holds the lecture's SimpleRNN and an LSTM (its start), plus a GRU in the GRU row.
 
 --browser: `streamlit run dashboard/app.py` on a free loopback port, and for each page a fresh browser context (a
 new session, an empty HTTP cache) in Playwright's headless /usr/bin/chromium: seconds from page.goto to the first
@@ -74,7 +73,7 @@ print(json.dumps({"cold": cold, "rerender": rerender, "errors": errors}))
 # the gated rows: page -> (its widgets' key prefix, T), set with the cell's preset before the cold render
 GATED_TARGET = 1.0
 GATED_PRESETS = {"lstm": "LSTM, same state size", "gru": "GRU, same state size"}
-GATED_PAGES = {"memory_decay": ("decay", 10_000), "compare": ("compare", 10_000), "trajectories": ("traj", 2_000)}
+GATED_PAGES = {"memory_decay": ("decay", 10_000), "compare": ("compare", 10_000), "trajectories": ("traj", 10_000)}
 GATED_CHILD = r"""
 import json, sys, time
 from streamlit.testing.v1 import AppTest

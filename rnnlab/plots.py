@@ -212,10 +212,22 @@ def saliency_figure(curves, fits=None, bounds=None, title="Sensitivity of the lo
 
 # ---------------------------------------------------------------------------------------------- states
 
-def state_heatmap(states, tokens=None, title="Hidden state h_t, unit by unit"):
+def _columns(T, max_columns):
+    """The steps a heat map of T steps draws as its columns: all of them up to max_columns, past that every k-th,
+    k = ⌈T / max_columns⌉, so that what is sent to the browser stays bounded whatever T (a chart is about a
+    thousand pixels wide: more columns than that are not seen anyway); with the axis title saying so."""
+    if isinstance(max_columns, bool) or not isinstance(max_columns, int) or max_columns < 1:
+        raise ValueError(f"max_columns must be an integer ≥ 1, got {max_columns!r}")
+    k = -(-T // max_columns)
+    steps = np.arange(0, T, k)
+    return k, steps, "time step t" if k == 1 else f"time step t (one step in {k}: {len(steps):,} of {T:,} drawn)"
+
+
+def state_heatmap(states, tokens=None, title="Hidden state h_t, unit by unit", max_columns=1000):
     """h_t,i as colour, hidden unit i (rows) against time step t (columns), red < 0 < blue centred on 0, on
     [−1, 1] (tanh's range) or wider if a state leaves it. states: (T, hidden) array or a Trajectory; tokens: T
-    words (or token ids), named in the hover of their step; the axis counts steps."""
+    words (or token ids), named in the hover of their step; the axis counts steps. Past max_columns steps it
+    draws every k-th step only (h_0, h_k, h_2k, …; the axis title names k), the colour range still from all."""
     if hasattr(states, "states"):
         tokens = getattr(states, "tokens", None) if tokens is None else tokens
         states = states.states
@@ -223,14 +235,14 @@ def state_heatmap(states, tokens=None, title="Hidden state h_t, unit by unit"):
     T, hidden = h.shape
     finite = np.abs(h[np.isfinite(h)])
     limit = max(1.0, float(finite.max(initial=0.0)))
-    t = np.arange(T)
-    hover, text, x_label = "t = %{x}", None, "time step t"
+    k, t, x_label = _columns(T, max_columns)
+    hover, text = "t = %{x}", None
     if tokens is not None:
         tokens = _text(tokens)
         if len(tokens) != T:
             raise ValueError(f"tokens must hold one word per time step, T = {T}, got {len(tokens)}")
-        hover, text = "t = %{x}, token %{text}", [tokens] * hidden
-    fig = go.Figure(go.Heatmap(z=h.T, x=t, y=np.arange(hidden), text=text, name="h_t", colorscale="RdBu",
+        hover, text = "t = %{x}, token %{text}", [tokens[::k]] * hidden
+    fig = go.Figure(go.Heatmap(z=h[::k].T, x=t, y=np.arange(hidden), text=text, name="h_t", colorscale="RdBu",
                                zmid=0.0, zmin=-limit, zmax=limit, colorbar=dict(title="h_t,i (activation)"),
                                hovertemplate=hover + "<br>unit i = %{y}<br>h_t,i = %{z:.6g}<extra></extra>"))
     return _layout(fig, title, x_label, "hidden unit i (index)")
@@ -288,13 +300,14 @@ GATE_LABELS = {"i": "input gate σ(i_t)", "f": "forget gate σ(f_t)", "z": "upda
 
 
 def gates_figure(trajectory, tokens=None, title="Gates over time: how much of the memory each unit keeps or lets in",
-                 max_ticks=50):
+                 max_ticks=50, max_columns=1000):
     """An LSTM's or GRU's gates along one input (rnnlab.trajectories.state_trajectory): per gate a heat map of
     its activation in [0, 1], hidden unit i (rows) against time step t (columns), and below them each gate's
     mean over the units as a line. A forget gate (or a GRU's z) near 1 keeps the memory, near 0 wipes it.
     trajectory: a Trajectory (gates, tokens) or a dict gate name → (T, hidden) array; names "i", "f", "z" get
     their labels from GATE_LABELS. tokens: T words shown under their step (default: the trajectory's; at most
-    max_ticks labels, the hover names every one)."""
+    max_ticks labels, the hover names every one). Past max_columns steps, heat maps and means are drawn at every
+    k-th step only, as in state_heatmap."""
     gates = getattr(trajectory, "gates", trajectory)
     if gates is None:
         raise ValueError("trajectory.gates is None: a SimpleRNN has no gates (its memory shows in "
@@ -309,13 +322,15 @@ def gates_figure(trajectory, tokens=None, title="Gates over time: how much of th
     T, hidden = shapes.pop()
     labels = {name: GATE_LABELS.get(name, str(name)) for name in arrays}
     tokens = getattr(trajectory, "tokens", None) if tokens is None else tokens
-    hover, x_label = "t = %{x}", "time step t"
+    k, t, x_label = _columns(T, max_columns)
+    arrays = {name: g[::k] for name, g in arrays.items()}
+    hover = "t = %{x}"
     if tokens is not None:
         tokens = _text(tokens)
         if len(tokens) != T:
             raise ValueError(f"trajectory.tokens must hold one word per time step, T = {T}, got {len(tokens)}")
-        hover, x_label = "t = %{x}: %{text}", "token at time step t"
-    n, t = len(arrays), np.arange(T)
+        tokens, hover, x_label = tokens[::k], "t = %{x}: %{text}", x_label.replace("time step", "token at time step")
+    n = len(arrays)
     fig = make_subplots(rows=n + 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[*labels.values(), "mean over the hidden units"])
     for row, (name, g) in enumerate(arrays.items(), start=1):
@@ -335,7 +350,7 @@ def gates_figure(trajectory, tokens=None, title="Gates over time: how much of th
                       coloraxis=dict(colorscale="Viridis", cmin=0.0, cmax=1.0,
                                      colorbar=dict(title="gate (0 … 1)", len=n / (n + 1), y=1, yanchor="top")),
                       legend=dict(orientation="h", y=-0.12))
-    return fig if tokens is None else _tick_words(fig, tokens, max_ticks)
+    return fig if tokens is None else _tick_words(fig, tokens, max_ticks, t)
 
 
 def spectrum_figure(spectra, names=None, title="Eigenvalues λ of A_h and the unit circle"):
@@ -726,9 +741,10 @@ def figure_html(fig):
 NEGATIVE, POSITIVE = (178, 24, 43), (33, 102, 172)
 
 
-def _tick_words(fig, tokens, max_ticks):
-    """Words under their positions on every x axis, at most max_ticks of them (the hover names every word)."""
-    t = np.arange(len(tokens))
+def _tick_words(fig, tokens, max_ticks, t=None):
+    """Words under their positions t (default 0, 1, …) on every x axis, at most max_ticks of them (the hover names
+    every word)."""
+    t = np.arange(len(tokens)) if t is None else t
     step = math.ceil(len(tokens) / max_ticks)
     return fig.update_xaxes(tickmode="array", tickvals=t[::step], ticktext=tokens[::step], tickangle=-45)
 

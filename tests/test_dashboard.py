@@ -188,6 +188,24 @@ def test_trajectories_metrics_are_state_trajectory_of_the_shown_input(app):
     assert any("symbols 0 … 7" in e.value and "'9'" in e.value for e in at.error)  # a message, not a traceback
 
 
+def test_trajectories_at_10000_steps_of_an_lstm_draw_every_10th_state_in_a_bounded_page(app):
+    """Oracle: state_trajectory of the preset at initialisation on the same sequence, indexed at the steps the
+    heat map's columns name; the same computation on this machine, equal but for the JSON's encoding (1e-15)."""
+    at = open_page(app, "trajectories")
+    find(at.selectbox, "Preset configuration").set_value("LSTM, same state size").run()
+    find(at.select_slider, "Length T").set_value(10_000).run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    config = presets.preset("LSTM, same state size")
+    traj = state_trajectory(config.build_model().eval(), presets.sample_input(config, 10_000, 0)[0])
+    figure = chart(at, "Hidden state h_t")
+    heat = figure["data"][0]
+    np.testing.assert_array_equal(heat["x"], np.arange(0, 10_000, 10))
+    np.testing.assert_allclose(np.asarray(heat["z"]), traj.states[::10].T, rtol=1e-15, atol=0)
+    assert figure["layout"]["xaxis"]["title"]["text"] == "time step t (one step in 10: 1,000 of 10,000 drawn)"
+    # five charts, 13.6 MB before the cap: 1,000 columns of 32 units and lines of 10,000 points weigh about 2.4 MB
+    assert sum(len(c.proto.spec) for c in at.get("plotly_chart")) < 3e6
+
+
 def test_trajectories_read_a_trained_run_from_the_store(app, tmp_path):
     config = RunConfig(hidden_size=8, embedding_dim=4, length=6, epochs=1, n_train=64, n_test=16)
     result = run(config, store=Store(tmp_path / "runs"), progress=False)

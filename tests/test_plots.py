@@ -16,7 +16,7 @@ from rnnlab.memory import MemoryProfile, fit_decay, influence_curve, recurrent_s
 from rnnlab.models import LSTM, SequenceClassifier, SimpleRNN
 from rnnlab.params import summary
 from rnnlab.plots import (FIELD_LABELS, PALETTE, STATISTICS, accuracy_vs_lag_figure, color_for, figure_data,
-                          figure_html, gradient_figure, history_figure, influence_figure, memory_profile_figure, params_figure,
+                          figure_html, gates_figure, gradient_figure, history_figure, influence_figure, memory_profile_figure, params_figure,
                           highlighted_text_html, perturbation_figure, saliency_figure, saturation_figure,
                           spectrum_figure, state_heatmap, summary_figure, trajectory_figure, window_accuracy_figure,
                           word_attribution_figure)
@@ -214,6 +214,53 @@ def test_state_heatmap_widens_its_symmetric_range_beyond_tanh_and_rejects_a_toke
     assert state_heatmap(states).data[0].text is None
     with pytest.raises(ValueError, match="tokens.*T = 120.*3"):
         state_heatmap(states, tokens=["a", "b", "c"])
+
+
+def test_state_heatmap_up_to_its_column_cap_draws_every_step_and_past_it_every_kth_step_saying_so():
+    """Oracle: the states array indexed directly at the steps the columns name; k = ⌈T / 1000⌉ by hand."""
+    rng = np.random.default_rng(0)
+    states = np.tanh(rng.normal(size=(1001, 3)))
+    fig = state_heatmap(states[:1000])  # at the cap: every step, as for a short input
+    np.testing.assert_array_equal(fig.data[0].z, states[:1000].T)
+    np.testing.assert_array_equal(fig.data[0].x, np.arange(1000))
+    assert fig.layout.xaxis.title.text == "time step t"
+    states[1] = [5.0, -1.0, 0.0]  # not drawn past the cap, still in the colour range
+    tokens = [f"w{t}" for t in range(1001)]
+    fig = state_heatmap(states, tokens=tokens)  # one step past it: k = 2
+    heat = fig.data[0]
+    np.testing.assert_array_equal(heat.x, [2 * j for j in range(501)])
+    np.testing.assert_array_equal(heat.z, states[heat.x].T)
+    assert [list(row) for row in heat.text] == [[tokens[t] for t in heat.x]] * 3
+    assert (heat.zmin, heat.zmax) == (-5.0, 5.0)
+    assert fig.layout.xaxis.title.text == "time step t (one step in 2: 501 of 1,001 drawn)"
+    fig = state_heatmap(states[:25], max_columns=10)  # k = 3
+    np.testing.assert_array_equal(fig.data[0].z, states[[0, 3, 6, 9, 12, 15, 18, 21, 24]].T)
+    assert fig.layout.xaxis.title.text == "time step t (one step in 3: 9 of 25 drawn)"
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=f"max_columns must be an integer ≥ 1, got {bad!r}"):
+            state_heatmap(states, max_columns=bad)
+
+
+def test_gates_figure_past_its_column_cap_draws_heat_maps_means_and_words_at_every_kth_step():
+    """Oracle: the gate arrays indexed directly at the steps the columns name, their mean over the 4 units summed by
+    hand (agrees to the rounding of a sum of 4 terms in [0, 1], 1e-15)."""
+    rng = np.random.default_rng(1)
+    gates = {"i": rng.uniform(size=(23, 4)), "f": rng.uniform(size=(23, 4))}
+    tokens = [f"w{t}" for t in range(23)]
+    fig = gates_figure(gates, tokens=tokens, max_columns=5, max_ticks=3)  # k = ⌈23 / 5⌉ = 5
+    steps = [0, 5, 10, 15, 20]
+    for trace, gate in zip(fig.data, "if"):
+        np.testing.assert_array_equal(trace.x, steps)
+        np.testing.assert_array_equal(trace.z, gates[gate][steps].T)
+        assert [list(row) for row in trace.text] == [[tokens[t] for t in steps]] * 4
+    for trace, gate in zip(fig.data[2:], "if"):
+        np.testing.assert_array_equal(trace.x, steps)
+        np.testing.assert_allclose(trace.y, [sum(gates[gate][t]) / 4 for t in steps], rtol=1e-15, atol=0)
+    assert fig.layout.xaxis3.title.text == "token at time step t (one step in 5: 5 of 23 drawn)"
+    assert [tokens[t] for t in fig.layout.xaxis3.tickvals] == list(fig.layout.xaxis3.ticktext) == ["w0", "w10", "w20"]
+    below = gates_figure(gates, tokens=tokens, max_columns=23)
+    np.testing.assert_array_equal(below.data[0].z, gates["i"].T)
+    assert below.layout.xaxis3.title.text == "token at time step t"
 
 
 def test_trajectory_is_the_pca_path_coloured_by_time_with_explained_variance_on_the_axes():

@@ -12,7 +12,7 @@ from widgets import (MAX_TEXT, check_length, config_editor, errors_shown, length
 
 KEY = "traj"
 RANDOM, TYPED, TEXT = "Random sequence of the task", "Symbols I type", "Text I type"
-LENGTHS = (20, 50, 100, 200, 500, 1000, 2000)
+LENGTHS = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 REVIEW = ("This movie was a waste of time. The plot made no sense and the acting was terrible, "
           "but the music was great.")
 
