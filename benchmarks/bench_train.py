@@ -12,6 +12,8 @@ Then the same training step with an LSTM and a GRU (issue 15) at hidden 32 and 1
 C) against nn.LSTM / nn.GRU and Keras' LSTM / GRU (reset_after=True, its default) with XLA.
 
     python benchmarks/bench_train.py [--rounds 15] [--threads 1] [--quick] [--cells simple_rnn,lstm,gru]
+
+The row "rnnlab, products in torch's (MKL)" is the same step with rnnlab.gemm switched off (RNNLAB_GEMM=torch).
 """
 import argparse
 import os
@@ -24,14 +26,15 @@ import torch
 import torch.nn.functional as F
 
 import rnnlab
-from rnnlab import kernel
+from rnnlab import gemm, kernel
 from rnnlab.models import flush_denormals
 from rnnlab.train import keep_freed_memory
 
 V, T, E, H, B = 10000, 500, 32, 32, 32
 
 
-def rnnlab_step(head, x, y, cell="simple_rnn", hidden=H):
+def rnnlab_step(head, x, y, cell="simple_rnn", hidden=H, onednn=True):
+    """onednn=False: the same step with every product in torch's own (MKL on x86), gemm.ONEDNN off meanwhile."""
     keep_freed_memory()  # as fit and evaluate do (for the whole process: every row gets it)
     torch.manual_seed(0)
     model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=hidden, head=head, seq_len=T,
@@ -39,11 +42,22 @@ def rnnlab_step(head, x, y, cell="simple_rnn", hidden=H):
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
 
     def step():  # as rnnlab.fit takes it: denormals flushed while training
-        with flush_denormals():
-            opt.zero_grad()
-            model.loss(model(x), y).backward()
-            opt.step()
-    return step, lambda xb: model(xb)
+        was, gemm.ONEDNN = gemm.ONEDNN, gemm.ONEDNN and onednn
+        try:
+            with flush_denormals():
+                opt.zero_grad()
+                model.loss(model(x), y).backward()
+                opt.step()
+        finally:
+            gemm.ONEDNN = was
+
+    def infer(xb):
+        was, gemm.ONEDNN = gemm.ONEDNN, gemm.ONEDNN and onednn
+        try:
+            return model(xb)
+        finally:
+            gemm.ONEDNN = was
+    return step, infer
 
 
 TORCH_LAYERS = {"simple_rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
@@ -170,6 +184,7 @@ def main():
     x_infer = torch.randint(1, V, (256, T), generator=g)
     for head in ("last", "flatten") if "simple_rnn" in cells else ():
         builders = {"rnnlab": rnnlab_step(head, x, y),
+                    "rnnlab, products in torch's (MKL)": rnnlab_step(head, x, y, onednn=False),
                     "nn.RNN (default)": torch_rnn_step(head, x, y),
                     "nn.RNN, denormals flushed": torch_rnn_step(head, x, y, flush=True)}
         if not args.quick:
@@ -188,6 +203,7 @@ def main():
         name = TORCH_LAYERS[cell].__name__
         for hidden in (32, 128):
             builders = {"rnnlab": rnnlab_step("last", x, y, cell, hidden),
+                        "rnnlab, products in torch's (MKL)": rnnlab_step("last", x, y, cell, hidden, onednn=False),
                         f"nn.{name} (default)": torch_rnn_step("last", x, y, cell=cell, hidden=hidden),
                         f"nn.{name}, denormals flushed": torch_rnn_step("last", x, y, True, cell=cell, hidden=hidden)}
             keras = keras_step("last", x, y, cell, hidden)

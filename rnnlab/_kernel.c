@@ -274,20 +274,39 @@ void simple_rnn_tangent_##SUFFIX(int64_t n, int64_t B, int64_t K, int64_t H, con
     FLUSHED(tangent_##SUFFIX, H, n, B, K, d, AT, tau0, out, norms, renorm)
 
 #define DEFINE_GATED(REAL, SUFFIX, TANH, SIGMOID)                                                                  \
+/* rows_times_wide for four rows at once, z_r[i] += Σ_j a_r[j]·M[j, i], r < 4: sixteen independent chains of       \
+   multiply-adds for a block of NB columns, where they fit in half the registers (AVX-512), so that each M[j, ·]   \
+   loaded feeds four rows. The same sums in the same order as two rows at a time: the same numbers to the bit. */  \
+static inline __attribute__((always_inline)) void rows4_times_wide_##SUFFIX(int64_t K, int64_t N, int64_t ld,      \
+        REAL *restrict z0, REAL *restrict z1, REAL *restrict z2, REAL *restrict z3, const REAL *restrict a0,       \
+        const REAL *restrict a1, const REAL *restrict a2, const REAL *restrict a3, const REAL *restrict M) {       \
+    for (int64_t j = 0; j < K; j++) {                                                                              \
+        const REAL b0 = a0[j], b1 = a1[j], b2 = a2[j], b3 = a3[j], *restrict m = M + j * ld;                       \
+        for (int64_t i = 0; i < N; i++) {                                                                          \
+            z0[i] += b0 * m[i]; z1[i] += b1 * m[i]; z2[i] += b2 * m[i]; z3[i] += b3 * m[i];                        \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
 /* z_b[i] += Σ_j a_b[j]·M[j, i] for every row b < B (z_b = z + b·zs, a_b = a + b·as), j < K, i < N, M's rows ld    \
    apart, in blocks of M of KB rows × NB columns (32 KB, which stays in L1 while the whole batch passes over it: the \
-   LSTM's A_h at H = 128 is 256 KB), two rows of the batch at a time. Each z_b[i] still sums over j in order, so the \
-   result is rows_times_wide's to the bit. Full blocks take the constant sizes, which keep z in registers. */      \
+   LSTM's A_h at H = 128 is 256 KB), four rows of the batch at a time where their accumulators fit in half the      \
+   registers (AVX-512), else two. Each z_b[i] still sums over j in order, so the result is rows_times_wide's to the \
+   bit. Full blocks take the constant sizes, which keep z in registers. */                                         \
 static inline __attribute__((always_inline)) void batch_times_##SUFFIX(int64_t K, int64_t N, int64_t ld, int64_t B, \
         REAL *restrict z, int64_t zs, const REAL *restrict a, int64_t as, const REAL *restrict M) {                \
-    const int64_t NB = 256 / sizeof(REAL), KB = 128;                                                               \
+    const int64_t NB = 256 / sizeof(REAL), KB = 128, four = 4 * NB * (int64_t)sizeof(REAL) <= REGISTER_BYTES;    \
     for (int64_t i0 = 0; i0 < N; i0 += NB)                                                                         \
         for (int64_t j0 = 0; j0 < K; j0 += KB)                                                                     \
-            for (int64_t b = 0; b < B; b += 2) {                                                                   \
-                const int64_t rows = B - b < 2 ? 1 : 2, n = N - i0 < NB ? N - i0 : NB, k = K - j0 < KB ? K - j0 : KB; \
-                REAL *z0 = z + b * zs + i0, *z1 = z0 + zs;                                                         \
-                const REAL *a0 = a + b * as + j0, *a1 = a0 + as, *m = M + j0 * ld + i0;                            \
-                if (n == NB && k == KB)                                                                            \
+            for (int64_t b = 0, rows; b < B; b += rows) {                                                          \
+                const int64_t n = N - i0 < NB ? N - i0 : NB, k = K - j0 < KB ? K - j0 : KB;                        \
+                REAL *z0 = z + b * zs + i0, *z1 = z0 + zs, *z2 = z1 + zs, *z3 = z2 + zs;                           \
+                const REAL *a0 = a + b * as + j0, *a1 = a0 + as, *a2 = a1 + as, *a3 = a2 + as, *m = M + j0 * ld + i0; \
+                rows = four && B - b >= 4 ? 4 : B - b < 2 ? 1 : 2;                                                 \
+                if (rows == 4 && n == NB && k == KB)                                                               \
+                    rows4_times_wide_##SUFFIX(KB, NB, ld, z0, z1, z2, z3, a0, a1, a2, a3, m);                      \
+                else if (rows == 4)                                                                                \
+                    rows4_times_wide_##SUFFIX(k, n, ld, z0, z1, z2, z3, a0, a1, a2, a3, m);                        \
+                else if (n == NB && k == KB)                                                                       \
                     rows_times_wide_##REAL(KB, NB, ld, rows, z0, z1, a0, a1, m);                                   \
                 else                                                                                               \
                     rows_times_wide_##REAL(k, n, ld, rows, z0, z1, a0, a1, m);                                     \

@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import checks
+from . import gemm
 from . import kernel as compiled  # the C loops (not `kernel`: that is Keras' name for A_xᵀ)
 from .choices import CELLS, HEADS, INITS, NONLINEARITIES  # torch-free, for RunConfig
 
@@ -119,7 +120,7 @@ class _Recurrence(torch.autograd.Function):
                     torch.mul(g, ds[t], out=deltas[t])
                     g = torch.addmm(gs[t - 1], deltas[t], A_h)
                 torch.mul(g, ds[0], out=deltas[0])
-            grad_A_h = delta[1:].view(-1, H).T @ hs[:-1].view(-1, H) + delta[0].T @ h0
+            grad_A_h = gemm.outer_sum(delta[1:].view(-1, H), hs[:-1].view(-1, H)) + delta[0].T @ h0
             grad_h0 = delta[0] @ A_h if ctx.needs_input_grad[1] else None
         return delta, grad_h0, grad_A_h, None
 
@@ -193,7 +194,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         dz, dh, dc = _gates_to_overwrite(gates), torch.empty_like(h0), torch.empty_like(c0)
         with flush_denormals():
             compiled.lstm_backward(ctx.lib, dz, cs, c0, grad_states, A_h.contiguous(), dh, dc)
-            grad_A_h = dz[1:].view(-1, 4 * H).T @ hs[:-1].view(-1, H) + dz[0].T @ h0
+            grad_A_h = gemm.outer_sum(dz[1:].view(-1, 4 * H), hs[:-1].view(-1, H)) + dz[0].T @ h0
         return dz, dh, dc, grad_A_h, None
 
 
@@ -234,7 +235,7 @@ class _GRURecurrence(torch.autograd.Function):
         dgx, dgh, dh = _gates_to_overwrite(gates), torch.empty_like(gates), torch.empty_like(h0)
         with flush_denormals():
             compiled.gru_backward(ctx.lib, dgx, ghn, hs, h0, grad_states, A_h.contiguous(), dgh, dh)
-            grad_A_h = dgh[1:].view(-1, 3 * H).T @ hs[:-1].view(-1, H) + dgh[0].T @ h0
+            grad_A_h = gemm.outer_sum(dgh[1:].view(-1, 3 * H), hs[:-1].view(-1, H)) + dgh[0].T @ h0
             grad_b_h = dgh.view(-1, 3 * H).sum(0) if ctx.needs_input_grad[3] else None
         return dgx, dh, grad_A_h, grad_b_h, None
 
@@ -499,7 +500,7 @@ class SimpleRNN(_Recurrent):
         h0 = self._h0(x, h0)
         if torch._C._are_functorch_transforms_active():  # torch.func (jacrev, jvp, vmap) needs plain autograd ops
             return self.loop(x, h0)
-        u = F.linear(x.transpose(0, 1), self.A_x, self.b)  # u_t = A_x·x_t + b, time-major, in one GEMM
+        u = gemm.affine(x.transpose(0, 1), self.A_x, self.b)  # u_t = A_x·x_t + b, time-major, in one GEMM
         return self.recur(u, h0)
 
     def recur(self, u, h0=None):
@@ -575,7 +576,7 @@ class LSTM(_Recurrent):
         c0 = torch.zeros_like(h0) if c0 is None else c0.to(x.dtype)
         lib = _gated_kernel(self, x, h0, c0)
         if lib is not None:  # u_t = A_x·x_t + b, time-major, in one GEMM; the loop over steps and its BPTT in C
-            u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            u = gemm.affine(x.transpose(0, 1), self.A_x, self.b).contiguous()
             return _LSTMRecurrence.apply(u, h0.contiguous(), c0.contiguous(), self.A_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
         states, _, _ = torch._VF.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), weights, self.b is not None,
@@ -653,7 +654,7 @@ class GRU(_Recurrent):
         h0 = self._h0(x, h0)
         lib = _gated_kernel(self, x, h0)
         if lib is not None:  # u_t = A_x·x_t + b in one GEMM, as the LSTM's
-            u = F.linear(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            u = gemm.affine(x.transpose(0, 1), self.A_x, self.b).contiguous()
             b_h = self.b_h if self.b_h is not None else u.new_zeros(3 * self.hidden_size)
             return _GRURecurrence.apply(u, h0.contiguous(), self.A_h, b_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, self.b_h] if self.b is not None else [])
@@ -895,7 +896,7 @@ class SequenceClassifier(nn.Module):
                 or not torch.is_tensor(x) or x.numel() < self.vocab_size):
             return rnn(self.embed(x))
         self._check_ids(x)
-        P = F.linear(self.embedding.weight, rnn.A_x, rnn.b)
+        P = gemm.affine(self.embedding.weight, rnn.A_x, rnn.b)
         lib = None if P.requires_grad else compiled.for_cell("simple_rnn", P, rnn.A_h)
         if lib is None:
             return rnn.recur(_Lookup.apply(x.T, P))

@@ -1,0 +1,85 @@
+r"""The two matrix products of a training step, in float32 on the CPU through oneDNN.
+
+Outside its loops over steps, a step of an RNN is a few large products over all B·T rows at once:
+
+    linear(x, W, b) = x·Wᵀ + b      the drive u_t = A_x·x_t + b for every step (and ∂L/∂x = ∂L/∂u·A_x),
+    outer_sum(δ, x) = Σ_rows δᵀ·x    a weight gradient, ∂L/∂A_x = Σ_t δ_tᵀ x_t, ∂L/∂A_h = Σ_t δ_tᵀ h_{t-1}.
+
+torch sends float32 products on the CPU to MKL, which on AMD processors runs its AVX2 code: ~95 GFLOP/s on the
+AVX-512 core this was measured on, whose peak is ~255. oneDNN, also inside every x86 torch wheel, picks its kernels
+by instruction set and runs the same products at 150–237 GFLOP/s (benchmarks/bench_gemm.py prints both). The sums
+are the same up to their order, i.e. to float32 rounding (tests/test_gemm.py bounds the difference from float64).
+
+Everything else takes torch's own product: float64 (oneDNN has no double matmul), other devices, small products
+(where oneDNN's per-call set-up costs more than it saves), and torch.func transforms (which need plain ops).
+Set RNNLAB_GEMM=torch to send everything to torch.
+"""
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+ONEDNN = os.environ.get("RNNLAB_GEMM", "onednn") != "torch" and torch.backends.mkldnn.is_available()
+_pointwise = torch.ops.mkldnn._linear_pointwise if ONEDNN else None  # oneDNN's x·wᵀ + b, as torch.compile calls it
+MIN_MACS = 1 << 20  # below ~a million multiply-adds oneDNN's set-up (~10 µs) outweighs what it saves (measured)
+
+
+def _onednn(macs, *tensors):
+    return (ONEDNN and macs >= MIN_MACS and not torch._C._are_functorch_transforms_active()
+            and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors))
+
+
+def _dense(w):
+    """w itself where it is row-major or the transpose of a row-major matrix, else a row-major copy."""
+    return w if w.is_contiguous() or w.T.is_contiguous() else w.contiguous()
+
+
+def linear(x, w, b=None):
+    """x·wᵀ + b for x (…, K), w (N, K), b (N,) or None: a new contiguous tensor (…, N), outside autograd."""
+    if not _onednn(x.numel() * w.shape[0], x, w):
+        return F.linear(x, w, b)
+    # Dense rows, or their transpose: oneDNN's JIT kernels take those, and on any other strides (a column slice such
+    # as A_x = A[:, H:]) it falls back to a reference loop, ~1000× slower. Copies only where needed; w is small.
+    rows = x.reshape(-1, x.shape[-1]).contiguous()
+    out = _pointwise(rows, _dense(w), b, "none", [], "")
+    # (rows, N) → (…, N) in place rather than as a view: the recurrence writes over this output, which autograd
+    # forbids for a view made inside a Function
+    return out.resize_(*x.shape[:-1], w.shape[0])
+
+
+def outer_sum(dy, x):
+    """dyᵀ·x, (N, K), for dy (M, N) and x (M, K): the sum over the M rows of their outer products, outside autograd."""
+    if dy.shape[1] <= x.shape[1] or not _onednn(x.numel() * dy.shape[1], dy, x):
+        return dy.T @ x
+    # As (xᵀ·dy)ᵀ. oneDNN reads dyᵀ in place (a transposed weight) but copies its input xᵀ into rows first, which
+    # pays only where x is the narrower (N > K): there 1.5–2× faster than torch's, copy included, and not at N = K
+    # (benchmarks/bench_gemm.py).
+    return _pointwise(x.T, dy.contiguous().T, None, "none", [], "").T
+
+
+class _Affine(torch.autograd.Function):
+    """linear with its gradients: ∂L/∂x = ∂L/∂y·w, ∂L/∂w = outer_sum(∂L/∂y, x), ∂L/∂b = Σ_rows ∂L/∂y."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        return linear(x, w, b)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        dy = dy.reshape(-1, dy.shape[-1])
+        dx = linear(dy, w.T).view(x.shape) if ctx.needs_input_grad[0] else None
+        dw = outer_sum(dy, x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
+        db = dy.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return dx, dw, db
+
+
+def affine(x, w, b=None):
+    """F.linear(x, w, b), x·wᵀ + b, differentiable, with both products of its backward in oneDNN where linear's is."""
+    if not _onednn(x.numel() * w.shape[0], x, w):
+        return F.linear(x, w, b)
+    return _Affine.apply(x, w, b)

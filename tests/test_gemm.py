@@ -1,0 +1,159 @@
+"""rnnlab.gemm: oneDNN's float32 products, held to float32's own error bound against float64.
+
+Error analysis (every test below): a float32 dot product of K terms, summed in any order, with or without fused
+multiply-adds, is within γ_K·Σ_k |a_k·b_k| of the exact one, γ_K = K·eps/(1 − K·eps) (Higham, Accuracy and
+Stability of Numerical Algorithms, §3.1), eps = 2⁻²⁴ the unit roundoff; a bias adds one more rounding. The bound
+is elementwise and holds on every CPU whatever order oneDNN's kernels pick. Each test computes it from |x|·|w|ᵀ
+in float64, so it is as tight at K = 32 (where a product rounded to bfloat16 would be ~10⁴× outside it) as at
+K = 16,000. Each test also checks that oneDNN ran (a spy on gemm._pointwise), so that a fallback to torch's
+product cannot pass for it.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import rnnlab
+from rnnlab import gemm
+
+pytestmark = pytest.mark.skipif(not gemm.ONEDNN, reason="this torch has no oneDNN: gemm falls back to torch's products")
+U = 2.0 ** -24  # float32's unit roundoff
+
+
+def gamma(k):
+    return (k + 1) * U / (1 - (k + 1) * U)  # K products and one bias: K + 1 roundings at most
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """How many products oneDNN ran during the test."""
+    count = []
+    real = gemm._pointwise
+
+    def spy(*args):
+        count.append(1)
+        return real(*args)
+    monkeypatch.setattr(gemm, "_pointwise", spy)
+    return count
+
+
+def within_float32_bound(got, exact, magnitude, k):
+    """|got − exact| ≤ γ_{K+1}·(|a|·|b| summed), elementwise."""
+    err = (got.double() - exact).abs()
+    bound = gamma(k) * magnitude
+    assert bool((err <= bound).all()), f"max err/bound {(err / bound.clamp_min(1e-300)).max().item():.3g}"
+
+
+@pytest.mark.parametrize("rows, k, n", [(16000, 32, 128), (16000, 128, 32), (10000, 32, 32), (2000, 64, 512)])
+def test_linear_is_as_accurate_as_float32_allows(rows, k, n, calls):
+    g = torch.Generator().manual_seed(rows + k + n)
+    x, w, b = torch.randn(rows, k, generator=g), torch.randn(n, k, generator=g), torch.randn(n, generator=g)
+    got = gemm.linear(x, w, b)
+    assert calls and got.shape == (rows, n) and got.dtype == torch.float32 and got.is_contiguous()
+    exact = x.double() @ w.double().T + b.double()
+    within_float32_bound(got, exact, x.double().abs() @ w.double().abs().T + b.double().abs(), k)
+
+
+def test_linear_reads_time_major_views_and_keeps_leading_dims(calls):
+    """The drive u = A_x·x_t + b is taken from x.transpose(0, 1), (T, batch, K), not contiguous."""
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(32, 500, 16, generator=g), torch.randn(96, 16, generator=g)
+    got = gemm.linear(x.transpose(0, 1), w)
+    assert calls and got.shape == (500, 32, 96) and got.is_contiguous() and got._base is None
+    exact = x.transpose(0, 1).double() @ w.double().T
+    within_float32_bound(got, exact, x.transpose(0, 1).double().abs() @ w.double().abs().T, 16)
+
+
+@pytest.mark.parametrize("rows, n, k", [(16000, 128, 32), (15968, 96, 32), (4000, 512, 128), (16000, 33, 32)])
+def test_outer_sum_is_as_accurate_as_float32_allows(rows, n, k, calls):
+    """dyᵀ·x summed over 4,000–16,000 rows: a weight gradient (oneDNN takes it where dy is the wider)."""
+    g = torch.Generator().manual_seed(rows + n)
+    dy, x = torch.randn(rows, n, generator=g), torch.randn(rows, k, generator=g)
+    got = gemm.outer_sum(dy, x)
+    assert calls and got.shape == (n, k)
+    within_float32_bound(got, dy.double().T @ x.double(), dy.double().abs().T @ x.double().abs(), rows)
+
+
+def test_outer_sum_reads_views_of_saved_states(calls):
+    """As BPTT calls it: δ[1:] and h[:-1] viewed as rows, both views into larger (T, batch, hidden) tensors."""
+    g = torch.Generator().manual_seed(2)
+    delta, hs = torch.randn(500, 32, 128, generator=g), torch.randn(500, 32, 32, generator=g)
+    dy, x = delta[1:].view(-1, 128), hs[:-1].view(-1, 32)
+    got = gemm.outer_sum(dy, x)
+    assert calls
+    within_float32_bound(got, dy.double().T @ x.double(), dy.double().abs().T @ x.double().abs(), dy.shape[0])
+
+
+def test_affine_gradients_against_float64_autograd(calls):
+    """Oracle: F.linear's autograd in float64. ∂L/∂x sums n = 128 products, ∂L/∂w sums the 4,000 rows, ∂L/∂b too."""
+    g = torch.Generator().manual_seed(3)
+    x, w, b, dy = (torch.randn(*s, generator=g) for s in ((125, 32, 32), (128, 32), (128,), (125, 32, 128)))
+    leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+    gemm.affine(*leaves).backward(dy)
+    assert len(calls) == 3  # forward, ∂L/∂x, ∂L/∂w
+    exact = [t.double().requires_grad_() for t in (x, w, b)]
+    F.linear(*exact).backward(dy.double())
+    rows_x, rows_dy = x.double().abs().reshape(-1, 32), dy.double().abs().reshape(-1, 128)
+    within_float32_bound(leaves[0].grad, exact[0].grad, (rows_dy @ w.double().abs()).view(x.shape), 128)
+    within_float32_bound(leaves[1].grad, exact[1].grad, rows_dy.T @ rows_x, 4000)
+    within_float32_bound(leaves[2].grad, exact[2].grad, rows_dy.sum(0), 4000)
+
+
+def test_torchs_product_where_onednn_would_not_pay_or_cannot_run(calls):
+    """float64, a small product, torch.func and the switch all take F.linear / @ — the same numbers as torch's."""
+    g = torch.Generator().manual_seed(4)
+    x, w = torch.randn(4000, 32, generator=g, dtype=torch.float64), torch.randn(128, 32, generator=g,
+                                                                                 dtype=torch.float64)
+    assert torch.equal(gemm.linear(x, w), F.linear(x, w)) and torch.equal(gemm.outer_sum(x, x), x.T @ x)
+    square = x.float()  # dy no wider than x: oneDNN's copy of xᵀ would cost what it saves
+    assert torch.equal(gemm.outer_sum(square, square), square.T @ square)
+    small = torch.randn(8, 32, generator=g)
+    assert torch.equal(gemm.affine(small, w.float()), F.linear(small, w.float()))
+    v, t = torch.randn(2, 300, 32, generator=g)  # 300·32·128 multiply-adds: past MIN_MACS, but inside torch.func
+    _, tangent = torch.func.jvp(lambda v: gemm.affine(v, w.float()), (v,), (t,))
+    assert torch.equal(tangent, F.linear(t, w.float()))
+    assert not calls
+    big = torch.randn(4000, 32, generator=g)
+    gemm.ONEDNN = False
+    try:
+        assert torch.equal(gemm.affine(big, w.float()), F.linear(big, w.float()))
+    finally:
+        gemm.ONEDNN = True
+    assert not calls
+
+
+def test_the_environment_variable_turns_it_off():
+    code = "from rnnlab import gemm; print(gemm.ONEDNN)"
+    env = dict(os.environ, RNNLAB_GEMM="torch")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_a_training_step_at_the_lectures_size_takes_onednn_and_matches_float64(cell, calls):
+    """The lecture's step (batch 32, 500 steps, embedding 32, hidden 32): every gradient of the float32 model, its
+    products in oneDNN, against the same model in float64 (torch's products, the C loops in float64). Error
+    analysis as tests/test_kernel_gated.py's float32 test: each step's gate pre-activations are dot products of
+    G·H + K + 1 terms, BPTT repeats them back through T steps and each weight gradient sums B·T products, so every
+    result is within (T·(G·H + K + 9) + B·T)·eps of its largest value, whichever product ran."""
+    torch.manual_seed(0)
+    model = rnnlab.SequenceClassifier(vocab_size=10000, embedding_dim=32, hidden_size=32, cell=cell)
+    with torch.no_grad():  # ‖A_h‖₂ = 0.5, as the kernel tests: errors carried back are damped, not amplified
+        model.rnn.A[:, :32] *= 0.5 / torch.linalg.matrix_norm(model.rnn.A_h.double(), 2).item()
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randint(1, 10000, (32, 500), generator=g), torch.randint(0, 2, (32,), generator=g).float()
+    double = rnnlab.SequenceClassifier(vocab_size=10000, embedding_dim=32, hidden_size=32, cell=cell).double()
+    double.load_state_dict(model.state_dict())
+    grads = []
+    for m in (model, double):
+        m.loss(m(x), y).backward()
+        grads.append({name: p.grad for name, p in m.named_parameters()})
+    assert calls  # the drive or table, ∂L/∂A_h and the drive's two gradients
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
+    bound = (500 * (gates * 32 + 32 + 9) + 32 * 500) * U * 2  # eps = 2u
+    for name, got in grads[0].items():
+        want = grads[1][name]
+        assert (got.double() - want).abs().max().item() <= bound * want.abs().max().item(), name
