@@ -302,6 +302,9 @@ static inline __attribute__((always_inline)) void batch_times_##SUFFIX(int64_t K
                 REAL *z0 = z + b * zs + i0, *z1 = z0 + zs, *z2 = z1 + zs, *z3 = z2 + zs;                           \
                 const REAL *a0 = a + b * as + j0, *a1 = a0 + as, *a2 = a1 + as, *a3 = a2 + as, *m = M + j0 * ld + i0; \
                 rows = four && B - b >= 4 ? 4 : B - b < 2 ? 1 : 2;                                                 \
+                for (int64_t r = b + rows; r < b + 2 * rows && r < B; r++) /* the next rows' block, from L3 */    \
+                    for (int64_t c = 0; c < n; c += 64 / (int64_t)sizeof(REAL))                                    \
+                        __builtin_prefetch(z + r * zs + i0 + c, 1);                                                \
                 if (rows == 4 && n == NB && k == KB)                                                               \
                     rows4_times_wide_##SUFFIX(KB, NB, ld, z0, z1, z2, z3, a0, a1, a2, a3, m);                      \
                 else if (rows == 4)                                                                                \
