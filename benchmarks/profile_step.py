@@ -5,7 +5,8 @@ RMSprop as rnnlab.fit builds it, binary cross-entropy. The floor is the C loop a
 h_t = φ(u_t + A_h·h_{t-1}) and its BPTT δ_t = (g_t + δ_{t+1}·A_h) ⊙ φ'(z_t) on buffers allocated once. Each part
 of a full step is then timed on its own, as the step runs it, on the same tensors:
 
-    table         E·A_xᵀ + b, one (10000 × 32)·(32 × 32) GEMM: the drive of every word
+    table         E·A_xᵀ + b, one (10000 × 32)·(32 × 32) GEMM: the drive of every word (products through
+                  rnnlab.gemm, as the library takes them)
     gather        u_t = table[token_t], time-major
     kernel fwd    the C forward through rnnlab's autograd Function
     head + loss   y = W·h_{T-1} + c, BCE
@@ -31,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 import rnnlab
-from rnnlab import kernel
+from rnnlab import gemm, kernel
 from rnnlab.models import _Lookup, flush_denormals
 from rnnlab.train import _gradient_norm, keep_freed_memory, make_optimizer
 
@@ -74,7 +75,7 @@ def parts():
         kernel.backward(lib, states, grad_states, delta, A_h, "tanh")
 
     def projection():
-        F.linear(weight, rnn.A_x, rnn.b)
+        gemm.linear(weight, rnn.A_x, rnn.b)
 
     def gather():
         _Lookup.apply(x.T, table)
@@ -101,13 +102,13 @@ def parts():
         kernel.backward(lib, states, grad_states, delta, A_h, "tanh")
 
     def grad_A_h():
-        delta[1:].view(-1, H).T @ states[:-1].view(-1, H)
+        gemm.outer_sum(delta[1:].view(-1, H), states[:-1].view(-1, H))
 
     def grad_table_index_add():
         torch.zeros(V, H).index_add_(0, x.T.reshape(-1), delta.view(-1, H))
 
     def grad_E_A_x():
-        grad_table @ rnn.A_x.detach(), grad_table.T @ weight.detach(), grad_table.sum(0)
+        gemm.linear(grad_table, rnn.A_x.detach().T), gemm.outer_sum(grad_table, weight.detach()), grad_table.sum(0)
 
     def grad_norm():
         _gradient_norm(model, exact=False)

@@ -20,8 +20,19 @@ import os
 import torch
 import torch.nn.functional as F
 
-ONEDNN = os.environ.get("RNNLAB_GEMM", "onednn") != "torch" and torch.backends.mkldnn.is_available()
-_pointwise = torch.ops.mkldnn._linear_pointwise if ONEDNN else None  # oneDNN's x·wᵀ + b, as torch.compile calls it
+
+def _find_pointwise():
+    """oneDNN's x·wᵀ + b as torch.compile calls it, or None: RNNLAB_GEMM=torch, or a torch built without it."""
+    if os.environ.get("RNNLAB_GEMM", "onednn") == "torch" or not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):  # the op is registered only where torch was built with oneDNN
+        return None
+
+
+_pointwise = _find_pointwise()
+ONEDNN = _pointwise is not None
 MIN_MACS = 1 << 20  # below ~a million multiply-adds oneDNN's set-up (~10 µs) outweighs what it saves (measured)
 
 
@@ -35,8 +46,10 @@ def _dense(w):
     return w if w.is_contiguous() or w.T.is_contiguous() else w.contiguous()
 
 
+@torch.no_grad()
 def linear(x, w, b=None):
-    """x·wᵀ + b for x (…, K), w (N, K), b (N,) or None: a new contiguous tensor (…, N), outside autograd."""
+    """x·wᵀ + b for x (…, K), w (N, K), b (N,) or None: a new contiguous tensor (…, N), outside autograd (it
+    carries no gradient; `affine` is the differentiable one)."""
     if not _onednn(x.numel() * w.shape[0], x, w):
         return F.linear(x, w, b)
     # Dense rows, or their transpose: oneDNN's JIT kernels take those, and on any other strides (a column slice such
@@ -48,8 +61,10 @@ def linear(x, w, b=None):
     return out.resize_(*x.shape[:-1], w.shape[0])
 
 
+@torch.no_grad()
 def outer_sum(dy, x):
-    """dyᵀ·x, (N, K), for dy (M, N) and x (M, K): the sum over the M rows of their outer products, outside autograd."""
+    """dyᵀ·x, (N, K), for dy (M, N) and x (M, K): the sum over the M rows of their outer products, outside autograd
+    (it carries no gradient)."""
     if dy.shape[1] <= x.shape[1] or not _onednn(x.numel() * dy.shape[1], dy, x):
         return dy.T @ x
     # As (xᵀ·dy)ᵀ. oneDNN reads dyᵀ in place (a transposed weight) but copies its input xᵀ into rows first, which
