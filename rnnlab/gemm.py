@@ -5,13 +5,14 @@ Outside its loops over steps, a step of an RNN is a few large products over all 
     linear(x, W, b) = x·Wᵀ + b      the drive u_t = A_x·x_t + b for every step (and ∂L/∂x = ∂L/∂u·A_x),
     outer_sum(δ, x) = Σ_rows δᵀ·x    a weight gradient, ∂L/∂A_x = Σ_t δ_tᵀ x_t, ∂L/∂A_h = Σ_t δ_tᵀ h_{t-1}.
 
-torch sends float32 products on the CPU to MKL, which on AMD processors runs its AVX2 code: ~95 GFLOP/s on the
-AVX-512 core this was measured on, whose peak is ~255. oneDNN, also inside every x86 torch wheel, picks its kernels
-by instruction set and runs the same products at 150–237 GFLOP/s (benchmarks/bench_gemm.py prints both). The sums
-are the same up to their order, i.e. to float32 rounding (tests/test_gemm.py bounds the difference from float64).
+torch sends float32 products on the CPU to MKL, which on the AMD (Zen 5) core this was measured on runs them at
+~95 GFLOP/s, about what AVX2 code can do there; the core's AVX-512 peak is ~255 (benchmarks/peak_flops.c). oneDNN,
+also inside every x86 torch wheel, picks its kernels by instruction set and runs the same products at 100–200
+GFLOP/s, 1.3–2.5× faster (benchmarks/bench_gemm.py prints both). The sums are the same up to their order, i.e. to
+float32 rounding (tests/test_gemm.py bounds the difference from float64).
 
-Everything else takes torch's own product: float64 (oneDNN has no double matmul), other devices, small products
-(where oneDNN's per-call set-up costs more than it saves), and torch.func transforms (which need plain ops).
+Everything else takes torch's own product: float64 (oneDNN has no double matmul), other devices, products under
+MIN_MACS multiply-adds (where oneDNN saves little or nothing), and torch.func transforms (which need plain ops).
 Set RNNLAB_GEMM=torch to send everything to torch.
 """
 
@@ -33,7 +34,9 @@ def _find_pointwise():
 
 _pointwise = _find_pointwise()
 ONEDNN = _pointwise is not None
-MIN_MACS = 1 << 20  # below ~a million multiply-adds oneDNN's set-up (~10 µs) outweighs what it saves (measured)
+# Below ~16 M multiply-adds (the SimpleRNN's 10,000·32·32 table at the lecture's sizes) oneDNN saves ~0.1 ms with
+# its operands in cache (0.13 against 0.24 ms) and loses it without (0.88 against 0.65 ms right after a Keras step)
+MIN_MACS = 1 << 24
 
 
 def _onednn(macs, *tensors):
