@@ -3,7 +3,7 @@
    a state times a matrix; norm: a scaled 2-norm; BY_SIZE: constant state sizes), then one DEFINE_<cell> per cell
    and precision, which exports <cell>_forward, <cell>_backward and <cell>_tangent (DEFINE_GATED: lstm_* and gru_*,
    whose equations it states; their tangents and state adjoints in DEFINE_GATED_TANGENT, at the end), and the
-   cell's name in kernel.CELLS.
+   cell's name in kernel.CELLS; outer_sum (a weight gradient summed over all steps) serves every cell.
 
    Forward, in place:   s_t ← φ(s_t + A_h·h_{t-1}),   s_t holding u_t = A_x·x_t + b on entry,   h_{-1} = h0
    From token ids:      h_t = φ(P[id_t] + A_h·h_{t-1}),   P = E·A_xᵀ + b (simple_rnn_lookup_forward, inference)
@@ -438,8 +438,51 @@ void gru_backward_##SUFFIX(int64_t T, int64_t B, int64_t H, REAL *gx, const REAL
                            REAL *dh)                                                                               \
     FLUSHED(gru_bwd_##SUFFIX, H, T, B, gx, ghn, hs, h0, g_out, gt, gb, Ah, dgh, dh)
 
+/* A weight gradient, out (N, K) = Σ_r dy[r, ·]ᵀ x[r, ·] over the M rows r (all steps of all sequences), e.g.
+   ∂L/∂A_h = Σ_t δ_tᵀ h_{t-1}: each out[i, j] sums over r in order. Blocks of IB × JB outputs stay in registers
+   (IB·JB·sizeof(REAL) = REGISTER_BYTES: 8 × 32 floats on AVX-512) while RB rows of dy and x, which stay in L2,
+   stream past them: each row r costs IB broadcasts and two vector loads for IB·JB multiply-adds. rnnlab.gemm's
+   outer_sum; BLAS libraries must first transpose one operand (the sum runs down their columns). */
+#define OUTER_JB(REAL) (int64_t)(128 / sizeof(REAL))
+#define OUTER_IB (REGISTER_BYTES >= 128 ? REGISTER_BYTES / 128 : 1)
+#define DEFINE_OUTER_SUM(REAL, SUFFIX)                                                                             \
+static inline __attribute__((always_inline)) void outer_block_##SUFFIX(int64_t rows, int64_t in, int64_t jn,      \
+        const REAL *restrict dy, int64_t N, const REAL *restrict x, int64_t K, REAL *restrict out) {               \
+    REAL acc[OUTER_IB][128 / sizeof(REAL)];                                                                        \
+    for (int64_t i = 0; i < in; i++)                                                                               \
+        for (int64_t j = 0; j < jn; j++) acc[i][j] = out[i * K + j];                                               \
+    for (int64_t r = 0; r < rows; r++) {                                                                           \
+        const REAL *restrict xr = x + r * K, *restrict dr = dy + r * N;                                            \
+        for (int64_t i = 0; i < in; i++) {                                                                         \
+            const REAL a = dr[i];                                                                                  \
+            for (int64_t j = 0; j < jn; j++) acc[i][j] += a * xr[j];                                               \
+        }                                                                                                          \
+    }                                                                                                              \
+    for (int64_t i = 0; i < in; i++)                                                                               \
+        for (int64_t j = 0; j < jn; j++) out[i * K + j] = acc[i][j];                                               \
+}                                                                                                                  \
+void outer_sum_##SUFFIX(int64_t M, int64_t N, int64_t K, const REAL *dy, const REAL *x, REAL *out) {              \
+    const int64_t IB = OUTER_IB, JB = OUTER_JB(REAL), width = (N + K) * (int64_t)sizeof(REAL);                     \
+    const int64_t RB = width * 1024 <= 262144 ? 1024 : width * 16 >= 262144 ? 16 : 262144 / width; /* 256 KB */   \
+    for (int64_t i = 0; i < N * K; i++) out[i] = 0;                                                                \
+    for (int64_t r0 = 0; r0 < M; r0 += RB) {                                                                       \
+        const int64_t rows = M - r0 < RB ? M - r0 : RB;                                                            \
+        for (int64_t i0 = 0; i0 < N; i0 += IB)                                                                     \
+            for (int64_t j0 = 0; j0 < K; j0 += JB) {                                                               \
+                const int64_t in = N - i0 < IB ? N - i0 : IB, jn = K - j0 < JB ? K - j0 : JB;                      \
+                const REAL *d = dy + r0 * N + i0, *xs = x + r0 * K + j0;                                           \
+                if (in == IB && jn == JB) /* constant sizes: the compiler keeps acc in registers */                \
+                    outer_block_##SUFFIX(rows, IB, JB, d, N, xs, K, out + i0 * K + j0);                            \
+                else                                                                                               \
+                    outer_block_##SUFFIX(rows, in, jn, d, N, xs, K, out + i0 * K + j0);                            \
+            }                                                                                                      \
+    }                                                                                                              \
+}
+
 DEFINE_COMMON(float, f32)
 DEFINE_COMMON(double, f64)
+DEFINE_OUTER_SUM(float, f32)
+DEFINE_OUTER_SUM(double, f64)
 DEFINE_GATED(float, f32, tanh_f32, sigmoid_f32)
 DEFINE_GATED(double, f64, tanh, sigmoid_f64)
 DEFINE_SIMPLE_RNN(float, f32, tanh_f32, FLT_MIN)

@@ -1,25 +1,30 @@
-r"""The two matrix products of a training step, in float32 on the CPU through oneDNN.
+r"""The matrix products of a training step outside its loops over steps, in float32 on the CPU, fast.
 
-Outside its loops over steps, a step of an RNN is a few large products over all B·T rows at once:
+Outside its loops, a step of an RNN is a few large products over all B·T rows at once:
 
     linear(x, W, b) = x·Wᵀ + b      the drive u_t = A_x·x_t + b for every step (and ∂L/∂x = ∂L/∂u·A_x),
     outer_sum(δ, x) = Σ_rows δᵀ·x    a weight gradient, ∂L/∂A_x = Σ_t δ_tᵀ x_t, ∂L/∂A_h = Σ_t δ_tᵀ h_{t-1}.
 
 torch sends float32 products on the CPU to MKL, which on the AMD (Zen 5) core this was measured on runs them at
-~95 GFLOP/s, about what AVX2 code can do there; the core's AVX-512 peak is ~255 (benchmarks/peak_flops.c). oneDNN,
-also inside every x86 torch wheel, picks its kernels by instruction set and runs the same products at 100–200
-GFLOP/s, 1.3–2.5× faster (benchmarks/bench_gemm.py prints both). The sums are the same up to their order, i.e. to
-float32 rounding (tests/test_gemm.py bounds the difference from float64).
+~95 GFLOP/s, about what AVX2 code can do there; the core's AVX-512 peak is ~255 (benchmarks/peak_flops.c).
+`linear` goes to oneDNN instead, also inside every x86 torch wheel, which picks its kernels by instruction set
+(150–205 GFLOP/s on these shapes). `outer_sum` runs in rnnlab's C kernel (`outer_sum` in _kernel.c, 170–245
+GFLOP/s): a BLAS library wants the summed dimension contiguous, so it must first transpose an operand laid out
+row by row, as every state and gradient here is. benchmarks/bench_gemm.py prints all three. The sums are the same
+up to their order, i.e. to rounding (tests/test_gemm.py bounds the difference from float64).
 
-Everything else takes torch's own product: float64 (oneDNN has no double matmul), other devices, products under
-MIN_MACS multiply-adds (where oneDNN saves little or nothing), and torch.func transforms (which need plain ops).
-Set RNNLAB_GEMM=torch to send everything to torch.
+Everything else takes torch's own product: `linear` in float64 (oneDNN has no double matmul), on other devices,
+under MIN_MACS multiply-adds (where oneDNN saves little or nothing) and inside torch.func transforms (which need
+plain ops); `outer_sum` where the C kernel is not built (RNNLAB_KERNEL=torch, no compiler) and inside torch.func.
+RNNLAB_GEMM=torch sends `linear` to torch.
 """
 
 import os
 
 import torch
 import torch.nn.functional as F
+
+from . import kernel as compiled
 
 
 def _find_pointwise():
@@ -39,9 +44,14 @@ ONEDNN = _pointwise is not None
 MIN_MACS = 1 << 24
 
 
+def _plain(*tensors):
+    """float32 or float64 tensors of one dtype on the CPU, outside torch.func: where these products may step in."""
+    return (not torch._C._are_functorch_transforms_active()
+            and all(compiled.supports(t) and t.dtype == tensors[0].dtype for t in tensors))
+
+
 def _onednn(macs, *tensors):
-    return (ONEDNN and macs >= MIN_MACS and not torch._C._are_functorch_transforms_active()
-            and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors))
+    return ONEDNN and macs >= MIN_MACS and _plain(*tensors) and tensors[0].dtype == torch.float32
 
 
 def _dense(w):
@@ -53,27 +63,31 @@ def _dense(w):
 def linear(x, w, b=None):
     """x·wᵀ + b for x (…, K), w (N, K), b (N,) or None: a new contiguous tensor (…, N), outside autograd (it
     carries no gradient; `affine` is the differentiable one)."""
-    if not _onednn(x.numel() * w.shape[0], x, w):
-        return F.linear(x, w, b)
-    # Dense rows, or their transpose: oneDNN's JIT kernels take those, and on any other strides (a column slice such
-    # as A_x = A[:, H:]) it falls back to a reference loop, ~1000× slower. Copies only where needed; w is small.
-    rows = x.reshape(-1, x.shape[-1]).contiguous()
-    out = _pointwise(rows, _dense(w), b, "none", [], "")
+    rows = x.reshape(-1, x.shape[-1])  # a copy only where x is not already rows × K in memory
+    if _onednn(x.numel() * w.shape[0], x, w):
+        # Dense rows, or their transpose: oneDNN's JIT kernels take those, and on any other strides (a column slice
+        # such as A_x = A[:, H:]) it falls back to a reference loop, ~1000× slower. w is small.
+        out = _pointwise(rows.contiguous(), _dense(w), b, "none", [], "")
+    else:
+        out = F.linear(rows, w, b)
     # (rows, N) → (…, N) in place rather than as a view: the recurrence writes over this output, which autograd
     # forbids for a view made inside a Function
     return out.resize_(*x.shape[:-1], w.shape[0])
+
+
+def _kernel(*tensors):
+    """The C kernel where outer_sum can run in it, else None."""
+    return compiled.load() if _plain(*tensors) else None
 
 
 @torch.no_grad()
 def outer_sum(dy, x):
     """dyᵀ·x, (N, K), for dy (M, N) and x (M, K): the sum over the M rows of their outer products, outside autograd
     (it carries no gradient)."""
-    if dy.shape[1] <= x.shape[1] or not _onednn(x.numel() * dy.shape[1], dy, x):
+    lib = _kernel(dy, x)
+    if lib is None:
         return dy.T @ x
-    # As (xᵀ·dy)ᵀ. oneDNN reads dyᵀ in place (a transposed weight) but copies its input xᵀ into rows first, which
-    # pays only where x is the narrower (N > K): there 1.5–2× faster than torch's, copy included, and not at N = K
-    # (benchmarks/bench_gemm.py).
-    return _pointwise(x.T, dy.contiguous().T, None, "none", [], "").T
+    return compiled.outer_sum(lib, dy.contiguous(), x.contiguous())
 
 
 class _Affine(torch.autograd.Function):
@@ -97,7 +111,8 @@ class _Affine(torch.autograd.Function):
 
 
 def affine(x, w, b=None):
-    """F.linear(x, w, b), x·wᵀ + b, differentiable, with both products of its backward in oneDNN where linear's is."""
-    if not _onednn(x.numel() * w.shape[0], x, w):
-        return F.linear(x, w, b)
-    return _Affine.apply(x, w, b)
+    """F.linear(x, w, b), x·wᵀ + b, differentiable: its product and ∂L/∂x = ∂L/∂y·w through `linear`, the weight
+    gradient through `outer_sum`, wherever either steps in; F.linear itself elsewhere."""
+    if _onednn(x.numel() * w.shape[0], x, w) or _kernel(x, w) is not None:
+        return _Affine.apply(x, w, b)
+    return F.linear(x, w, b)

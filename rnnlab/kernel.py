@@ -70,6 +70,7 @@ _SIGNATURES = {  # argument types of the exported functions, checked by ctypes o
     "lstm_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5,
     "gru_adjoint": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5,
     "lstm_cells": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3,
+    "outer_sum": [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3,
 }
 
 
@@ -389,6 +390,16 @@ def _grad_out(grad_states, like):
     if grad_states.stride(2) != 1 or grad_states.dtype != like.dtype:
         grad_states = grad_states.contiguous().to(like.dtype)
     return grad_states
+
+
+def outer_sum(lib, dy, x):
+    """dyᵀ·x, a new (N, K) tensor, for dy (M, N) and x (M, K): the sum over the M rows of their outer products (a
+    weight gradient over all steps), each element summed over the rows in order."""
+    (M, N), K = dy.shape, x.shape[-1]
+    _check(("dy", dy, (M, N)), ("x", x, (M, K)))
+    out = dy.new_empty(N, K)
+    getattr(lib, f"outer_sum_{_SUFFIX[dy.dtype]}")(M, N, K, dy.data_ptr(), x.data_ptr(), out.data_ptr())
+    return out
 
 
 def lstm_forward(lib, u, h0, c0, A_hT, cs, hs):
