@@ -1,4 +1,5 @@
-"""The products of a training step, torch's (MKL on x86) against rnnlab.gemm's (oneDNN), in one process.
+"""The products of a training step, torch's (MKL on x86) against rnnlab.gemm's, in one process: oneDNN for
+`linear`, rnnlab's C kernel for `outer_sum` (the weight gradients).
 
 Shapes: the lecture's batch 32 × 500 steps = 16,000 rows, embedding 32, and each cell's gates·hidden at hidden 32
 and 128; the SimpleRNN's projected table (10,000 words). For each: the drive x·A_xᵀ + b (`linear`), ∂L/∂x = δ·A_x
