@@ -13,7 +13,8 @@ C) against nn.LSTM / nn.GRU and Keras' LSTM / GRU (reset_after=True, its default
 
     python benchmarks/bench_train.py [--rounds 15] [--threads 1] [--quick] [--cells simple_rnn,lstm,gru]
 
-The row "rnnlab, products in torch's (MKL)" is the same step with rnnlab.gemm switched off (RNNLAB_GEMM=torch).
+The row "rnnlab, products in torch's (MKL)" is the same step with rnnlab.gemm's oneDNN products switched off (as
+RNNLAB_GEMM=torch does; the weight gradients are still summed in C).
 """
 import argparse
 import os
@@ -34,7 +35,7 @@ V, T, E, H, B = 10000, 500, 32, 32, 32
 
 
 def rnnlab_step(head, x, y, cell="simple_rnn", hidden=H, onednn=True):
-    """onednn=False: the same step with every product in torch's own (MKL on x86), gemm.ONEDNN off meanwhile."""
+    """onednn=False: the same step with gemm's products in torch's (MKL on x86), gemm.ONEDNN off meanwhile."""
     keep_freed_memory()  # as fit and evaluate do (for the whole process: every row gets it)
     torch.manual_seed(0)
     model = rnnlab.SequenceClassifier(vocab_size=V, embedding_dim=E, hidden_size=hidden, head=head, seq_len=T,

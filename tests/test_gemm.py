@@ -52,7 +52,7 @@ def c_calls(monkeypatch):
     return spy_on(monkeypatch, kernel, "outer_sum")
 
 
-def within_float32_bound(got, exact, magnitude, k, u=U):
+def within_bound(got, exact, magnitude, k, u=U):
     """|got − exact| ≤ γ_{K+1}·(|a|·|b| summed), elementwise."""
     err = (got.double() - exact).abs()
     bound = gamma(k, u) * magnitude
@@ -67,7 +67,7 @@ def test_linear_is_as_accurate_as_float32_allows(rows, k, n, calls):
     got = gemm.linear(x, w, b)
     assert calls and got.shape == (rows, n) and got.dtype == torch.float32 and got.is_contiguous()
     exact = x.double() @ w.double().T + b.double()
-    within_float32_bound(got, exact, x.double().abs() @ w.double().abs().T + b.double().abs(), k)
+    within_bound(got, exact, x.double().abs() @ w.double().abs().T + b.double().abs(), k)
 
 
 @needs_onednn
@@ -78,7 +78,7 @@ def test_linear_reads_time_major_views_and_keeps_leading_dims(calls):
     got = gemm.linear(x.transpose(0, 1), w)
     assert calls and got.shape == (500, 32, 96) and got.is_contiguous() and got._base is None
     exact = x.transpose(0, 1).double() @ w.double().T
-    within_float32_bound(got, exact, x.transpose(0, 1).double().abs() @ w.double().abs().T, 16)
+    within_bound(got, exact, x.transpose(0, 1).double().abs() @ w.double().abs().T, 16)
 
 
 @needs_kernel
@@ -95,7 +95,7 @@ def test_outer_sum_is_as_accurate_as_the_precision_allows(rows, n, k, dtype, c_c
     assert c_calls and got.shape == (n, k) and got.dtype == dtype
     magnitude = dy.double().abs().T @ x.double().abs()
     slack = 2 if dtype == torch.float64 else 1  # the oracle's own rounding, as large as the kernel's
-    within_float32_bound(got, dy.double().T @ x.double(), slack * magnitude, rows, UNIT[dtype])
+    within_bound(got, dy.double().T @ x.double(), slack * magnitude, rows, UNIT[dtype])
 
 
 @needs_kernel
@@ -106,7 +106,7 @@ def test_outer_sum_reads_views_of_saved_states(c_calls):
     dy, x = delta[1:].view(-1, 128), hs[:-1].view(-1, 32)
     got = gemm.outer_sum(dy, x)
     assert c_calls
-    within_float32_bound(got, dy.double().T @ x.double(), dy.double().abs().T @ x.double().abs(), dy.shape[0])
+    within_bound(got, dy.double().T @ x.double(), dy.double().abs().T @ x.double().abs(), dy.shape[0])
 
 
 @needs_onednn
@@ -121,14 +121,14 @@ def test_affine_gradients_against_float64_autograd(calls, c_calls):
     exact = [t.double().requires_grad_() for t in (x, w, b)]
     F.linear(*exact).backward(dy.double())
     rows_x, rows_dy = x.double().abs().reshape(-1, 32), dy.double().abs().reshape(-1, 128)
-    within_float32_bound(leaves[0].grad, exact[0].grad, (rows_dy @ w.double().abs()).view(x.shape), 128)
-    within_float32_bound(leaves[1].grad, exact[1].grad, rows_dy.T @ rows_x, 8000)
-    within_float32_bound(leaves[2].grad, exact[2].grad, rows_dy.sum(0), 8000)
+    within_bound(leaves[0].grad, exact[0].grad, (rows_dy @ w.double().abs()).view(x.shape), 128)
+    within_bound(leaves[1].grad, exact[1].grad, rows_dy.T @ rows_x, 8000)
+    within_bound(leaves[2].grad, exact[2].grad, rows_dy.sum(0), 8000)
 
 
 def test_torchs_product_where_neither_would_pay_or_can_run(calls, c_calls, monkeypatch):
-    """float64, a small product, torch.func, the switch and a missing kernel all take F.linear / @ — the same numbers
-    as torch's, bit for bit."""
+    """float64, a small product, torch.func, the switch and a missing kernel all take F.linear / @: torch's own
+    numbers (bit for bit where compared with torch.equal)."""
     g = torch.Generator().manual_seed(4)
     x, w = torch.randn(4000, 32, generator=g, dtype=torch.float64), torch.randn(128, 32, generator=g,
                                                                                  dtype=torch.float64)
