@@ -13,13 +13,15 @@ GFLOP/s): a BLAS library wants the summed dimension contiguous, so it must first
 row by row, as every state and gradient here is. benchmarks/bench_gemm.py prints all three. The sums are the same
 up to their order, i.e. to rounding (tests/test_gemm.py bounds the difference from float64).
 
-Everything else takes torch's own product: `linear` in float64 (oneDNN has no double matmul), on other devices,
+Everything else takes torch's own product: `linear` in float64 (oneDNN has no double matmul), on CPUs other than
+x86-64 and on other devices,
 under MIN_MACS multiply-adds (where oneDNN saves little or nothing) and inside torch.func transforms (which need
 plain ops); `outer_sum` where the C kernel is not built (RNNLAB_KERNEL=torch, no compiler) and inside torch.func.
 RNNLAB_GEMM=torch sends `linear` to torch.
 """
 
 import os
+import platform
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +30,10 @@ from . import kernel as compiled
 
 
 def _find_pointwise():
-    """oneDNN's x·wᵀ + b as torch.compile calls it, or None: RNNLAB_GEMM=torch, or a torch built without it."""
-    if os.environ.get("RNNLAB_GEMM", "onednn") == "torch" or not torch.backends.mkldnn.is_available():
+    """oneDNN's x·wᵀ + b as torch.compile calls it, or None: RNNLAB_GEMM=torch, a torch built without it, or a CPU
+    other than x86-64 (where oneDNN's float32 kernels may be its reference loops, and MKL is not what torch uses)."""
+    if (os.environ.get("RNNLAB_GEMM", "onednn") == "torch" or not torch.backends.mkldnn.is_available()
+            or platform.machine().lower() not in ("x86_64", "amd64")):
         return None
     try:
         return torch.ops.mkldnn._linear_pointwise

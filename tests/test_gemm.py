@@ -150,6 +150,15 @@ def test_torchs_product_where_neither_would_pay_or_can_run(calls, c_calls, monke
     assert type(gemm.affine(big, w.float())) is torch.Tensor  # F.linear's, with its own autograd
 
 
+def test_only_x86_64_takes_onednn(monkeypatch):
+    """Elsewhere (aarch64: oneDNN over ACL or its reference loops) torch's products are kept."""
+    monkeypatch.delenv("RNNLAB_GEMM", raising=False)
+    monkeypatch.setattr(gemm.platform, "machine", lambda: "aarch64")
+    assert gemm._find_pointwise() is None
+    monkeypatch.setattr(gemm.platform, "machine", lambda: "x86_64")
+    assert (gemm._find_pointwise() is not None) == torch.backends.mkldnn.is_available()
+
+
 def test_the_environment_variable_turns_it_off():
     code = "from rnnlab import gemm; print(gemm.ONEDNN)"
     env = dict(os.environ, RNNLAB_GEMM="torch")
