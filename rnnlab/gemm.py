@@ -14,10 +14,9 @@ row by row, as every state and gradient here is. benchmarks/bench_gemm.py prints
 up to their order, i.e. to rounding (tests/test_gemm.py bounds the difference from float64).
 
 Everything else takes torch's own product: `linear` in float64 (oneDNN has no double matmul), on CPUs other than
-x86-64 and on other devices,
-under MIN_MACS multiply-adds (where oneDNN saves little or nothing) and inside torch.func transforms (which need
-plain ops); `outer_sum` where the C kernel is not built (RNNLAB_KERNEL=torch, no compiler) and inside torch.func.
-RNNLAB_GEMM=torch sends `linear` to torch.
+x86-64, on other devices, under MIN_MACS multiply-adds (where oneDNN saves little or nothing) and inside torch.func
+transforms (which need plain ops); `outer_sum` where the C kernel is not built (RNNLAB_KERNEL=torch, no compiler)
+and inside torch.func. RNNLAB_GEMM=torch sends `linear` to torch.
 """
 
 import os
