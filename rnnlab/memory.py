@@ -158,7 +158,7 @@ def _linearise_simple_rnn(rnn, x, state):
 def _cells(u, f, c0):
     """The LSTM's cell states c_t = u_t + f_t ⊙ c_{t-1} from c0, time-major (C, batch, hidden), in place of u: in
     the C loop where there is one, else step by step."""
-    lib = kernel.load() if kernel.supports(u) else None
+    lib = kernel.for_cell("lstm", u)
     if lib is not None:
         kernel.lstm_cells(lib, f, u, c0.contiguous())
         return u
@@ -333,7 +333,7 @@ def influence_curve(model, x, norm="fro", full=False):
         raise ValueError(f"full=True returns T·batch·hidden·input = {T}·{B}·{H}·{D} = {T * B * H * D} numbers, "
                          f"more than {FULL_LIMIT}: use full=False for the curve, or a shorter x")
     C = _chunk(T, _parts(rnn) * H * B * D)
-    lib = kernel.load() if kernel.supports(x) else None
+    lib = kernel.for_cell(rnn.kind, x)
     buf = x.new_empty((C, H, B, D) if lib is None else (C, B, _parts(rnn), D, H))
     drive = rnn.A_x.detach().unsqueeze(1)  # ∂(A_x·x_0)/∂x_0 for every sequence, (gates·hidden, 1, input)
     out = np.empty((T, B, H, D), dtype=_numpy(x[:0]).dtype) if full else np.empty(T)
@@ -486,7 +486,7 @@ def gradient_curve(model, x, y=None, loss=None):
     """
     clf, rnn, x = _inputs(model, x)
     with torch.enable_grad(), flush_denormals():  # gradients sinking into denormals would crawl
-        lib = kernel.load() if kernel.supports(x) else None
+        lib = kernel.for_cell(rnn.kind, x)
         if type(rnn) is SimpleRNN:
             grads = _simple_rnn_state_gradients(clf, rnn, x.detach(), y, loss)
         elif lib is not None:
@@ -723,7 +723,7 @@ def lyapunov_exponent(model, x, seed=0):
     tangent = (v[0], v[1]) if parts == 2 else v[0]
     logs, out = x.new_empty(T, B), x.new_empty(2, H, B, 1)
     C = _chunk(T, 8 * H * B)
-    lib = kernel.load() if kernel.supports(x) else None
+    lib = kernel.for_cell(rnn.kind, x)
     if lib is not None:  # v_t as (batch, parts, 1, hidden)
         tangent, buf = v.permute(2, 0, 3, 1).contiguous(), x.new_empty(C, B, parts, 1, H)
     for s, step in _linearisations(rnn, x, C):
