@@ -576,7 +576,7 @@ class LSTM(_Recurrent):
         c0 = torch.zeros_like(h0) if c0 is None else c0.to(x.dtype)
         lib = _gated_kernel(self, x, h0, c0)
         if lib is not None:  # u_t = A_x·x_t + b, time-major, in one GEMM; the loop over steps and its BPTT in C
-            u = gemm.affine(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            u = gemm.affine(x.transpose(0, 1), self.A_x, self.b)  # a new contiguous tensor
             return _LSTMRecurrence.apply(u, h0.contiguous(), c0.contiguous(), self.A_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, torch.zeros_like(self.b)] if self.b is not None else [])
         states, _, _ = torch._VF.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), weights, self.b is not None,
@@ -654,7 +654,7 @@ class GRU(_Recurrent):
         h0 = self._h0(x, h0)
         lib = _gated_kernel(self, x, h0)
         if lib is not None:  # u_t = A_x·x_t + b in one GEMM, as the LSTM's
-            u = gemm.affine(x.transpose(0, 1), self.A_x, self.b).contiguous()
+            u = gemm.affine(x.transpose(0, 1), self.A_x, self.b)  # a new contiguous tensor
             b_h = self.b_h if self.b_h is not None else u.new_zeros(3 * self.hidden_size)
             return _GRURecurrence.apply(u, h0.contiguous(), self.A_h, b_h, lib)[0].transpose(0, 1)
         weights = [self.A_x, self.A_h] + ([self.b, self.b_h] if self.b is not None else [])
