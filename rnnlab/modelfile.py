@@ -39,6 +39,7 @@ MAX_INPUT = 4096  # embedding or input width
 MAX_VOCAB = 2**20
 MAX_CLASSES = 2**16
 MAX_SEQ_LEN = 100_000  # a flatten head's T
+MAX_ARRAYS = 8  # weight arrays of one layer (an RNN has 2 or 3, Dense 2, Embedding 1)
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -236,6 +237,14 @@ def _h5_array(group, path):
         raise ModelFileError(f"HDF5 dataset {path!r} cannot be read: {e}") from None
 
 
+def _layer_arrays(layer, group, names):
+    """The arrays `names` of the HDF5 group of `layer`, in order, at most MAX_ARRAYS of them."""
+    if len(names) > MAX_ARRAYS:
+        raise ModelFileError(f"layer {layer['name']!r} must have at most {MAX_ARRAYS} weight arrays, got "
+                             f"{len(names)}")
+    return [_h5_array(group, name) for name in names]
+
+
 def _keras3(archive):
     """A Keras 3 .keras: config.json (the layers) and model.weights.h5 (layers/<name>/vars/0…, an RNN's under
     layers/<name>/cell/vars/0…)."""
@@ -248,9 +257,7 @@ def _keras3(archive):
             if layer not in stack.values():
                 continue
             group = _h5_get(f, f"{path}/cell/vars" if layer["class_name"] in KERAS_RNNS else f"{path}/vars")
-            if len(group) > 8:
-                raise ModelFileError(f"layer {layer['name']!r} must have at most 8 weight arrays, got {len(group)}")
-            weights[layer["name"]] = [_h5_array(group, str(i)) for i in range(len(group))]
+            weights[layer["name"]] = _layer_arrays(layer, group, [str(i) for i in range(len(group))])
     return _build(stack, weights)
 
 
@@ -287,10 +294,8 @@ def _legacy_h5(data):
         for layer in stack.values():
             group = _h5_get(root, layer["name"])
             names = group.attrs.get("weight_names", [])
-            if len(names) > 8:
-                raise ModelFileError(f"layer {layer['name']!r} must have at most 8 weight arrays, got {len(names)}")
-            weights[layer["name"]] = [_h5_array(group, n.decode() if isinstance(n, bytes) else str(n))
-                                      for n in names]
+            weights[layer["name"]] = _layer_arrays(layer, group, [n.decode() if isinstance(n, bytes) else str(n)
+                                                                  for n in names])
     return _build(stack, weights)
 
 
